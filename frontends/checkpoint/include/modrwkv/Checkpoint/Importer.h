@@ -1,0 +1,40 @@
+//===- Importer.h - RWKV-7 checkpoint to `rwkv` IR --------------*- C++ -*-===//
+//
+// Builds a module with one function, the ABI that every backend and the
+// runtime share (see runtime.h):
+//
+//   func.func @forward(%tokens: memref<?xi32>,
+//                      %att_shift: memref<L x C>, %ffn_shift: memref<L x C>,
+//                      %wkv: memref<L x H x 64 x 64>, %logits: memref<? x V>)
+//
+// The body works on tensors (`bufferization.to_tensor ... restrict
+// writable`) and writes the new state and the logits back with
+// `bufferization.materialize_in_destination`, so that bufferization updates
+// the caller's buffers in place. Weights are dense_resource constants named
+// after their checkpoint tensors; LoRA matrices are stored transposed to
+// [out, in] (suffix ".T"). The module carries the configuration as
+// `rwkv.config`.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MODRWKV_CHECKPOINT_IMPORTER_H
+#define MODRWKV_CHECKPOINT_IMPORTER_H
+
+#include "modrwkv/Checkpoint/Config.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace modrwkv::checkpoint {
+
+constexpr llvm::StringLiteral kEntryName = "forward";
+constexpr llvm::StringLiteral kConfigAttrName = "rwkv.config";
+
+/// Consumes `tensors` (moved into resource blobs) and builds the module.
+mlir::OwningOpRef<mlir::ModuleOp> importRwkv7(mlir::MLIRContext &context,
+                                              const ModelConfig &config,
+                                              TensorMap &&tensors);
+
+} // namespace modrwkv::checkpoint
+
+#endif // MODRWKV_CHECKPOINT_IMPORTER_H

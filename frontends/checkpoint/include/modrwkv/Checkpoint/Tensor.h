@@ -1,0 +1,62 @@
+//===- Tensor.h - tensors read from checkpoint files ------------*- C++ -*-===//
+//
+// Checkpoint readers return every tensor converted to contiguous fp32 (the
+// compiler's reference precision), keyed by name. Every failure is an
+// llvm::Error whose message names the file and, where one is involved, the
+// tensor; no reader aborts or reads out of bounds on malformed input.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MODRWKV_CHECKPOINT_TENSOR_H
+#define MODRWKV_CHECKPOINT_TENSOR_H
+
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace modrwkv::checkpoint {
+
+enum class DType { F32, F16, BF16 };
+
+/// Bytes per element of a storage dtype.
+size_t dtypeSize(DType dtype);
+const char *dtypeName(DType dtype);
+
+struct Tensor {
+  DType sourceDType = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<float> data; ///< Row-major, contiguous.
+
+  int64_t numElements() const;
+};
+
+/// Name -> tensor, in file order.
+using TensorMap =
+    llvm::MapVector<std::string, Tensor, std::map<std::string, unsigned>>;
+
+/// Converts `count` elements starting at `src` (little endian), read with
+/// element stride `stride`, to fp32.
+void convertToF32(DType dtype, const uint8_t *src, int64_t count,
+                  int64_t stride, float *dst);
+
+/// Reads a PyTorch `.pth` (torch.save zip archive) state dict.
+llvm::Expected<TensorMap> readPth(llvm::StringRef path);
+llvm::Expected<TensorMap> readPthBuffer(llvm::StringRef bytes,
+                                        llvm::StringRef path);
+
+/// Reads a `.safetensors` file.
+llvm::Expected<TensorMap> readSafetensors(llvm::StringRef path);
+llvm::Expected<TensorMap> readSafetensorsBuffer(llvm::StringRef bytes,
+                                                llvm::StringRef path);
+
+/// Reads either format, chosen from the file's first bytes.
+llvm::Expected<TensorMap> readCheckpoint(llvm::StringRef path);
+
+} // namespace modrwkv::checkpoint
+
+#endif // MODRWKV_CHECKPOINT_TENSOR_H

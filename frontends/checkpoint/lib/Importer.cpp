@@ -1,0 +1,211 @@
+//===- Importer.cpp - RWKV-7 checkpoint to `rwkv` IR ----------------------===//
+
+#include "modrwkv/Checkpoint/Importer.h"
+#include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+using namespace mlir;
+using namespace modrwkv::rwkv;
+
+namespace modrwkv::checkpoint {
+namespace {
+
+class ModuleBuilder {
+public:
+  ModuleBuilder(MLIRContext &ctx, const ModelConfig &cfg, TensorMap &tensors)
+      : cfg(cfg), tensors(tensors), b(&ctx),
+        loc(UnknownLoc::get(&ctx)) {}
+
+  OwningOpRef<ModuleOp> build();
+
+private:
+  /// The weight `name` as a constant of `shape` (the checkpoint's element
+  /// order; shapes differ only by unit dims), or transposed for LoRA.
+  Value weight(StringRef name, ArrayRef<int64_t> shape, bool transpose = false);
+  Value vec(StringRef name) { return weight(name, {cfg.width}); }
+  Value mat(StringRef name) {
+    const Tensor &t = tensors.find(name.str())->second;
+    return weight(name, t.shape);
+  }
+  Value lora(StringRef name) {
+    const Tensor &t = tensors.find(name.str())->second;
+    return weight(name, {t.shape[1], t.shape[0]}, /*transpose=*/true);
+  }
+  RankedTensorType act(int64_t width) {
+    return RankedTensorType::get({ShapedType::kDynamic, width}, b.getF32Type());
+  }
+  Value layerNorm(Value x, StringRef prefix) {
+    return LayerNormOp::create(b, loc, x.getType(), x, vec((prefix + ".weight").str()),
+                               vec((prefix + ".bias").str()), APFloat(1e-5f));
+  }
+  /// state[layer] as a tensor of `sliceType`, and its write-back.
+  Value sliceOf(Value state, int64_t layer, RankedTensorType sliceType);
+  Value updateSlice(Value state, int64_t layer, Value slice);
+
+  const ModelConfig &cfg;
+  TensorMap &tensors;
+  OpBuilder b;
+  Location loc;
+};
+
+Value ModuleBuilder::weight(StringRef name, ArrayRef<int64_t> shape,
+                            bool transpose) {
+  Tensor &t = tensors.find(name.str())->second;
+  size_t bytes = t.data.size() * sizeof(float);
+  AsmResourceBlob blob =
+      HeapAsmResourceBlob::allocate(bytes, alignof(float), /*dataIsMutable=*/true);
+  float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
+  if (transpose) {
+    int64_t rows = t.shape[0], cols = t.shape[1];
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        dst[j * rows + i] = t.data[i * cols + j];
+  } else {
+    std::copy(t.data.begin(), t.data.end(), dst);
+  }
+  std::vector<float>().swap(t.data); // the blob owns the values now
+  auto type = RankedTensorType::get(shape, b.getF32Type());
+  std::string key = transpose ? (name + ".T").str() : name.str();
+  auto attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
+  return arith::ConstantOp::create(b, loc, attr);
+}
+
+Value ModuleBuilder::sliceOf(Value state, int64_t layer,
+                             RankedTensorType sliceType) {
+  auto type = cast<RankedTensorType>(state.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0)),
+      sizes, strides(type.getRank(), b.getIndexAttr(1));
+  offsets[0] = b.getIndexAttr(layer);
+  sizes.push_back(b.getIndexAttr(1));
+  for (int64_t d : sliceType.getShape())
+    sizes.push_back(b.getIndexAttr(d));
+  return tensor::ExtractSliceOp::create(b, loc, sliceType, state, offsets,
+                                        sizes, strides);
+}
+
+Value ModuleBuilder::updateSlice(Value state, int64_t layer, Value slice) {
+  auto type = cast<RankedTensorType>(state.getType());
+  auto sliceType = cast<RankedTensorType>(slice.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0)),
+      sizes, strides(type.getRank(), b.getIndexAttr(1));
+  offsets[0] = b.getIndexAttr(layer);
+  sizes.push_back(b.getIndexAttr(1));
+  for (int64_t d : sliceType.getShape())
+    sizes.push_back(b.getIndexAttr(d));
+  return tensor::InsertSliceOp::create(b, loc, slice, state, offsets, sizes,
+                                       strides);
+}
+
+OwningOpRef<ModuleOp> ModuleBuilder::build() {
+  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
+  int64_t L = cfg.layers, C = cfg.width, H = cfg.heads, V = cfg.vocab;
+  NamedAttribute config[] = {
+      b.getNamedAttr("layers", b.getI64IntegerAttr(L)),
+      b.getNamedAttr("width", b.getI64IntegerAttr(C)),
+      b.getNamedAttr("heads", b.getI64IntegerAttr(H)),
+      b.getNamedAttr("head_size", b.getI64IntegerAttr(cfg.headSize)),
+      b.getNamedAttr("vocab", b.getI64IntegerAttr(V)),
+      b.getNamedAttr("ffn", b.getI64IntegerAttr(cfg.ffn)),
+      b.getNamedAttr("rank_decay", b.getI64IntegerAttr(cfg.rankDecay)),
+      b.getNamedAttr("rank_iclr", b.getI64IntegerAttr(cfg.rankIclr)),
+      b.getNamedAttr("rank_value", b.getI64IntegerAttr(cfg.rankValue)),
+      b.getNamedAttr("rank_gate", b.getI64IntegerAttr(cfg.rankGate))};
+  (*module)->setAttr(kConfigAttrName, b.getDictionaryAttr(config));
+
+  Type f32 = b.getF32Type();
+  auto shiftType = RankedTensorType::get({L, C}, f32);
+  auto wkvType = RankedTensorType::get({L, H, kHeadSize, kHeadSize}, f32);
+  auto tokensType =
+      RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
+  auto logitsType = act(V);
+  SmallVector<RankedTensorType> argTypes = {tokensType, shiftType, shiftType,
+                                            wkvType, logitsType};
+  SmallVector<Type> memrefTypes;
+  for (RankedTensorType t : argTypes)
+    memrefTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
+  b.setInsertionPointToEnd(module->getBody());
+  auto func = func::FuncOp::create(b, loc, kEntryName,
+                                   b.getFunctionType(memrefTypes, {}));
+  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  Block *entry = func.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  // Caller-owned buffers that do not alias: state is updated in place.
+  SmallVector<Value> args;
+  for (auto [type, buffer] : llvm::zip(argTypes, entry->getArguments()))
+    args.push_back(bufferization::ToTensorOp::create(
+        b, loc, type, buffer, b.getUnitAttr(), b.getUnitAttr()));
+  Value tokens = args[0], attShift = args[1], ffnShift = args[2],
+        wkv = args[3];
+
+  Value x = EmbeddingOp::create(b, loc, act(C), tokens,
+                                mat("emb.weight"));
+  x = layerNorm(x, "blocks.0.ln0");
+  auto vecType = RankedTensorType::get({C}, f32);
+  auto headStateType = RankedTensorType::get({H, kHeadSize, kHeadSize}, f32);
+  Value vFirst;
+  for (int64_t l = 0; l < L; ++l) {
+    std::string p = "blocks." + std::to_string(l) + ".";
+    auto w = [&](StringRef n) { return p + n.str(); };
+    Value xa = layerNorm(x, w("ln1"));
+    SmallVector<Value> residual;
+    if (l > 0)
+      residual = {vec(w("att.v0")), lora(w("att.v1")), lora(w("att.v2"))};
+    auto tm = TimeMixOp::create(
+        b, loc, TypeRange{act(C), vecType, headStateType, act(C)}, xa,
+        sliceOf(attShift, l, vecType), sliceOf(wkv, l, headStateType), vFirst,
+        vec(w("att.x_r")), vec(w("att.x_w")), vec(w("att.x_k")),
+        vec(w("att.x_v")), vec(w("att.x_a")), vec(w("att.x_g")),
+        vec(w("att.w0")), lora(w("att.w1")), lora(w("att.w2")),
+        vec(w("att.a0")), lora(w("att.a1")), lora(w("att.a2")),
+        lora(w("att.g1")), lora(w("att.g2")), vec(w("att.k_k")),
+        vec(w("att.k_a")), weight(w("att.r_k"), {C}),
+        mat(w("att.receptance.weight")), mat(w("att.key.weight")),
+        mat(w("att.value.weight")), mat(w("att.output.weight")),
+        vec(w("att.ln_x.weight")), vec(w("att.ln_x.bias")), residual);
+    attShift = updateSlice(attShift, l, tm.getShiftOut());
+    wkv = updateSlice(wkv, l, tm.getStateOut());
+    vFirst = tm.getVFirstOut();
+    x = arith::AddFOp::create(b, loc, x, tm.getResult());
+
+    Value xb = layerNorm(x, w("ln2"));
+    auto cm = ChannelMixOp::create(
+        b, loc, TypeRange{act(C), vecType}, xb, sliceOf(ffnShift, l, vecType),
+        vec(w("ffn.x_k")), mat(w("ffn.key.weight")),
+        mat(w("ffn.value.weight")));
+    ffnShift = updateSlice(ffnShift, l, cm.getShiftOut());
+    x = arith::AddFOp::create(b, loc, x, cm.getResult());
+  }
+  // Layer 0's value-residual weights exist in checkpoints but are unused.
+  x = layerNorm(x, "ln_out");
+  Value logits = LinearOp::create(b, loc, act(V), x, mat("head.weight"));
+  Value results[] = {attShift, ffnShift, wkv, logits};
+  for (auto [result, buffer] :
+       llvm::zip(results, entry->getArguments().drop_front()))
+    bufferization::MaterializeInDestinationOp::create(
+        b, loc, Type(), result, buffer, b.getUnitAttr(), b.getUnitAttr());
+  func::ReturnOp::create(b, loc);
+  return module;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
+                                  const ModelConfig &config,
+                                  TensorMap &&tensors) {
+  context.loadDialect<RwkvDialect, arith::ArithDialect, func::FuncDialect,
+                      tensor::TensorDialect, memref::MemRefDialect,
+                      bufferization::BufferizationDialect>();
+  TensorMap owned = std::move(tensors);
+  return ModuleBuilder(context, config, owned).build();
+}
+
+} // namespace modrwkv::checkpoint

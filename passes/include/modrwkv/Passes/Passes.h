@@ -1,0 +1,51 @@
+//===- Passes.h - modrwkv passes and pipelines ------------------*- C++ -*-===//
+//
+// Model-level transforms and the CPU lowering of the `rwkv` dialect. The
+// named pipeline `modrwkv-cpu-pipeline` takes a module produced by the
+// checkpoint frontend down to the LLVM dialect.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MODRWKV_PASSES_PASSES_H
+#define MODRWKV_PASSES_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace modrwkv {
+
+#define GEN_PASS_DECL
+#include "modrwkv/Passes/Passes.h.inc"
+
+/// Module attribute holding the weight-buffer layout (see
+/// rwkv-externalize-weights).
+constexpr llvm::StringLiteral kWeightsAttrName = "rwkv.weights";
+
+struct CpuPipelineOptions
+    : public mlir::PassPipelineOptions<CpuPipelineOptions> {
+  Option<int64_t> weightAlignment{
+      *this, "weight-alignment",
+      llvm::cl::desc("Byte alignment of weights in weights.bin"),
+      llvm::cl::init(64)};
+};
+
+/// rwkv (tensors) -> linalg/tensor/arith -> bufferization -> scf/vector ->
+/// LLVM dialect.
+void buildCpuPipeline(mlir::OpPassManager &pm,
+                      const CpuPipelineOptions &options);
+
+/// Registers every modrwkv pass and the named pipelines.
+void registerPasses();
+
+} // namespace modrwkv
+
+#endif // MODRWKV_PASSES_PASSES_H

@@ -1,0 +1,82 @@
+//===- Passes.td - modrwkv transformation passes -----------*- tablegen -*-===//
+
+#ifndef MODRWKV_PASSES_TD
+#define MODRWKV_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def RwkvExpandBlocks : Pass<"rwkv-expand-blocks", "mlir::func::FuncOp"> {
+  let summary = "Expand rwkv.time_mix / rwkv.channel_mix into primitive ops";
+  let description = [{
+    Rewrites each block op into token shifts, lerps, linear layers, one
+    `rwkv.wkv7`, group norm, and `linalg.generic` element-wise chains (decay,
+    in-context learning rate, gates, per-head key normalization, bonus term),
+    following the equations in the ops' descriptions.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect"];
+}
+
+def RwkvToLinalg : Pass<"rwkv-to-linalg", "mlir::func::FuncOp"> {
+  let summary = "Lower primitive rwkv ops to linalg, tensor, arith and math";
+  let description = [{
+    Lowers embedding, layer/group norm, token shift, lerp and linear to
+    `linalg.generic` ops and tensor slicing. `rwkv.wkv7` is left alone (see
+    `rwkv-lower-wkv7`); block ops must have been expanded first.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect"];
+}
+
+def RwkvLowerWkv7 : Pass<"rwkv-lower-wkv7", "mlir::func::FuncOp"> {
+  let summary = "Lower the WKV-7 recurrence to scf loops over vector rows";
+  let description = [{
+    Emits, per token and head, a loop over the 64 value rows of the fp32
+    state; each row is one `vector<64xf32>` read, updated with the delta rule
+    and written back, so the state never leaves fp32 and the key axis is
+    vectorized. Operates on tensors; bufferization makes the state update
+    in place.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def RwkvExternalizeWeights
+    : Pass<"rwkv-externalize-weights", "mlir::ModuleOp"> {
+  let summary = "Turn dense_resource weight constants into views of a weight buffer";
+  let description = [{
+    Each public function that uses `dense_resource` tensor constants gets a
+    new first argument `memref<?xi8>` (the weight file, mapped by the
+    runtime); every such constant becomes a `memref.view` at an aligned byte
+    offset wrapped in `bufferization.to_tensor`. The layout is recorded in
+    the module attribute `rwkv.weights`: an array of dictionaries
+    `{name, offset, value}` where `value` is the original resource, from
+    which the artifact writer packs the weight file.
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"64",
+           "Byte alignment of each weight in the buffer">
+  ];
+  let dependentDialects = ["mlir::memref::MemRefDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def RwkvCopiesToLinalg : Pass<"rwkv-copies-to-linalg", "mlir::func::FuncOp"> {
+  let summary = "Rewrite memref.copy into linalg.copy";
+  let description = [{
+    The LLVM lowering of a `memref.copy` between non-contiguous buffers calls
+    `memrefCopy` from MLIR's runner-utils library, which compiled models must
+    not depend on. As `linalg.copy`, every copy becomes plain loops (which
+    LLVM turns back into memcpy where the layout allows).
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+#endif // MODRWKV_PASSES_TD

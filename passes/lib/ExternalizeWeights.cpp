@@ -1,0 +1,108 @@
+//===- ExternalizeWeights.cpp - weights as views of one mapped buffer -----===//
+//
+// Compiled code must not embed weights: the runtime maps weights.bin and
+// passes its base address. This pass gives each function that uses
+// dense_resource constants a leading `memref<?xi8>` argument, replaces the
+// constants by typed views at aligned offsets, and records the layout in the
+// module so that the artifact writer can pack the blobs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "modrwkv/Passes/Passes.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+namespace modrwkv {
+#define GEN_PASS_DEF_RWKVEXTERNALIZEWEIGHTS
+#include "modrwkv/Passes/Passes.h.inc"
+} // namespace modrwkv
+
+using namespace mlir;
+using namespace modrwkv;
+
+namespace {
+
+struct RwkvExternalizeWeightsPass
+    : public modrwkv::impl::RwkvExternalizeWeightsBase<
+          RwkvExternalizeWeightsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (alignment <= 0 || (alignment & (alignment - 1))) {
+      module.emitError("alignment must be a power of two, got ") << alignment;
+      return signalPassFailure();
+    }
+    MLIRContext *ctx = &getContext();
+    // One layout for the whole module: a resource used by several functions
+    // is stored once.
+    llvm::MapVector<Attribute, int64_t> offsets;
+    int64_t end = 0;
+    if (auto existing = module->getAttrOfType<ArrayAttr>(kWeightsAttrName)) {
+      module.emitError("module already has externalized weights");
+      return signalPassFailure();
+    }
+
+    for (auto func : module.getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      SmallVector<arith::ConstantOp> constants;
+      func.walk([&](arith::ConstantOp op) {
+        if (isa<DenseResourceElementsAttr>(op.getValue()))
+          constants.push_back(op);
+      });
+      if (constants.empty())
+        continue;
+
+      auto bufferType =
+          MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
+      auto marker = NamedAttribute(StringAttr::get(ctx, "rwkv.weights_buffer"),
+                                   UnitAttr::get(ctx));
+      if (failed(func.insertArgument(0, bufferType,
+                                     DictionaryAttr::get(ctx, {marker}),
+                                     func.getLoc()))) {
+        func.emitError("cannot add the weight-buffer argument");
+        return signalPassFailure();
+      }
+      BlockArgument buffer = func.getArgument(0);
+
+      OpBuilder b(ctx);
+      for (arith::ConstantOp op : constants) {
+        auto value = cast<DenseResourceElementsAttr>(op.getValue());
+        auto type = cast<RankedTensorType>(value.getType());
+        auto [it, inserted] = offsets.try_emplace(value, end);
+        if (inserted) {
+          int64_t bytes =
+              type.getNumElements() * type.getElementTypeBitWidth() / 8;
+          end = llvm::alignTo(end + bytes, alignment);
+        }
+        b.setInsertionPoint(op);
+        Location loc = op.getLoc();
+        Value offset = arith::ConstantIndexOp::create(b, loc, it->second);
+        auto viewType = MemRefType::get(type.getShape(), type.getElementType());
+        Value view = memref::ViewOp::create(b, loc, viewType, buffer, offset,
+                                            ValueRange{});
+        Value tensor = bufferization::ToTensorOp::create(
+            b, loc, type, view, /*restrict=*/true, /*writable=*/false);
+        op.replaceAllUsesWith(tensor);
+        op.erase();
+      }
+    }
+
+    SmallVector<Attribute> table;
+    for (auto [value, offset] : offsets) {
+      auto resource = cast<DenseResourceElementsAttr>(value);
+      NamedAttribute entries[] = {
+          NamedAttribute(StringAttr::get(ctx, "name"),
+                         StringAttr::get(ctx, resource.getRawHandle().getKey())),
+          NamedAttribute(StringAttr::get(ctx, "offset"),
+                         IntegerAttr::get(IntegerType::get(ctx, 64), offset)),
+          NamedAttribute(StringAttr::get(ctx, "value"), resource)};
+      table.push_back(DictionaryAttr::get(ctx, entries));
+    }
+    module->setAttr(kWeightsAttrName, ArrayAttr::get(ctx, table));
+  }
+};
+
+} // namespace

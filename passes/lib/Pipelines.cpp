@@ -1,0 +1,74 @@
+//===- Pipelines.cpp - named pipelines and registration -------------------===//
+
+#include "modrwkv/Passes/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+namespace modrwkv {
+
+namespace {
+#define GEN_PASS_REGISTRATION
+#include "modrwkv/Passes/Passes.h.inc"
+} // namespace
+
+void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+  // Model level -> linalg/tensor/arith/math (+ scf/vector for the WKV).
+  pm.addNestedPass<func::FuncOp>(createRwkvExpandBlocks());
+  pm.addNestedPass<func::FuncOp>(createRwkvLowerWkv7());
+  pm.addNestedPass<func::FuncOp>(createRwkvToLinalg());
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+
+  // Weights leave the IR for weights.bin.
+  RwkvExternalizeWeightsOptions weightOptions;
+  weightOptions.alignment = options.weightAlignment;
+  pm.addPass(createRwkvExternalizeWeights(weightOptions));
+
+  // Tensors -> buffers; state and logits are written into the caller's
+  // buffers (materialize_in_destination) in place.
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferizeOptions;
+  bufferizeOptions.bufferizeFunctionBoundaries = true;
+  bufferizeOptions.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
+  pm.addPass(createCanonicalizerPass());
+  bufferization::BufferDeallocationPipelineOptions deallocOptions;
+  bufferization::buildBufferDeallocationPipeline(pm, deallocOptions);
+
+  // Buffers -> loops -> LLVM.
+  pm.addNestedPass<func::FuncOp>(createRwkvCopiesToLinalg());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
+void registerPasses() {
+  registerModRwkvPasses();
+  PassPipelineRegistration<CpuPipelineOptions>(
+      "modrwkv-cpu-pipeline",
+      "Lower an rwkv module to the LLVM dialect for CPUs",
+      buildCpuPipeline);
+}
+
+} // namespace modrwkv

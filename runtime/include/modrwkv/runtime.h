@@ -1,0 +1,65 @@
+/*===- runtime.h - modrwkv runtime C API ---------------------------------===*
+ *
+ * Loads an artifact directory (manifest.json, model.so, weights.bin), owns
+ * RNN states, and runs prefill / decode. No MLIR inside: the compiled entry
+ * point is called through its C interface,
+ *
+ *   void _mlir_ciface_forward(memref<?xi8> *weights, memref<?xi32> *tokens,
+ *                             memref<LxC> *att_shift, memref<LxC> *ffn_shift,
+ *                             memref<LxHx64x64> *wkv, memref<?xV> *logits)
+ *
+ * (ABI "rwkv7-forward-v1"), which updates the three state buffers and fills
+ * one logits row per token. Functions returning int return 0 on success and
+ * -1 on error, with a message from modrwkv_last_error() (thread-local).
+ * A model is immutable once loaded and may be shared by threads; a state
+ * must be used by one thread at a time.
+ *
+ *===----------------------------------------------------------------------===*/
+
+#ifndef MODRWKV_RUNTIME_H
+#define MODRWKV_RUNTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct modrwkv_model modrwkv_model;
+typedef struct modrwkv_state modrwkv_state;
+
+/* The last error message of this thread ("" if none). */
+const char *modrwkv_last_error(void);
+
+/* Loads the artifact in `dir`; NULL on error. */
+modrwkv_model *modrwkv_model_load(const char *dir);
+void modrwkv_model_free(modrwkv_model *model);
+int64_t modrwkv_model_vocab_size(const modrwkv_model *model);
+
+/* A zero state (the start of a document), with room for one logits row. */
+modrwkv_state *modrwkv_state_create(const modrwkv_model *model);
+void modrwkv_state_free(modrwkv_state *state);
+/* Copies `src` into `dst` (same model). */
+int modrwkv_state_copy(modrwkv_state *dst, const modrwkv_state *src);
+
+/* Feeds `n` >= 1 tokens. If `logits` is not NULL it receives n x vocab
+ * floats, the logits after each token. The logits after the last token are
+ * kept in the state either way. */
+int modrwkv_prefill(const modrwkv_model *model, modrwkv_state *state,
+                    const int32_t *tokens, int64_t n, float *logits);
+/* Feeds one token; same as modrwkv_prefill with n = 1. */
+int modrwkv_decode(const modrwkv_model *model, modrwkv_state *state,
+                   int32_t token, float *logits);
+/* The logits after the last token fed (vocab floats), NULL before any. */
+const float *modrwkv_state_logits(const modrwkv_state *state);
+
+/* Saves / restores the RNN state and last logits to / from a file. A file
+ * of another model configuration is refused. */
+int modrwkv_state_save(const modrwkv_state *state, const char *path);
+int modrwkv_state_load(modrwkv_state *state, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MODRWKV_RUNTIME_H */

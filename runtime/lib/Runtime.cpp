@@ -1,0 +1,326 @@
+//===- Runtime.cpp - modrwkv runtime C API --------------------------------===//
+
+#include "modrwkv/runtime.h"
+
+#include <nlohmann/json.hpp>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#define API extern "C" __attribute__((visibility("default")))
+
+namespace {
+
+thread_local std::string lastError;
+
+/// A runtime failure; its message becomes modrwkv_last_error().
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// MLIR's C-interface memref descriptor of rank R.
+template <int R> struct MemRef {
+  void *allocated;
+  void *aligned;
+  int64_t offset;
+  int64_t sizes[R];
+  int64_t strides[R];
+};
+
+template <int R>
+MemRef<R> describe(void *data, const int64_t (&sizes)[R]) {
+  MemRef<R> m{data, data, 0, {}, {}};
+  int64_t stride = 1;
+  for (int d = R - 1; d >= 0; --d) {
+    m.sizes[d] = sizes[d];
+    m.strides[d] = stride;
+    stride *= sizes[d];
+  }
+  return m;
+}
+
+using ForwardFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<2> *, MemRef<2> *,
+                           MemRef<4> *, MemRef<2> *);
+
+/// Runs `body`, turning exceptions into the C API's error convention.
+template <typename Fn> int guarded(Fn body) {
+  try {
+    body();
+    return 0;
+  } catch (const std::exception &e) {
+    lastError = e.what();
+    return -1;
+  }
+}
+
+constexpr int64_t kPrefillChunk = 128;
+constexpr char kStateMagic[8] = {'M', 'R', 'W', 'K', 'V', 'S', 'T', '1'};
+
+} // namespace
+
+struct modrwkv_model {
+  std::string dir;
+  int64_t layers = 0, width = 0, heads = 0, headSize = 0, vocab = 0;
+  void *library = nullptr;
+  ForwardFn forward = nullptr;
+  void *weights = nullptr;
+  size_t weightBytes = 0;
+
+  int64_t stateFloats() const {
+    return 2 * layers * width + layers * heads * headSize * headSize;
+  }
+
+  ~modrwkv_model() {
+    if (weights)
+      munmap(weights, weightBytes);
+    if (library)
+      dlclose(library);
+  }
+};
+
+struct modrwkv_state {
+  const modrwkv_model *model;
+  std::vector<float> values; ///< att_shift | ffn_shift | wkv
+  std::vector<float> logits;
+  bool hasLogits = false;
+};
+
+namespace {
+
+int64_t positive(const nlohmann::json &config, const char *key,
+                 const std::string &manifest) {
+  if (!config.contains(key) || !config[key].is_number_integer() ||
+      config[key].get<int64_t>() <= 0)
+    throw Failure(manifest + ": config." + key + " must be a positive integer");
+  return config[key].get<int64_t>();
+}
+
+void loadModel(modrwkv_model &m) {
+  std::string manifestPath = m.dir + "/manifest.json";
+  std::ifstream in(manifestPath);
+  if (!in)
+    throw Failure(manifestPath + ": cannot open (not an artifact directory?)");
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception &e) {
+    throw Failure(manifestPath + ": malformed JSON: " + e.what());
+  }
+  if (manifest.value("format", "") != "modrwkv-artifact" ||
+      manifest.value("version", 0) != 1)
+    throw Failure(manifestPath + ": not a version-1 modrwkv artifact manifest");
+  if (manifest.value("abi", "") != "rwkv7-forward-v1")
+    throw Failure(manifestPath + ": unsupported entry ABI '" +
+                  manifest.value("abi", "") + "'");
+  if (manifest.value("target", "") != "cpu")
+    throw Failure(manifestPath + ": artifact target '" +
+                  manifest.value("target", "") + "' cannot run on the CPU runtime");
+  const nlohmann::json &config = manifest["config"];
+  m.layers = positive(config, "layers", manifestPath);
+  m.width = positive(config, "width", manifestPath);
+  m.heads = positive(config, "heads", manifestPath);
+  m.headSize = positive(config, "head_size", manifestPath);
+  m.vocab = positive(config, "vocab", manifestPath);
+  if (m.heads * m.headSize != m.width)
+    throw Failure(manifestPath + ": heads x head_size != width");
+
+  std::string libraryPath = m.dir + "/" + manifest.value("library", "model.so");
+  m.library = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m.library)
+    throw Failure(libraryPath + ": cannot load: " + dlerror());
+  std::string entry = manifest.value("entry", "");
+  m.forward = reinterpret_cast<ForwardFn>(dlsym(m.library, entry.c_str()));
+  if (!m.forward)
+    throw Failure(libraryPath + ": no entry point '" + entry + "'");
+
+  const nlohmann::json &weights = manifest["weights"];
+  std::string weightsPath = m.dir + "/" + weights.value("file", "weights.bin");
+  int fd = open(weightsPath.c_str(), O_RDONLY);
+  if (fd < 0)
+    throw Failure(weightsPath + ": cannot open: " + strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    throw Failure(weightsPath + ": cannot stat");
+  }
+  m.weightBytes = st.st_size;
+  uint64_t expected = weights.value("size", uint64_t(0));
+  if (m.weightBytes != expected || expected == 0) {
+    close(fd);
+    throw Failure(weightsPath + ": holds " + std::to_string(m.weightBytes) +
+                  " bytes, the manifest says " + std::to_string(expected));
+  }
+  void *mapped = mmap(nullptr, m.weightBytes, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (mapped == MAP_FAILED)
+    throw Failure(weightsPath + ": mmap failed: " + strerror(errno));
+  m.weights = mapped;
+}
+
+void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
+         int64_t n, float *logits) {
+  if (s.model != &m)
+    throw Failure("state belongs to another model");
+  if (n < 1 || !tokens)
+    throw Failure("need at least one token");
+  for (int64_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= m.vocab)
+      throw Failure("token " + std::to_string(tokens[i]) + " at position " +
+                    std::to_string(i) + " is outside the vocabulary [0, " +
+                    std::to_string(m.vocab) + ")");
+  int64_t L = m.layers, C = m.width, H = m.heads, N = m.headSize;
+  float *att = s.values.data(), *ffn = att + L * C, *wkv = ffn + L * C;
+  auto weights = describe<1>(m.weights, {int64_t(m.weightBytes)});
+  auto attRef = describe<2>(att, {L, C});
+  auto ffnRef = describe<2>(ffn, {L, C});
+  auto wkvRef = describe<4>(wkv, {L, H, N, N});
+  std::vector<float> scratch;
+  for (int64_t start = 0; start < n; start += kPrefillChunk) {
+    int64_t count = std::min(kPrefillChunk, n - start);
+    float *out = logits ? logits + start * m.vocab : nullptr;
+    if (!out) {
+      scratch.resize(count * m.vocab);
+      out = scratch.data();
+    }
+    auto tokenRef =
+        describe<1>(const_cast<int32_t *>(tokens + start), {count});
+    auto logitsRef = describe<2>(out, {count, m.vocab});
+    m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
+    if (start + count == n)
+      std::memcpy(s.logits.data(), out + (count - 1) * m.vocab,
+                  m.vocab * sizeof(float));
+  }
+  s.hasLogits = true;
+}
+
+struct StateHeader {
+  char magic[8];
+  int64_t layers, width, heads, headSize, vocab, hasLogits;
+};
+
+StateHeader headerOf(const modrwkv_model &m) {
+  StateHeader h{};
+  std::memcpy(h.magic, kStateMagic, 8);
+  h.layers = m.layers;
+  h.width = m.width;
+  h.heads = m.heads;
+  h.headSize = m.headSize;
+  h.vocab = m.vocab;
+  return h;
+}
+
+} // namespace
+
+API const char *modrwkv_last_error(void) { return lastError.c_str(); }
+
+API modrwkv_model *modrwkv_model_load(const char *dir) {
+  auto *m = new modrwkv_model;
+  m->dir = dir ? dir : "";
+  if (guarded([&] { loadModel(*m); }) != 0) {
+    delete m;
+    return nullptr;
+  }
+  return m;
+}
+
+API void modrwkv_model_free(modrwkv_model *model) { delete model; }
+
+API int64_t modrwkv_model_vocab_size(const modrwkv_model *model) {
+  return model ? model->vocab : 0;
+}
+
+API modrwkv_state *modrwkv_state_create(const modrwkv_model *model) {
+  if (!model) {
+    lastError = "modrwkv_state_create: no model";
+    return nullptr;
+  }
+  auto *s = new modrwkv_state;
+  s->model = model;
+  s->values.assign(model->stateFloats(), 0.0f);
+  s->logits.assign(model->vocab, 0.0f);
+  return s;
+}
+
+API void modrwkv_state_free(modrwkv_state *state) { delete state; }
+
+API int modrwkv_state_copy(modrwkv_state *dst, const modrwkv_state *src) {
+  return guarded([&] {
+    if (!dst || !src || dst->model != src->model)
+      throw Failure("modrwkv_state_copy: states of different models");
+    *dst = *src;
+  });
+}
+
+API int modrwkv_prefill(const modrwkv_model *model, modrwkv_state *state,
+                        const int32_t *tokens, int64_t n, float *logits) {
+  return guarded([&] {
+    if (!model || !state)
+      throw Failure("modrwkv_prefill: no model or state");
+    run(*model, *state, tokens, n, logits);
+  });
+}
+
+API int modrwkv_decode(const modrwkv_model *model, modrwkv_state *state,
+                       int32_t token, float *logits) {
+  return modrwkv_prefill(model, state, &token, 1, logits);
+}
+
+API const float *modrwkv_state_logits(const modrwkv_state *state) {
+  return state && state->hasLogits ? state->logits.data() : nullptr;
+}
+
+API int modrwkv_state_save(const modrwkv_state *state, const char *path) {
+  return guarded([&] {
+    if (!state || !path)
+      throw Failure("modrwkv_state_save: no state or path");
+    std::ofstream out(path, std::ios::binary);
+    StateHeader h = headerOf(*state->model);
+    h.hasLogits = state->hasLogits;
+    out.write(reinterpret_cast<const char *>(&h), sizeof h);
+    out.write(reinterpret_cast<const char *>(state->values.data()),
+              state->values.size() * sizeof(float));
+    out.write(reinterpret_cast<const char *>(state->logits.data()),
+              state->logits.size() * sizeof(float));
+    if (!out)
+      throw Failure(std::string(path) + ": cannot write state");
+  });
+}
+
+API int modrwkv_state_load(modrwkv_state *state, const char *path) {
+  return guarded([&] {
+    if (!state || !path)
+      throw Failure("modrwkv_state_load: no state or path");
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+      throw Failure(std::string(path) + ": cannot open state file");
+    StateHeader h{}, want = headerOf(*state->model);
+    in.read(reinterpret_cast<char *>(&h), sizeof h);
+    if (!in || std::memcmp(h.magic, kStateMagic, 8) != 0)
+      throw Failure(std::string(path) + ": not a modrwkv state file");
+    if (h.layers != want.layers || h.width != want.width ||
+        h.heads != want.heads || h.headSize != want.headSize ||
+        h.vocab != want.vocab)
+      throw Failure(std::string(path) +
+                    ": state of another model configuration");
+    std::vector<float> values(state->values.size()), logits(state->logits.size());
+    in.read(reinterpret_cast<char *>(values.data()),
+            values.size() * sizeof(float));
+    in.read(reinterpret_cast<char *>(logits.data()),
+            logits.size() * sizeof(float));
+    if (!in || in.peek() != EOF)
+      throw Failure(std::string(path) + ": state file has the wrong size");
+    state->values = std::move(values);
+    state->logits = std::move(logits);
+    state->hasLogits = h.hasLogits != 0;
+  });
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Writes a random RWKV-7 (x070) checkpoint in the released layout.
+
+Names and shapes follow the official checkpoints (see DESIGN.md): bf16 by
+default, linear weights [out, in], per-channel vectors [1, 1, C], r_k [H, 64].
+`.pth` files are written by torch.save; `.safetensors` by a small writer of
+the published format (8-byte header length, JSON header, raw data).
+"""
+import argparse
+import json
+import struct
+
+import numpy as np
+import torch
+
+
+def make_state_dict(layers, width, vocab, ffn, ranks, seed, dtype):
+    dw, da, dv, dg = ranks
+    heads = width // 64
+    assert heads * 64 == width, "width must be a multiple of 64"
+    rng = np.random.default_rng(seed)
+    sd = {}
+
+    def put(name, array):
+        sd[name] = torch.tensor(np.asarray(array, dtype=np.float32)).to(dtype)
+
+    def normal(shape, scale):
+        return rng.standard_normal(shape) * scale
+
+    def vec(lo, hi):
+        return rng.uniform(lo, hi, (1, 1, width))
+
+    put("emb.weight", normal((vocab, width), 1.0))
+    put("blocks.0.ln0.weight", 1 + normal(width, 0.1))
+    put("blocks.0.ln0.bias", normal(width, 0.1))
+    for i in range(layers):
+        p = f"blocks.{i}."
+        for ln in ("ln1", "ln2"):
+            put(p + ln + ".weight", 1 + normal(width, 0.1))
+            put(p + ln + ".bias", normal(width, 0.1))
+        for mu in ("x_r", "x_w", "x_k", "x_v", "x_a", "x_g"):
+            put(p + "att." + mu, vec(0, 1))
+        put(p + "att.w0", vec(-3, 1))
+        put(p + "att.w1", normal((width, dw), 0.2))
+        put(p + "att.w2", normal((dw, width), 0.2))
+        put(p + "att.a0", vec(-1, 1))
+        put(p + "att.a1", normal((width, da), 0.2))
+        put(p + "att.a2", normal((da, width), 0.2))
+        put(p + "att.v0", vec(-1, 1))
+        put(p + "att.v1", normal((width, dv), 0.2))
+        put(p + "att.v2", normal((dv, width), 0.2))
+        put(p + "att.g1", normal((width, dg), 0.2))
+        put(p + "att.g2", normal((dg, width), 0.2))
+        put(p + "att.k_k", 0.85 + normal((1, 1, width), 0.1))
+        put(p + "att.k_a", 1 + normal((1, 1, width), 0.1))
+        put(p + "att.r_k", normal((heads, 64), 0.3))
+        for lin in ("receptance", "key", "value", "output"):
+            put(p + f"att.{lin}.weight", normal((width, width), width ** -0.5))
+        put(p + "att.ln_x.weight", 1 + normal(width, 0.1))
+        put(p + "att.ln_x.bias", normal(width, 0.1))
+        put(p + "ffn.x_k", vec(0, 1))
+        put(p + "ffn.key.weight", normal((ffn, width), width ** -0.5))
+        put(p + "ffn.value.weight", normal((width, ffn), ffn ** -0.5))
+    put("ln_out.weight", 1 + normal(width, 0.1))
+    put("ln_out.bias", normal(width, 0.1))
+    put("head.weight", normal((vocab, width), width ** -0.5))
+    return sd
+
+
+SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float16: "F16",
+                      torch.bfloat16: "BF16"}
+
+
+def save_safetensors(sd, path):
+    header, chunks, offset = {}, [], 0
+    for name, t in sd.items():
+        raw = t.contiguous().view(torch.int16 if t.dtype != torch.float32
+                                  else torch.int32).numpy().tobytes()
+        header[name] = {"dtype": SAFETENSORS_DTYPES[t.dtype],
+                        "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for c in chunks:
+            f.write(c)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-o", "--output", required=True)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--vocab", type=int, default=300)
+    ap.add_argument("--ffn", type=int, default=0, help="default 4 x width")
+    ap.add_argument("--ranks", default="16,16,8,32",
+                    help="LoRA ranks decay,iclr,value,gate")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "fp32"])
+    ap.add_argument("--format", choices=["pth", "safetensors"])
+    ap.add_argument("--views", action="store_true",
+                    help="save tensors as views into shared storages")
+    args = ap.parse_args()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16,
+             "fp32": torch.float32}[args.dtype]
+    ranks = tuple(int(r) for r in args.ranks.split(","))
+    sd = make_state_dict(args.layers, args.width, args.vocab,
+                         args.ffn or 4 * args.width, ranks, args.seed, dtype)
+    fmt = args.format or ("safetensors" if args.output.endswith(".safetensors")
+                          else "pth")
+    if fmt == "safetensors":
+        save_safetensors(sd, args.output)
+        return
+    if args.views:
+        # Transposed views and slices of one storage: offsets and strides.
+        for name in list(sd):
+            t = sd[name]
+            if t.dim() == 2:
+                big = torch.zeros((t.shape[1] + 1, t.shape[0]), dtype=t.dtype)
+                big[1:] = t.t()
+                sd[name] = big[1:].t()
+    torch.save(sd, args.output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+//===- Artifact.h - LLVM-dialect module to an artifact directory -*- C++ -*-===//
+//
+// An artifact directory holds:
+//   model.so       the compiled entry point (C interface, see runtime.h)
+//   weights.bin    the weights, packed at the offsets the code was given
+//   manifest.json  configuration, state shapes, weight table, entry symbol
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MODRWKV_TOOLS_ARTIFACT_H
+#define MODRWKV_TOOLS_ARTIFACT_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/IR/Module.h"
+
+#include <memory>
+#include <string>
+
+namespace modrwkv {
+
+struct CodegenOptions {
+  std::string cpu = "native"; ///< LLVM CPU name, or "native"
+  unsigned optLevel = 3;
+};
+
+/// Translates a module in the LLVM dialect to optimized LLVM IR for the
+/// host target. Returns null after reporting an error.
+std::unique_ptr<llvm::Module> translateToLLVM(mlir::ModuleOp module,
+                                              llvm::LLVMContext &llvmContext,
+                                              const CodegenOptions &options);
+
+/// Writes model.so, weights.bin and manifest.json into `dir` (created if
+/// needed). `module` is the lowered module (for the weight table and
+/// config); `source` names the checkpoint in the manifest.
+mlir::LogicalResult writeArtifact(mlir::ModuleOp module, llvm::Module &llvmIR,
+                                  llvm::StringRef dir, llvm::StringRef source,
+                                  const CodegenOptions &options);
+
+} // namespace modrwkv
+
+#endif // MODRWKV_TOOLS_ARTIFACT_H

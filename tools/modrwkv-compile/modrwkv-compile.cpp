@@ -1,0 +1,134 @@
+//===- modrwkv-compile.cpp - checkpoint to artifact -----------------------===//
+//
+//   modrwkv-compile CHECKPOINT -o OUT [--target cpu] [--emit mlir|llvm|artifact]
+//                   [--pipeline PIPELINE] [--cpu NAME]
+//
+// --emit mlir writes the imported rwkv IR (weights elided), --emit llvm the
+// optimized LLVM IR, both to the file OUT ('-' for stdout); --emit artifact
+// (the default) writes the artifact directory OUT.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Artifact.h"
+
+#include "modrwkv/Checkpoint/Config.h"
+#include "modrwkv/Checkpoint/Importer.h"
+#include "modrwkv/Checkpoint/Tensor.h"
+#include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
+#include "modrwkv/Passes/Passes.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+enum class Emit { Mlir, Llvm, Artifact };
+
+cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+                               cl::desc("<checkpoint .pth | .safetensors>"));
+cl::opt<std::string> outputPath("o", cl::Required,
+                                cl::desc("Artifact directory, or output file "
+                                         "for --emit mlir|llvm"),
+                                cl::value_desc("path"));
+cl::opt<std::string> target("target", cl::init("cpu"),
+                            cl::desc("Code generation target (cpu)"));
+cl::opt<Emit> emit("emit", cl::init(Emit::Artifact), cl::desc("What to write"),
+                   cl::values(clEnumValN(Emit::Mlir, "mlir", "imported rwkv IR"),
+                              clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
+                              clEnumValN(Emit::Artifact, "artifact",
+                                         "artifact directory")));
+cl::opt<std::string> pipeline(
+    "pipeline", cl::init("modrwkv-cpu-pipeline"),
+    cl::desc("Pass pipeline from rwkv IR to the LLVM dialect, run on the "
+             "module (with or without a builtin.module(...) anchor)"));
+cl::opt<std::string> cpu("cpu", cl::init("native"),
+                         cl::desc("CPU to generate code for (LLVM name, or "
+                                  "'native' for this machine)"));
+
+int error(const llvm::Twine &message) {
+  llvm::errs() << "modrwkv-compile: error: " << message << "\n";
+  return 1;
+}
+
+/// Writes `print` to OUT as a file ('-' is stdout).
+int writeText(llvm::function_ref<void(llvm::raw_ostream &)> print) {
+  std::string message;
+  auto file = mlir::openOutputFile(outputPath, &message);
+  if (!file)
+    return error(message);
+  print(file->os());
+  file->keep();
+  return 0;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAllPasses();
+  modrwkv::registerPasses();
+  cl::ParseCommandLineOptions(argc, argv,
+                              "modrwkv-compile: RWKV-7 checkpoint to a native "
+                              "artifact\n");
+  if (target != "cpu")
+    return error("unsupported target '" + target + "' (supported: cpu)");
+
+  auto tensors = modrwkv::checkpoint::readCheckpoint(inputPath);
+  if (!tensors)
+    return error(llvm::toString(tensors.takeError()));
+  auto config = modrwkv::checkpoint::inferConfig(*tensors, inputPath);
+  if (!config)
+    return error(llvm::toString(config.takeError()));
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<modrwkv::rwkv::RwkvDialect>();
+  MLIRContext context(registry);
+  context.disableMultithreading();
+  OwningOpRef<ModuleOp> module =
+      modrwkv::checkpoint::importRwkv7(context, *config, std::move(*tensors));
+  if (failed(module->verify()))
+    return error("the imported module does not verify");
+
+  if (emit == Emit::Mlir)
+    return writeText([&](llvm::raw_ostream &os) {
+      module->print(os, OpPrintingFlags().elideLargeResourceString());
+    });
+
+  PassManager pm(&context);
+  llvm::StringRef passes = pipeline;
+  if (passes.consume_front("builtin.module(") && !passes.consume_back(")"))
+    return error("unbalanced --pipeline '" + pipeline + "'");
+  if (failed(parsePassPipeline(passes, pm, llvm::errs())))
+    return error("cannot parse --pipeline '" + pipeline + "'");
+  if (failed(pm.run(*module)))
+    return error("lowering failed");
+
+  modrwkv::CodegenOptions options;
+  options.cpu = cpu;
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = modrwkv::translateToLLVM(*module, llvmContext, options);
+  if (!llvmModule)
+    return 1;
+  if (emit == Emit::Llvm)
+    return writeText([&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); });
+  if (failed(modrwkv::writeArtifact(*module, *llvmModule, outputPath,
+                                    inputPath, options)))
+    return 1;
+  return 0;
+}
