@@ -551,7 +551,7 @@ Expected<PRef> Unpickler::run() {
       return *result;
     }
     default:
-      return error(formatv("unsupported pickle opcode 0x{0:x2}", code));
+      return error(formatv("unsupported pickle opcode {0:x2}", code));
     }
 #undef TRY
 #undef TRY_ASSIGN
@@ -607,8 +607,9 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path) {
     if (uint64_t(ref.storage->numel) > storage->size() / elem)
       return fail(path, "tensor '" + name + "': storage '" + ref.storage->key +
                             "' holds " + Twine(storage->size()) +
-                            " bytes, fewer than " + Twine(ref.storage->numel) +
-                            " " + dtypeName(ref.storage->dtype) + " elements");
+                            " bytes; its " + Twine(ref.storage->numel) + " " +
+                            dtypeName(ref.storage->dtype) + " elements need " +
+                            Twine(ref.storage->numel * elem));
     // The view's last element must lie inside the storage.
     Tensor t;
     t.sourceDType = ref.storage->dtype;

@@ -54,7 +54,10 @@ int modrwkv_decode(const modrwkv_model *model, modrwkv_state *state,
 const float *modrwkv_state_logits(const modrwkv_state *state);
 
 /* Saves / restores the RNN state and last logits to / from a file. A file
- * of another model configuration is refused. */
+ * of another model configuration is refused. Layout (little endian):
+ * "MRWKVST1", int64 layers, width, heads, head_size, vocab, has_logits;
+ * float32 att_shift[L][C], ffn_shift[L][C], wkv[L][H][64 value][64 key],
+ * logits[vocab]. */
 int modrwkv_state_save(const modrwkv_state *state, const char *path);
 int modrwkv_state_load(modrwkv_state *state, const char *path);
 

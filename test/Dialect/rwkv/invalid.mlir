@@ -1,0 +1,141 @@
+// RUN: modrwkv-opt %s -split-input-file -verify-diagnostics
+// Shape rules the verifiers enforce.
+
+func.func @state_not_heads_x_64(%x: tensor<?x128xf32>, %s: tensor<2x32x64xf32>) {
+  // expected-error @+1 {{state must be [H, 64, 64]}}
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x128xf32>, tensor<2x32x64xf32>
+  return
+}
+
+// -----
+
+func.func @state_wrong_head_count(%x: tensor<?x128xf32>, %s: tensor<3x64x64xf32>) {
+  // expected-error @+1 {{state has size 3 in dimension 0, expected 2}}
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x128xf32>, tensor<3x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @width_not_multiple_of_64(%x: tensor<?x100xf32>, %s: tensor<1x64x64xf32>) {
+  // expected-error @+1 {{channel count 100 is not a multiple of the head size 64}}
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x100xf32>, tensor<1x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @linear_width_mismatch(%x: tensor<?x128xf32>, %w: tensor<32x64xf32>) {
+  // expected-error @+1 {{weight has size 64 in dimension 1, expected 128}}
+  %o = rwkv.linear %x, %w : tensor<?x128xf32>, tensor<32x64xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @linear_result_mismatch(%x: tensor<4x128xf32>, %w: tensor<32x128xf32>) {
+  // expected-error @+1 {{result has size 5 in dimension 0, expected 4}}
+  %o = rwkv.linear %x, %w : tensor<4x128xf32>, tensor<32x128xf32> -> tensor<5x32xf32>
+  return
+}
+
+// -----
+
+func.func @layer_norm_gamma(%x: tensor<?x128xf32>, %g: tensor<64xf32>) {
+  // expected-error @+1 {{gamma has size 64 in dimension 0, expected 128}}
+  %y = rwkv.layer_norm %x, %g, %g eps = 1.0e-5 : tensor<?x128xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @group_norm_groups(%x: tensor<?x128xf32>, %g: tensor<128xf32>) {
+  // expected-error @+1 {{channel count 128 is not divisible by groups = 3}}
+  %y = rwkv.group_norm %x, %g, %g groups = 3 eps = 1.0e-5 : tensor<?x128xf32>, tensor<128xf32>
+  return
+}
+
+// -----
+
+func.func @token_shift_prev(%x: tensor<?x128xf32>, %p: tensor<64xf32>) {
+  // expected-error @+1 {{prev has size 64 in dimension 0, expected 128}}
+  %s, %l = rwkv.token_shift %x, %p : tensor<?x128xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @lerp_mu(%x: tensor<?x128xf32>, %mu: tensor<64xf32>) {
+  // expected-error @+1 {{mu has size 64 in dimension 0, expected 128}}
+  %y = rwkv.lerp %x, %x, %mu : tensor<?x128xf32>, tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @embedding_result(%t: tensor<?xi32>, %e: tensor<10x128xf32>) {
+  // expected-error @+1 {{result has size 64 in dimension 1, expected 128}}
+  %y = rwkv.embedding %t, %e : tensor<?xi32>, tensor<10x128xf32> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @channel_mix_value(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
+                             %k: tensor<256x64xf32>, %v: tensor<64x128xf32>) {
+  // expected-error @+1 {{value has size 128 in dimension 1, expected 256}}
+  %f, %fs = rwkv.channel_mix %x, %c mix(%c) proj(%k, %v)
+      : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<256x64xf32>,
+         tensor<64x128xf32>) -> (tensor<?x64xf32>, tensor<64xf32>)
+  return
+}
+
+// -----
+
+func.func @time_mix_lora_rank(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
+                              %s: tensor<1x64x64xf32>, %m: tensor<64x64xf32>,
+                              %d: tensor<3x64xf32>, %u: tensor<64x4xf32>) {
+  // expected-error @+1 {{w2 has size 4 in dimension 1, expected 3}}
+  %o, %so, %st, %vf = rwkv.time_mix %x, %c, %s
+      mix(%c, %c, %c, %c, %c, %c) decay(%c, %d, %u) iclr(%c, %d, %u)
+      gate(%d, %u) key_scale(%c, %c, %c) proj(%m, %m, %m, %m) ln_x(%c, %c)
+      : (tensor<?x64xf32>, tensor<64xf32>, tensor<1x64x64xf32>,
+         tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>,
+         tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<3x64xf32>,
+         tensor<64x4xf32>, tensor<64xf32>, tensor<3x64xf32>, tensor<64x4xf32>,
+         tensor<3x64xf32>, tensor<64x4xf32>, tensor<64xf32>, tensor<64xf32>,
+         tensor<64xf32>, tensor<64x64xf32>, tensor<64x64xf32>,
+         tensor<64x64xf32>, tensor<64x64xf32>, tensor<64xf32>, tensor<64xf32>)
+      -> (tensor<?x64xf32>, tensor<64xf32>, tensor<1x64x64xf32>, tensor<?x64xf32>)
+  return
+}
+
+// -----
+
+func.func @time_mix_residual_without_first(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
+                                           %s: tensor<1x64x64xf32>, %m: tensor<64x64xf32>,
+                                           %d: tensor<3x64xf32>, %u: tensor<64x3xf32>) {
+  // expected-error @+1 {{v_residual needs a v_first operand}}
+  %o, %so, %st, %vf = rwkv.time_mix %x, %c, %s
+      mix(%c, %c, %c, %c, %c, %c) decay(%c, %d, %u) iclr(%c, %d, %u)
+      gate(%d, %u) key_scale(%c, %c, %c) proj(%m, %m, %m, %m) ln_x(%c, %c)
+      v_residual(%c, %d, %u)
+      : (tensor<?x64xf32>, tensor<64xf32>, tensor<1x64x64xf32>,
+         tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>,
+         tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<3x64xf32>,
+         tensor<64x3xf32>, tensor<64xf32>, tensor<3x64xf32>, tensor<64x3xf32>,
+         tensor<3x64xf32>, tensor<64x3xf32>, tensor<64xf32>, tensor<64xf32>,
+         tensor<64xf32>, tensor<64x64xf32>, tensor<64x64xf32>,
+         tensor<64x64xf32>, tensor<64x64xf32>, tensor<64xf32>, tensor<64xf32>,
+         tensor<64xf32>, tensor<3x64xf32>, tensor<64x3xf32>)
+      -> (tensor<?x64xf32>, tensor<64xf32>, tensor<1x64x64xf32>, tensor<?x64xf32>)
+  return
+}
+
+// -----
+
+func.func @wkv7_mismatched_operands(%x: tensor<?x128xf32>, %z: tensor<?x64xf32>, %s: tensor<2x64x64xf32>) {
+  // expected-error @+1 {{failed to verify that all of {r, w, k, v, a, b, y} have same type}}
+  %y, %s2 = "rwkv.wkv7"(%x, %z, %x, %x, %x, %x, %s) : (tensor<?x128xf32>, tensor<?x64xf32>, tensor<?x128xf32>, tensor<?x128xf32>, tensor<?x128xf32>, tensor<?x128xf32>, tensor<2x64x64xf32>) -> (tensor<?x128xf32>, tensor<2x64x64xf32>)
+  return
+}

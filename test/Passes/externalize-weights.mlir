@@ -1,0 +1,44 @@
+// RUN: modrwkv-opt %s --rwkv-externalize-weights | FileCheck %s
+// RUN: modrwkv-opt %s --rwkv-externalize-weights=alignment=4096 | FileCheck %s --check-prefix=PAGE
+
+// The layout table: one entry per resource, at aligned offsets, keeping the
+// original resource for the artifact writer.
+// CHECK: module attributes {rwkv.weights = [
+// CHECK-SAME: {name = "a", offset = 0 : i64, value = dense_resource<a> : tensor<3x5xf32>}
+// CHECK-SAME: {name = "b", offset = 64 : i64, value = dense_resource<b> : tensor<7xf32>}]}
+// PAGE: {name = "b", offset = 4096 : i64
+
+// Each resource constant becomes a typed view of the new first argument; a
+// resource used twice is stored once. Dense literals stay.
+// CHECK-LABEL: func @f(%arg0: memref<?xi8> {rwkv.weights_buffer}, %arg1: tensor<3xf32>)
+// CHECK: %[[OFF_A:.*]] = arith.constant 0 : index
+// CHECK: %[[VA:.*]] = memref.view %arg0[%[[OFF_A]]][] : memref<?xi8> to memref<3x5xf32>
+// CHECK: bufferization.to_tensor %[[VA]] restrict : memref<3x5xf32> to tensor<3x5xf32>
+// CHECK: %[[OFF_B:.*]] = arith.constant 64 : index
+// CHECK: memref.view %arg0[%[[OFF_B]]][] : memref<?xi8> to memref<7xf32>
+// CHECK: arith.constant dense<1.000000e+00> : tensor<2xf32>
+// CHECK: memref.view %arg0[%{{.*}}][] : memref<?xi8> to memref<3x5xf32>
+// CHECK-NOT: dense_resource
+// CHECK: return
+func.func @f(%x: tensor<3xf32>) -> (tensor<3x5xf32>, tensor<7xf32>, tensor<2xf32>, tensor<3x5xf32>) {
+  %a = arith.constant dense_resource<a> : tensor<3x5xf32>
+  %b = arith.constant dense_resource<b> : tensor<7xf32>
+  %c = arith.constant dense<1.0> : tensor<2xf32>
+  %a2 = arith.constant dense_resource<a> : tensor<3x5xf32>
+  return %a, %b, %c, %a2 : tensor<3x5xf32>, tensor<7xf32>, tensor<2xf32>, tensor<3x5xf32>
+}
+
+// A function without weights keeps its signature.
+// CHECK-LABEL: func @g(%arg0: tensor<3xf32>) -> tensor<3xf32>
+func.func @g(%x: tensor<3xf32>) -> tensor<3xf32> {
+  return %x : tensor<3xf32>
+}
+
+{-#
+  dialect_resources: {
+    builtin: {
+      a: "0x040000000000803F0000803F0000803F0000803F0000803F0000803F0000803F0000803F0000803F0000803F0000803F0000803F0000803F0000803F0000803F",
+      b: "0x040000000000803F0000803F0000803F0000803F0000803F0000803F0000803F"
+    }
+  }
+#-}

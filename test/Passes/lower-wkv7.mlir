@@ -1,0 +1,34 @@
+// RUN: modrwkv-opt %s --rwkv-lower-wkv7 | FileCheck %s
+
+// The recurrence becomes token x head x value-row loops; each state row is
+// one vector<64xf32>, updated with the delta rule and written back.
+// CHECK-LABEL: func @wkv
+// CHECK-NOT: rwkv.wkv7
+// CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0
+// CHECK: scf.for %[[t:.*]] = %c0 to %[[T]] step %c1 iter_args(%[[Y:.*]] = %{{.*}}, %[[S:.*]] = %{{.*}})
+// CHECK:   scf.for %[[h:.*]] = %c0 to %c2 step %c1
+// CHECK:     %[[BASE:.*]] = arith.muli %[[h]], %c64
+// CHECK-COUNT-5: vector.transfer_read %{{.*}}[%[[t]], %[[BASE]]]
+// CHECK:     scf.for %[[i:.*]] = %c0 to %c64 step %c1
+// CHECK:       %[[ROW:.*]] = vector.transfer_read %{{.*}}[%[[h]], %[[i]], %c0]
+// CHECK:       vector.reduction <add>, %{{.*}} fastmath<reassoc,contract>
+// CHECK:       tensor.extract %{{.*}}[%[[t]], %{{.*}}]
+// CHECK:       arith.mulf %[[ROW]]
+// CHECK:       vector.fma
+// CHECK:       vector.fma
+// CHECK:       vector.reduction <add>
+// CHECK:       vector.transfer_write %{{.*}}, %{{.*}}[%[[h]], %[[i]], %c0]
+// CHECK:       tensor.insert
+func.func @wkv(%x: tensor<?x128xf32>, %s: tensor<2x64x64xf32>)
+    -> (tensor<?x128xf32>, tensor<2x64x64xf32>) {
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x128xf32>, tensor<2x64x64xf32>
+  return %y, %s2 : tensor<?x128xf32>, tensor<2x64x64xf32>
+}
+
+// Other rwkv ops are left alone.
+// CHECK-LABEL: func @other
+// CHECK: rwkv.linear
+func.func @other(%x: tensor<?x128xf32>, %w: tensor<8x128xf32>) -> tensor<?x8xf32> {
+  %o = rwkv.linear %x, %w : tensor<?x128xf32>, tensor<8x128xf32> -> tensor<?x8xf32>
+  return %o : tensor<?x8xf32>
+}

@@ -1,0 +1,65 @@
+// RUN: modrwkv-opt %s --rwkv-to-linalg | FileCheck %s
+
+// CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-DAG: #[[ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
+// CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+
+// Embedding: a gather from the table indexed by the token.
+// CHECK-LABEL: func @embedding
+// CHECK: linalg.generic {indexing_maps = [#[[ROW]], #[[ID2]]], iterator_types = ["parallel", "parallel"]}
+// CHECK:   arith.index_cast
+// CHECK:   linalg.index 1
+// CHECK:   tensor.extract %arg1
+func.func @embedding(%t: tensor<?xi32>, %e: tensor<10x64xf32>) -> tensor<?x64xf32> {
+  %y = rwkv.embedding %t, %e : tensor<?xi32>, tensor<10x64xf32> -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// Linear: x W^T as a reduction over the input width.
+// CHECK-LABEL: func @linear
+// CHECK: linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[OUT]]], iterator_types = ["parallel", "parallel", "reduction"]}
+func.func @linear(%x: tensor<?x64xf32>, %w: tensor<8x64xf32>) -> tensor<?x8xf32> {
+  %o = rwkv.linear %x, %w : tensor<?x64xf32>, tensor<8x64xf32> -> tensor<?x8xf32>
+  return %o : tensor<?x8xf32>
+}
+
+// Group norm: channels split into [groups, C/groups], mean and variance
+// reduced over the group, normalized, merged back.
+// CHECK-LABEL: func @group_norm
+// CHECK: tensor.expand_shape %arg0 {{\[\[}}0], [1, 2]] output_shape [%{{.*}}, 2, 64]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK:   math.rsqrt
+// CHECK: tensor.collapse_shape
+func.func @group_norm(%x: tensor<?x128xf32>, %g: tensor<128xf32>) -> tensor<?x128xf32> {
+  %y = rwkv.group_norm %x, %g, %g groups = 2 eps = 6.4e-4 : tensor<?x128xf32>, tensor<128xf32>
+  return %y : tensor<?x128xf32>
+}
+
+// Token shift: row 0 is the carried row, rows 1.. are x[0..T-2]; the last
+// row of x is the next carry.
+// CHECK-LABEL: func @token_shift
+// CHECK: %[[T:.*]] = tensor.dim %arg0, %c0
+// CHECK: %[[TM1:.*]] = arith.subi %[[T]], %c1
+// CHECK: %[[PREV:.*]] = tensor.expand_shape %arg1
+// CHECK: %[[A:.*]] = tensor.insert_slice %[[PREV]] into %{{.*}}[0, 0] [1, 64] [1, 1]
+// CHECK: %[[HEAD:.*]] = tensor.extract_slice %arg0[0, 0] [%[[TM1]], 64] [1, 1]
+// CHECK: %[[B:.*]] = tensor.insert_slice %[[HEAD]] into %[[A]][1, 0] [%[[TM1]], 64] [1, 1]
+// CHECK: %[[LAST:.*]] = tensor.extract_slice %arg0[%[[TM1]], 0] [1, 64] [1, 1] : tensor<?x64xf32> to tensor<64xf32>
+// CHECK: return %[[B]], %[[LAST]]
+func.func @token_shift(%x: tensor<?x64xf32>, %p: tensor<64xf32>) -> (tensor<?x64xf32>, tensor<64xf32>) {
+  %s, %l = rwkv.token_shift %x, %p : tensor<?x64xf32>, tensor<64xf32>
+  return %s, %l : tensor<?x64xf32>, tensor<64xf32>
+}
+
+// The recurrence is not this pass's business.
+// CHECK-LABEL: func @wkv
+// CHECK: rwkv.wkv7
+func.func @wkv(%x: tensor<?x64xf32>, %s: tensor<1x64x64xf32>) -> tensor<?x64xf32> {
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x64xf32>, tensor<1x64x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Corrupt and wrong inputs give a clear error and exit status 1, never a
+crash or a silent success.
+
+Builds a corpus from one valid generated checkpoint (truncated zips, a wrong
+storage dtype tag, a bad pickle opcode, misshaped / missing / unknown
+tensors, an RWKV-6 checkpoint, broken safetensors headers, ...), runs
+modrwkv-compile (and modrwkv-run for runtime errors) on each, and checks the
+exit status and that the message names the file and the culprit.
+"""
+import argparse
+import json
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen_checkpoint  # noqa: E402
+
+
+def rewrite_zip_entry(src, dst, suffix, transform):
+    """Copies zip `src` to `dst`, passing the entry ending in `suffix`
+    through `transform` (entries stay stored, like torch.save's)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename.endswith(suffix):
+                data = transform(data)
+            zout.writestr(info, data)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tools", required=True)
+    ap.add_argument("--workdir", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    w = lambda name: os.path.join(args.workdir, name)
+    compile_tool = os.path.join(args.tools, "modrwkv-compile")
+    run_tool = os.path.join(args.tools, "modrwkv-run")
+
+    sd = gen_checkpoint.make_state_dict(2, 64, 40, 256, (3, 5, 2, 7), 0,
+                                        torch.bfloat16)
+    valid = w("valid.pth")
+    torch.save(sd, valid)
+    with open(valid, "rb") as f:
+        valid_bytes = f.read()
+    cases = []  # (name, command, [expected fragments])
+
+    def corpus(name, data, *fragments, tool_args=()):
+        path = w(name)
+        with open(path, "wb") as f:
+            f.write(data)
+        cases.append((name, [compile_tool, path, "-o", w(name + ".out"),
+                             *tool_args], [path, *fragments]))
+        return path
+
+    def variant(name, change, *fragments):
+        changed = dict(sd)
+        change(changed)
+        path = w(name)
+        torch.save(changed, path)
+        cases.append((name, [compile_tool, path, "-o", w(name + ".out")],
+                      [path, *fragments]))
+
+    # Files that are not checkpoints at all.
+    cases.append(("missing file", [compile_tool, w("nope.pth"), "-o", w("x")],
+                  [w("nope.pth"), "cannot open"]))
+    corpus("empty.pth", b"", "not a PyTorch .pth")
+    corpus("text.pth", b"hello, world\n" * 10, "not a PyTorch .pth")
+    # Truncated zips: the directory at the end is gone.
+    for cut in (100, len(valid_bytes) // 2, len(valid_bytes) - 10):
+        corpus(f"truncated-{cut}.pth", valid_bytes[:cut], "zip archive")
+    # Wrong storage dtype tag and a bad pickle opcode inside data.pkl.
+    bad_dtype = w("bad-dtype.pth")
+    rewrite_zip_entry(valid, bad_dtype, "data.pkl",
+                      lambda d: d.replace(b"BFloat16Storage", b"DoubleStorage"))
+    cases.append(("wrong dtype tag", [compile_tool, bad_dtype, "-o", w("x")],
+                  [bad_dtype, "torch.DoubleStorage"]))
+    bad_op = w("bad-opcode.pth")
+    rewrite_zip_entry(valid, bad_op, "data.pkl", lambda d: d[:2] + b"\xff" + d[3:])
+    cases.append(("bad pickle opcode", [compile_tool, bad_op, "-o", w("x")],
+                  [bad_op, "unsupported pickle opcode 0xff"]))
+    bad_global = w("bad-global.pth")
+    rewrite_zip_entry(valid, bad_global, "data.pkl",
+                      lambda d: d.replace(b"_rebuild_tensor_v2", b"_rebuild_tensor_v9"))
+    cases.append(("unknown callable", [compile_tool, bad_global, "-o", w("x")],
+                  [bad_global, "unsupported callable torch._utils._rebuild_tensor_v9"]))
+    short_storage = w("short-storage.pth")
+    rewrite_zip_entry(valid, short_storage, "data/0", lambda d: d[: len(d) // 2])
+    cases.append(("storage shorter than its tensor",
+                  [compile_tool, short_storage, "-o", w("x")],
+                  [short_storage, "storage '0' holds 2560 bytes", "need 5120"]))
+
+    # Well-formed files with the wrong tensors.
+    def reshape(d):
+        d["blocks.1.att.key.weight"] = torch.zeros(64, 32, dtype=torch.bfloat16)
+    variant("shape.pth", reshape, "'blocks.1.att.key.weight' has shape [64, 32], expected [64, 64]")
+    variant("missing.pth", lambda d: d.pop("blocks.1.ffn.value.weight"),
+            "missing tensor 'blocks.1.ffn.value.weight'")
+    variant("unknown.pth",
+            lambda d: d.__setitem__("blocks.0.att.extra", torch.zeros(3)),
+            "unknown tensor 'blocks.0.att.extra'")
+    def rwkv6(d):
+        d["blocks.0.att.time_decay"] = d.pop("blocks.0.att.r_k")
+    variant("rwkv6.pth", rwkv6, "not an RWKV-7 (x070) checkpoint", "time_decay")
+    def head32(d):
+        d["blocks.0.att.r_k"] = torch.zeros(2, 32, dtype=torch.bfloat16)
+    variant("head32.pth", head32, "head size 32")
+    def not_tensor(d):
+        d["blocks.0.att.k_k"] = 3
+    variant("not-tensor.pth", not_tensor, "'blocks.0.att.k_k'", "not a tensor")
+    variant("int-dtype.pth",
+            lambda d: d.__setitem__("blocks.0.att.k_k", torch.zeros(1, 1, 64, dtype=torch.int64)),
+            "unsupported storage type torch.LongStorage")
+
+    # safetensors.
+    st = w("valid.safetensors")
+    gen_checkpoint.save_safetensors(sd, st)
+    with open(st, "rb") as f:
+        st_bytes = f.read()
+    (hlen,) = struct.unpack("<Q", st_bytes[:8])
+    header = json.loads(st_bytes[8:8 + hlen])
+    corpus("st-truncated.safetensors", st_bytes[: len(st_bytes) - 100],
+           "data_offsets")
+    corpus("st-header-truncated.safetensors", st_bytes[: 8 + hlen // 2],
+           "truncated safetensors file")
+    corpus("st-bad-json.safetensors",
+           st_bytes[:8] + b"{" + b"x" * (hlen - 1) + st_bytes[8 + hlen:],
+           "bad safetensors header")
+
+    def st_variant(name, change, *fragments):
+        h = json.loads(json.dumps(header))
+        change(h)
+        text = json.dumps(h).encode()
+        corpus(name, struct.pack("<Q", len(text)) + text + st_bytes[8 + hlen:],
+               *fragments)
+    st_variant("st-dtype.safetensors",
+               lambda h: h["head.weight"].__setitem__("dtype", "I64"),
+               "'head.weight'", "unsupported dtype I64")
+    st_variant("st-offsets.safetensors",
+               lambda h: h["head.weight"].__setitem__("data_offsets", [0, 1 << 40]),
+               "'head.weight'", "outside")
+    st_variant("st-size.safetensors",
+               lambda h: h["head.weight"].__setitem__("shape", [41, 64]),
+               "'head.weight'", "its shape needs")
+
+    # Runtime errors.
+    art = w("artifact")
+    subprocess.run([compile_tool, valid, "-o", art], check=True)
+    cases.append(("token outside the vocabulary",
+                  [run_tool, art, "--tokens", "1,40"],
+                  ["token 40 at position 1", "vocabulary [0, 40)"]))
+    cases.append(("bad --tokens", [run_tool, art, "--tokens", "1,x"],
+                  ["bad token 'x'"]))
+    cases.append(("not an artifact", [run_tool, args.workdir, "--tokens", "1"],
+                  ["manifest.json", "cannot open"]))
+    truncated_art = w("artifact-truncated")
+    subprocess.run(["cp", "-r", art, truncated_art], check=True)
+    with open(os.path.join(truncated_art, "weights.bin"), "r+b") as f:
+        f.truncate(100)
+    cases.append(("truncated weights.bin",
+                  [run_tool, truncated_art, "--tokens", "1"],
+                  ["weights.bin", "holds 100 bytes"]))
+    other_state = w("other.state")
+    with open(other_state, "wb") as f:
+        f.write(b"MRWKVST1" + struct.pack("<6q", 2, 128, 2, 64, 40, 1))
+    cases.append(("state of another model",
+                  [run_tool, art, "--tokens", "1", "--state-in", other_state],
+                  [other_state, "another model configuration"]))
+    bad_state = w("bad.state")
+    with open(bad_state, "wb") as f:
+        f.write(b"not a state")
+    cases.append(("not a state file",
+                  [run_tool, art, "--tokens", "1", "--state-in", bad_state],
+                  [bad_state, "not a modrwkv state file"]))
+
+    failures = 0
+    for name, cmd, fragments in cases:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        message = proc.stderr.strip()
+        missing = [f for f in fragments if f not in message]
+        ok = proc.returncode == 1 and "error" in message and not missing
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {name}: exit {proc.returncode}: "
+              f"{message.splitlines()[-1] if message else '(no message)'}")
+        if missing:
+            print(f"     missing from the message: {missing}")
+    print(f"{len(cases) - failures} passed, {failures} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+//===- RuntimeTest.cpp - the runtime C API --------------------------------===//
+
+#include "Fixtures.h"
+#include "modrwkv/runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct ModelDeleter {
+  void operator()(modrwkv_model *m) const { modrwkv_model_free(m); }
+};
+struct StateDeleter {
+  void operator()(modrwkv_state *s) const { modrwkv_state_free(s); }
+};
+using Model = std::unique_ptr<modrwkv_model, ModelDeleter>;
+using State = std::unique_ptr<modrwkv_state, StateDeleter>;
+
+Model loadArtifact() {
+  Model m(modrwkv_model_load(fixture("artifact").c_str()));
+  EXPECT_TRUE(m) << modrwkv_last_error();
+  return m;
+}
+
+TEST(Runtime, LoadErrorsAreReported) {
+  EXPECT_EQ(modrwkv_model_load("/nonexistent/artifact"), nullptr);
+  EXPECT_NE(std::string(modrwkv_last_error()).find("/nonexistent/artifact"),
+            std::string::npos);
+  EXPECT_EQ(modrwkv_model_load(nullptr), nullptr);
+  EXPECT_EQ(modrwkv_state_create(nullptr), nullptr);
+}
+
+TEST(Runtime, BadCallsFailCleanly) {
+  Model m = loadArtifact();
+  ASSERT_TRUE(m);
+  State s(modrwkv_state_create(m.get()));
+  EXPECT_EQ(modrwkv_state_logits(s.get()), nullptr); // nothing fed yet
+  int32_t token = 1;
+  EXPECT_EQ(modrwkv_prefill(m.get(), s.get(), &token, 0, nullptr), -1);
+  EXPECT_EQ(modrwkv_prefill(m.get(), s.get(), nullptr, 1, nullptr), -1);
+  EXPECT_EQ(modrwkv_decode(m.get(), s.get(), -1, nullptr), -1);
+  EXPECT_NE(std::string(modrwkv_last_error()).find("outside the vocabulary"),
+            std::string::npos);
+  EXPECT_EQ(modrwkv_prefill(nullptr, s.get(), &token, 1, nullptr), -1);
+}
+
+TEST(Runtime, DecodeMatchesPrefillAndStateRoundTrips) {
+  Model m = loadArtifact();
+  ASSERT_TRUE(m);
+  int64_t vocab = modrwkv_model_vocab_size(m.get());
+  ASSERT_EQ(vocab, 40);
+  // Longer than one prefill chunk, so the runtime's chunking is exercised.
+  std::vector<int32_t> tokens;
+  for (int i = 0; i < 300; ++i)
+    tokens.push_back((i * 7 + 3) % vocab);
+  State a(modrwkv_state_create(m.get())), b(modrwkv_state_create(m.get()));
+  std::vector<float> all(tokens.size() * vocab), step(vocab);
+  ASSERT_EQ(modrwkv_prefill(m.get(), a.get(), tokens.data(), tokens.size(),
+                            all.data()),
+            0)
+      << modrwkv_last_error();
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    ASSERT_EQ(modrwkv_decode(m.get(), b.get(), tokens[i], step.data()), 0);
+    for (int64_t v = 0; v < vocab; ++v)
+      ASSERT_NEAR(step[v], all[i * vocab + v], 1e-4f) << "token " << i;
+  }
+  const float *last = modrwkv_state_logits(a.get());
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(last[0], all[(tokens.size() - 1) * vocab]);
+
+  // Save, restore into a fresh state, continue both: identical.
+  std::string path = testing::TempDir() + "/runtime-test.state";
+  ASSERT_EQ(modrwkv_state_save(a.get(), path.c_str()), 0);
+  State c(modrwkv_state_create(m.get())), d(modrwkv_state_create(m.get()));
+  ASSERT_EQ(modrwkv_state_load(c.get(), path.c_str()), 0) << modrwkv_last_error();
+  ASSERT_EQ(modrwkv_state_copy(d.get(), a.get()), 0);
+  std::vector<float> fromA(vocab), fromC(vocab), fromD(vocab);
+  ASSERT_EQ(modrwkv_decode(m.get(), a.get(), 5, fromA.data()), 0);
+  ASSERT_EQ(modrwkv_decode(m.get(), c.get(), 5, fromC.data()), 0);
+  ASSERT_EQ(modrwkv_decode(m.get(), d.get(), 5, fromD.data()), 0);
+  EXPECT_EQ(fromA, fromC);
+  EXPECT_EQ(fromA, fromD);
+
+  // A truncated state file is refused and leaves the state untouched.
+  std::FILE *f = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(ftruncate(fileno(f), 100), 0);
+  std::fclose(f);
+  EXPECT_EQ(modrwkv_state_load(c.get(), path.c_str()), -1);
+  ASSERT_EQ(modrwkv_decode(m.get(), c.get(), 6, fromC.data()), 0);
+  ASSERT_EQ(modrwkv_decode(m.get(), a.get(), 6, fromA.data()), 0);
+  EXPECT_EQ(fromA, fromC);
+  std::remove(path.c_str());
+}
+
+} // namespace
