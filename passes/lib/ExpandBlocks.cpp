@@ -50,9 +50,8 @@ struct TimeMixExpansion {
     Value x = op.getX();
     int64_t c = cast<ShapedType>(x.getType()).getDimSize(1);
     int64_t heads = c / kHeadSize;
-    auto shift = TokenShiftOp::create(b, loc, x.getType(),
-                                      op.getShift().getType(), x,
-                                      op.getShift());
+    auto shift = TokenShiftOp::create(
+        b, loc, x.getType(), op.getShift().getType(), x, op.getShift());
     Value xs = shift.getShifted();
     auto lerp = [&](Value mu) {
       return LerpOp::create(b, loc, x.getType(), x, xs, mu).getResult();
@@ -121,52 +120,58 @@ struct TimeMixExpansion {
                               });
     Value kk = mergeChannels(
         b, loc,
-        elementwise(b, loc, kk3, {full(kk3), outer(sumSq, 3)},
-                    [](OpBuilder &nb, Location l, ValueRange args) {
-                      Value norm = math::SqrtOp::create(nb, l, args[1]);
-                      norm = arith::MaximumFOp::create(
-                          nb, l, norm, f32Const(nb, l, 1e-12));
-                      return arith::DivFOp::create(nb, l, args[0], norm)
-                          .getResult();
-                    }));
+        elementwise(
+            b, loc, kk3, {full(kk3), outer(sumSq, 3)},
+            [](OpBuilder &nb, Location l, ValueRange args) {
+              Value norm = math::SqrtOp::create(nb, l, args[1]);
+              norm = arith::MaximumFOp::create(nb, l, norm,
+                                               f32Const(nb, l, 1e-12));
+              return arith::DivFOp::create(nb, l, args[0], norm).getResult();
+            }));
 
     // k = k * (1 + (a - 1) * k_a).
-    Value kScaled = ew({full(k), full(a), inner(op.getKA(), 2)},
-                       [](OpBuilder &nb, Location l, ValueRange args) {
-                         Value one = f32Const(nb, l, 1.0);
-                         Value f = add(nb, l, one,
-                                       mul(nb, l, sub(nb, l, args[1], one),
-                                           args[2]));
-                         return mul(nb, l, args[0], f);
-                       });
-    Value negKK = ew({full(kk)}, [](OpBuilder &nb, Location l, ValueRange args) {
-      return arith::NegFOp::create(nb, l, args[0]).getResult();
-    });
-    Value kkA = ew({full(kk), full(a)},
-                   [](OpBuilder &nb, Location l, ValueRange args) {
-                     return mul(nb, l, args[0], args[1]);
-                   });
+    Value kScaled =
+        ew({full(k), full(a), inner(op.getKA(), 2)},
+           [](OpBuilder &nb, Location l, ValueRange args) {
+             Value one = f32Const(nb, l, 1.0);
+             Value f =
+                 add(nb, l, one, mul(nb, l, sub(nb, l, args[1], one), args[2]));
+             return mul(nb, l, args[0], f);
+           });
+    Value negKK =
+        ew({full(kk)}, [](OpBuilder &nb, Location l, ValueRange args) {
+          return arith::NegFOp::create(nb, l, args[0]).getResult();
+        });
+    Value kkA =
+        ew({full(kk), full(a)}, [](OpBuilder &nb, Location l, ValueRange args) {
+          return mul(nb, l, args[0], args[1]);
+        });
 
     auto wkv = Wkv7Op::create(b, loc, x.getType(), op.getState().getType(), r,
                               w, kScaled, v, negKK, kkA, op.getState());
-    Value y = GroupNormOp::create(b, loc, x.getType(), wkv.getY(),
-                                  op.getLnXWeight(), op.getLnXBias(), heads,
-                                  APFloat(64e-5f));
+    Value y =
+        GroupNormOp::create(b, loc, x.getType(), wkv.getY(), op.getLnXWeight(),
+                            op.getLnXBias(), heads, APFloat(64e-5f));
 
     // Bonus: y + sum_head(r * k * r_k) * v.
     Value r3 = splitChannels(b, loc, r, heads);
     Value k3 = splitChannels(b, loc, kScaled, heads);
     Value rk3 = splitChannels(b, loc, op.getRK(), heads);
-    Value bonus = reduceInner(b, loc, r3, {full(r3), full(k3), inner(rk3, 3)},
-                              [](OpBuilder &nb, Location l, ValueRange args) {
-                                return mul(nb, l, mul(nb, l, args[0], args[1]),
-                                           args[2]);
-                              });
+    Value bonus =
+        reduceInner(b, loc, r3, {full(r3), full(k3), inner(rk3, 3)},
+                    [](OpBuilder &nb, Location l, ValueRange args) {
+                      return mul(nb, l, mul(nb, l, args[0], args[1]), args[2]);
+                    });
     Value y3 = splitChannels(b, loc, y, heads);
     Value v3 = splitChannels(b, loc, v, heads);
     Value yBonus = mergeChannels(
         b, loc,
-        elementwise(b, loc, y3, {full(y3), outer(bonus, 3), full(v3), },
+        elementwise(b, loc, y3,
+                    {
+                        full(y3),
+                        outer(bonus, 3),
+                        full(v3),
+                    },
                     [](OpBuilder &nb, Location l, ValueRange args) {
                       return add(nb, l, args[0], mul(nb, l, args[1], args[2]));
                     }));
@@ -176,23 +181,18 @@ struct TimeMixExpansion {
                      });
     Value out = linear(b, loc, gated, op.getOutput());
 
-    SmallVector<Value> results = {out, shift.getLast(), wkv.getStateOut(),
-                                  vFirstOut};
-    for (auto [i, res] : llvm::enumerate(op->getResults()))
-      if (res.getType() != results[i].getType())
-        results[i] = tensor::CastOp::create(b, loc, res.getType(), results[i]);
-    op->replaceAllUsesWith(results);
-    op->erase();
+    replaceWithCasts(b, op,
+                     {out, shift.getLast(), wkv.getStateOut(), vFirstOut});
   }
 };
 
 void expandChannelMix(OpBuilder &b, ChannelMixOp op) {
   Location loc = op.getLoc();
   Value x = op.getX();
-  auto shift = TokenShiftOp::create(b, loc, x.getType(), op.getShift().getType(),
-                                    x, op.getShift());
-  Value h = LerpOp::create(b, loc, x.getType(), x, shift.getShifted(),
-                           op.getXK());
+  auto shift = TokenShiftOp::create(b, loc, x.getType(),
+                                    op.getShift().getType(), x, op.getShift());
+  Value h =
+      LerpOp::create(b, loc, x.getType(), x, shift.getShifted(), op.getXK());
   Value hidden = linear(b, loc, h, op.getKey());
   hidden = elementwise(b, loc, hidden, {full(hidden)},
                        [](OpBuilder &nb, Location l, ValueRange args) {
@@ -200,11 +200,8 @@ void expandChannelMix(OpBuilder &b, ChannelMixOp op) {
                              nb, l, args[0], f32Const(nb, l, 0.0));
                          return mul(nb, l, relu, relu);
                        });
-  Value out = linear(b, loc, hidden, op.getValue());
-  if (out.getType() != op.getResult().getType())
-    out = tensor::CastOp::create(b, loc, op.getResult().getType(), out);
-  op->replaceAllUsesWith(ValueRange{out, shift.getLast()});
-  op->erase();
+  replaceWithCasts(b, op,
+                   {linear(b, loc, hidden, op.getValue()), shift.getLast()});
 }
 
 struct RwkvExpandBlocksPass

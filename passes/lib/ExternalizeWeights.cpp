@@ -94,8 +94,9 @@ struct RwkvExternalizeWeightsPass
     for (auto [value, offset] : offsets) {
       auto resource = cast<DenseResourceElementsAttr>(value);
       NamedAttribute entries[] = {
-          NamedAttribute(StringAttr::get(ctx, "name"),
-                         StringAttr::get(ctx, resource.getRawHandle().getKey())),
+          NamedAttribute(
+              StringAttr::get(ctx, "name"),
+              StringAttr::get(ctx, resource.getRawHandle().getKey())),
           NamedAttribute(StringAttr::get(ctx, "offset"),
                          IntegerAttr::get(IntegerType::get(ctx, 64), offset)),
           NamedAttribute(StringAttr::get(ctx, "value"), resource)};

@@ -45,7 +45,8 @@ Value emptyLike(OpBuilder &b, Location loc, Value like, unsigned dropInner) {
 }
 
 static SmallVector<Value> values(ArrayRef<MappedInput> inputs) {
-  return llvm::map_to_vector(inputs, [](const MappedInput &i) { return i.value; });
+  return llvm::map_to_vector(inputs,
+                             [](const MappedInput &i) { return i.value; });
 }
 
 Value elementwise(OpBuilder &b, Location loc, Value shapeLike,
@@ -142,6 +143,15 @@ Value mergeChannels(OpBuilder &b, Location loc, Value x) {
     reassoc.push_back({d});
   reassoc.push_back({rank - 2, rank - 1});
   return tensor::CollapseShapeOp::create(b, loc, x, reassoc);
+}
+
+void replaceWithCasts(OpBuilder &b, Operation *op, ArrayRef<Value> values) {
+  SmallVector<Value> results(values);
+  for (auto [result, value] : llvm::zip(op->getResults(), results))
+    if (result.getType() != value.getType())
+      value = tensor::CastOp::create(b, op->getLoc(), result.getType(), value);
+  op->replaceAllUsesWith(results);
+  op->erase();
 }
 
 Value f32Const(OpBuilder &b, Location loc, double value) {

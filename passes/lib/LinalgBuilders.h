@@ -55,10 +55,15 @@ mlir::Value matmulTransposed(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::Value x, mlir::Value w);
 
 /// [T, C] -> [T, G, C/G] and back; [C] -> [G, C/G].
-mlir::Value splitChannels(mlir::OpBuilder &b, mlir::Location loc,
-                          mlir::Value x, int64_t groups);
+mlir::Value splitChannels(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
+                          int64_t groups);
 mlir::Value mergeChannels(mlir::OpBuilder &b, mlir::Location loc,
                           mlir::Value x);
+
+/// Replaces `op` by `values` (tensor.cast where a built type is less static
+/// than the op's result type) and erases it.
+void replaceWithCasts(mlir::OpBuilder &b, mlir::Operation *op,
+                      llvm::ArrayRef<mlir::Value> values);
 
 /// Scalar helpers for generic bodies.
 mlir::Value f32Const(mlir::OpBuilder &b, mlir::Location loc, double value);

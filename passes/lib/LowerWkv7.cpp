@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LinalgBuilders.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 #include "modrwkv/Passes/Passes.h"
 
@@ -28,19 +29,20 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
   Location loc = op.getLoc();
   Type f32 = b.getF32Type();
   auto lanes = VectorType::get({kHeadSize}, f32);
-  auto idx = [&](int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); };
+  auto idx = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
   Value c0 = idx(0), c1 = idx(1), cN = idx(kHeadSize);
   Value heads = idx(cast<ShapedType>(op.getState().getType()).getDimSize(0));
   Value tokens = tensor::DimOp::create(b, loc, op.getR(), 0);
   Value pad = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-  auto fast = arith::FastMathFlagsAttr::get(
-      b.getContext(),
-      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  auto fast = arith::FastMathFlagsAttr::get(b.getContext(),
+                                            arith::FastMathFlags::reassoc |
+                                                arith::FastMathFlags::contract);
 
-  SmallVector<OpFoldResult> ySizes = {OpFoldResult(tokens),
-                                      b.getIndexAttr(
-                                          cast<ShapedType>(op.getR().getType())
-                                              .getDimSize(1))};
+  SmallVector<OpFoldResult> ySizes = {
+      OpFoldResult(tokens),
+      b.getIndexAttr(cast<ShapedType>(op.getR().getType()).getDimSize(1))};
   Value yInit = tensor::EmptyOp::create(b, loc, ySizes, f32);
 
   auto read = [&](OpBuilder &nb, Location l, Value src, ValueRange indices) {
@@ -62,7 +64,9 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
             tb, tl, c0, heads, c1, tArgs,
             [&](OpBuilder &hb, Location hl, Value h, ValueRange hArgs) {
               Value base = arith::MulIOp::create(hb, hl, h, cN);
-              auto lane = [&](Value src) { return read(hb, hl, src, {t, base}); };
+              auto lane = [&](Value src) {
+                return read(hb, hl, src, {t, base});
+              };
               Value r = lane(op.getR()), w = lane(op.getW()),
                     k = lane(op.getK()), a = lane(op.getA()),
                     bv = lane(op.getB());
@@ -85,7 +89,8 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
                                          ib, il, next, state, {h, i, c0},
                                          ArrayRef<bool>{true})
                                          .getResult();
-                    Value newY = tensor::InsertOp::create(ib, il, yi, y, {t, ch});
+                    Value newY =
+                        tensor::InsertOp::create(ib, il, yi, y, {t, ch});
                     scf::YieldOp::create(ib, il, ValueRange{newY, newState});
                   });
               scf::YieldOp::create(hb, hl, rowLoop.getResults());
@@ -93,12 +98,7 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
         scf::YieldOp::create(tb, tl, headLoop.getResults());
       });
 
-  SmallVector<Value> results(timeLoop.getResults());
-  for (auto [i, res] : llvm::enumerate(op->getResults()))
-    if (res.getType() != results[i].getType())
-      results[i] = tensor::CastOp::create(b, loc, res.getType(), results[i]);
-  op->replaceAllUsesWith(results);
-  op->erase();
+  replaceWithCasts(b, op, SmallVector<Value>(timeLoop.getResults()));
 }
 
 struct RwkvLowerWkv7Pass

@@ -67,8 +67,7 @@ void registerPasses() {
   registerModRwkvPasses();
   PassPipelineRegistration<CpuPipelineOptions>(
       "modrwkv-cpu-pipeline",
-      "Lower an rwkv module to the LLVM dialect for CPUs",
-      buildCpuPipeline);
+      "Lower an rwkv module to the LLVM dialect for CPUs", buildCpuPipeline);
 }
 
 } // namespace modrwkv

@@ -22,11 +22,10 @@ Value normalize(OpBuilder &b, Location loc, Value x, Value gamma, Value beta,
   int64_t width = cast<ShapedType>(x.getType()).getDimSize(1) / groups;
   Value x3 = splitChannels(b, loc, x, groups);
   Value invWidth = f32Const(b, loc, 1.0 / double(width));
-  Value mean = reduceInner(b, loc, x3, {full(x3)},
-                           [&](OpBuilder &nb, Location l, ValueRange a) {
-                             return arith::MulFOp::create(nb, l, a[0], invWidth)
-                                 .getResult();
-                           });
+  Value mean = reduceInner(
+      b, loc, x3, {full(x3)}, [&](OpBuilder &nb, Location l, ValueRange a) {
+        return arith::MulFOp::create(nb, l, a[0], invWidth).getResult();
+      });
   Value var = reduceInner(
       b, loc, x3, {full(x3), outer(mean, 3)},
       [&](OpBuilder &nb, Location l, ValueRange a) {
@@ -45,9 +44,8 @@ Value normalize(OpBuilder &b, Location loc, Value x, Value gamma, Value beta,
         Value scale = math::RsqrtOp::create(
             nb, l, arith::AddFOp::create(nb, l, a[2], epsilon));
         Value n = arith::MulFOp::create(nb, l, centered, scale);
-        return arith::AddFOp::create(nb, l,
-                                     arith::MulFOp::create(nb, l, n, a[3]),
-                                     a[4])
+        return arith::AddFOp::create(
+                   nb, l, arith::MulFOp::create(nb, l, n, a[3]), a[4])
             .getResult();
       });
   return mergeChannels(b, loc, y3);
@@ -63,8 +61,7 @@ Value lowerEmbedding(OpBuilder &b, EmbeddingOp op) {
   return elementwise(
       b, loc, shapeLike, {outer(op.getTokens(), 2)},
       [&](OpBuilder &nb, Location l, ValueRange a) {
-        Value row =
-            arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
+        Value row = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
         Value col = linalg::IndexOp::create(nb, l, 1);
         return tensor::ExtractOp::create(nb, l, table, ValueRange{row, col})
             .getResult();
@@ -87,17 +84,16 @@ std::pair<Value, Value> lowerTokenShift(OpBuilder &b, TokenShiftOp op) {
   Value prevRow = tensor::ExpandShapeOp::create(
       b, loc, rowType, op.getPrev(), SmallVector<ReassociationIndices>{{0, 1}});
   Value shifted = emptyLike(b, loc, x);
-  shifted = tensor::InsertSliceOp::create(b, loc, prevRow, shifted,
-                                          {zero, zero}, {one, width},
-                                          {one, one});
+  shifted = tensor::InsertSliceOp::create(
+      b, loc, prevRow, shifted, {zero, zero}, {one, width}, {one, one});
   auto headType =
       RankedTensorType::get({ShapedType::kDynamic, c}, b.getF32Type());
-  Value head = tensor::ExtractSliceOp::create(
-      b, loc, headType, x, {zero, zero}, {OpFoldResult(tMinus1), width},
-      {one, one});
-  shifted = tensor::InsertSliceOp::create(b, loc, head, shifted, {one, zero},
-                                          {OpFoldResult(tMinus1), width},
-                                          {one, one});
+  Value head = tensor::ExtractSliceOp::create(b, loc, headType, x, {zero, zero},
+                                              {OpFoldResult(tMinus1), width},
+                                              {one, one});
+  shifted =
+      tensor::InsertSliceOp::create(b, loc, head, shifted, {one, zero},
+                                    {OpFoldResult(tMinus1), width}, {one, one});
   Value last = tensor::ExtractSliceOp::create(
       b, loc, cast<RankedTensorType>(op.getLast().getType()), x,
       {OpFoldResult(tMinus1), zero}, {one, width}, {one, one});
@@ -105,16 +101,15 @@ std::pair<Value, Value> lowerTokenShift(OpBuilder &b, TokenShiftOp op) {
 }
 
 Value lowerLerp(OpBuilder &b, LerpOp op) {
-  return elementwise(b, op.getLoc(), op.getX(),
-                     {full(op.getX()), full(op.getShifted()),
-                      inner(op.getMu(), 2)},
-                     [](OpBuilder &nb, Location l, ValueRange a) {
-                       Value d = arith::SubFOp::create(nb, l, a[1], a[0]);
-                       return arith::AddFOp::create(
-                                  nb, l, a[0],
-                                  arith::MulFOp::create(nb, l, d, a[2]))
-                           .getResult();
-                     });
+  return elementwise(
+      b, op.getLoc(), op.getX(),
+      {full(op.getX()), full(op.getShifted()), inner(op.getMu(), 2)},
+      [](OpBuilder &nb, Location l, ValueRange a) {
+        Value d = arith::SubFOp::create(nb, l, a[1], a[0]);
+        return arith::AddFOp::create(nb, l, a[0],
+                                     arith::MulFOp::create(nb, l, d, a[2]))
+            .getResult();
+      });
 }
 
 struct RwkvToLinalgPass
@@ -144,14 +139,9 @@ struct RwkvToLinalgPass
       } else if (auto lerp = dyn_cast<LerpOp>(op))
         results = {lowerLerp(b, lerp)};
       else if (auto lin = dyn_cast<LinearOp>(op))
-        results = {matmulTransposed(b, op->getLoc(), lin.getX(),
-                                    lin.getWeight())};
-      // Static result types may be more precise than what was built.
-      for (auto [res, repl] : llvm::zip(op->getResults(), results))
-        if (res.getType() != repl.getType())
-          repl = tensor::CastOp::create(b, op->getLoc(), res.getType(), repl);
-      op->replaceAllUsesWith(results);
-      op->erase();
+        results = {
+            matmulTransposed(b, op->getLoc(), lin.getX(), lin.getWeight())};
+      replaceWithCasts(b, op, results);
     }
   }
 };

@@ -37,8 +37,7 @@ template <int R> struct MemRef {
   int64_t strides[R];
 };
 
-template <int R>
-MemRef<R> describe(void *data, const int64_t (&sizes)[R]) {
+template <int R> MemRef<R> describe(void *data, const int64_t (&sizes)[R]) {
   MemRef<R> m{data, data, 0, {}, {}};
   int64_t stride = 1;
   for (int d = R - 1; d >= 0; --d) {
@@ -124,7 +123,8 @@ void loadModel(modrwkv_model &m) {
                   manifest.value("abi", "") + "'");
   if (manifest.value("target", "") != "cpu")
     throw Failure(manifestPath + ": artifact target '" +
-                  manifest.value("target", "") + "' cannot run on the CPU runtime");
+                  manifest.value("target", "") +
+                  "' cannot run on the CPU runtime");
   const nlohmann::json &config = manifest["config"];
   m.layers = positive(config, "layers", manifestPath);
   m.width = positive(config, "width", manifestPath);
@@ -192,8 +192,7 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
       scratch.resize(count * m.vocab);
       out = scratch.data();
     }
-    auto tokenRef =
-        describe<1>(const_cast<int32_t *>(tokens + start), {count});
+    auto tokenRef = describe<1>(const_cast<int32_t *>(tokens + start), {count});
     auto logitsRef = describe<2>(out, {count, m.vocab});
     m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
     if (start + count == n)
@@ -312,7 +311,8 @@ API int modrwkv_state_load(modrwkv_state *state, const char *path) {
         h.vocab != want.vocab)
       throw Failure(std::string(path) +
                     ": state of another model configuration");
-    std::vector<float> values(state->values.size()), logits(state->logits.size());
+    std::vector<float> values(state->values.size()),
+        logits(state->logits.size());
     in.read(reinterpret_cast<char *>(values.data()),
             values.size() * sizeof(float));
     in.read(reinterpret_cast<char *>(logits.data()),

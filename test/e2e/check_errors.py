@@ -76,26 +76,23 @@ def main():
     # Truncated zips: the directory at the end is gone.
     for cut in (100, len(valid_bytes) // 2, len(valid_bytes) - 10):
         corpus(f"truncated-{cut}.pth", valid_bytes[:cut], "zip archive")
+    def zip_edit(name, entry, transform, *fragments):
+        path = w(name)
+        rewrite_zip_entry(valid, path, entry, transform)
+        cases.append((name, [compile_tool, path, "-o", w(name + ".out")],
+                      [path, *fragments]))
+
     # Wrong storage dtype tag and a bad pickle opcode inside data.pkl.
-    bad_dtype = w("bad-dtype.pth")
-    rewrite_zip_entry(valid, bad_dtype, "data.pkl",
-                      lambda d: d.replace(b"BFloat16Storage", b"DoubleStorage"))
-    cases.append(("wrong dtype tag", [compile_tool, bad_dtype, "-o", w("x")],
-                  [bad_dtype, "torch.DoubleStorage"]))
-    bad_op = w("bad-opcode.pth")
-    rewrite_zip_entry(valid, bad_op, "data.pkl", lambda d: d[:2] + b"\xff" + d[3:])
-    cases.append(("bad pickle opcode", [compile_tool, bad_op, "-o", w("x")],
-                  [bad_op, "unsupported pickle opcode 0xff"]))
-    bad_global = w("bad-global.pth")
-    rewrite_zip_entry(valid, bad_global, "data.pkl",
-                      lambda d: d.replace(b"_rebuild_tensor_v2", b"_rebuild_tensor_v9"))
-    cases.append(("unknown callable", [compile_tool, bad_global, "-o", w("x")],
-                  [bad_global, "unsupported callable torch._utils._rebuild_tensor_v9"]))
-    short_storage = w("short-storage.pth")
-    rewrite_zip_entry(valid, short_storage, "data/0", lambda d: d[: len(d) // 2])
-    cases.append(("storage shorter than its tensor",
-                  [compile_tool, short_storage, "-o", w("x")],
-                  [short_storage, "storage '0' holds 2560 bytes", "need 5120"]))
+    zip_edit("bad-dtype.pth", "data.pkl",
+             lambda d: d.replace(b"BFloat16Storage", b"DoubleStorage"),
+             "torch.DoubleStorage")
+    zip_edit("bad-opcode.pth", "data.pkl", lambda d: d[:2] + b"\xff" + d[3:],
+             "unsupported pickle opcode 0xff")
+    zip_edit("bad-global.pth", "data.pkl",
+             lambda d: d.replace(b"_rebuild_tensor_v2", b"_rebuild_tensor_v9"),
+             "unsupported callable torch._utils._rebuild_tensor_v9")
+    zip_edit("short-storage.pth", "data/0", lambda d: d[: len(d) // 2],
+             "storage '0' holds 2560 bytes", "need 5120")
 
     # Well-formed files with the wrong tensors.
     def reshape(d):

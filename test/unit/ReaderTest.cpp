@@ -30,7 +30,7 @@ TEST(Dtype, Bfloat16IsTheHighHalfOfFloat32) {
 TEST(Dtype, Float16AllClasses) {
   EXPECT_EQ(convertOne(DType::F16, 0x3c00), 1.0f);
   EXPECT_EQ(convertOne(DType::F16, 0xc000), -2.0f);
-  EXPECT_EQ(convertOne(DType::F16, 0x7bff), 65504.0f);     // largest normal
+  EXPECT_EQ(convertOne(DType::F16, 0x7bff), 65504.0f); // largest normal
   EXPECT_EQ(convertOne(DType::F16, 0x0001), std::ldexp(1.0f, -24)); // subnormal
   EXPECT_EQ(convertOne(DType::F16, 0x03ff), std::ldexp(1023.0f, -24));
   EXPECT_EQ(convertOne(DType::F16, 0x8000), -0.0f);

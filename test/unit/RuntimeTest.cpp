@@ -1,7 +1,7 @@
 //===- RuntimeTest.cpp - the runtime C API --------------------------------===//
 
-#include "Fixtures.h"
 #include "modrwkv/runtime.h"
+#include "Fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -76,7 +76,8 @@ TEST(Runtime, DecodeMatchesPrefillAndStateRoundTrips) {
   std::string path = testing::TempDir() + "/runtime-test.state";
   ASSERT_EQ(modrwkv_state_save(a.get(), path.c_str()), 0);
   State c(modrwkv_state_create(m.get())), d(modrwkv_state_create(m.get()));
-  ASSERT_EQ(modrwkv_state_load(c.get(), path.c_str()), 0) << modrwkv_last_error();
+  ASSERT_EQ(modrwkv_state_load(c.get(), path.c_str()), 0)
+      << modrwkv_last_error();
   ASSERT_EQ(modrwkv_state_copy(d.get(), a.get()), 0);
   std::vector<float> fromA(vocab), fromC(vocab), fromD(vocab);
   ASSERT_EQ(modrwkv_decode(m.get(), a.get(), 5, fromA.data()), 0);

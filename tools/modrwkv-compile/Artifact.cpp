@@ -33,7 +33,8 @@ std::unique_ptr<llvm::TargetMachine> hostMachine(const CodegenOptions &options,
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return nullptr;
   std::string cpu = options.cpu;
@@ -60,7 +61,8 @@ LogicalResult checkEntry(ModuleOp module) {
   if (!entry)
     return module.emitError("lowered module has no entry point @") << name;
   LLVM::LLVMFunctionType type = entry.getFunctionType();
-  if (!isa<LLVM::LLVMVoidType>(type.getReturnType()) || type.getNumParams() != 6)
+  if (!isa<LLVM::LLVMVoidType>(type.getReturnType()) ||
+      type.getNumParams() != 6)
     return entry.emitError("entry point must return nothing and take the six "
                            "buffers (weights, tokens, att_shift, ffn_shift, "
                            "wkv, logits); got ")
@@ -134,8 +136,7 @@ std::unique_ptr<llvm::Module> translateToLLVM(ModuleOp module,
   }
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(machine->getTargetTriple());
-  auto optimize =
-      makeOptimizingTransformer(options.optLevel, 0, machine.get());
+  auto optimize = makeOptimizingTransformer(options.optLevel, 0, machine.get());
   if (llvm::Error err = optimize(llvmModule.get())) {
     (void)fail("LLVM optimization failed: " + llvm::toString(std::move(err)));
     return nullptr;
@@ -181,8 +182,8 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
     return fail("cannot find the linker driver '" + cc +
                 "' (install a C compiler or set MODRWKV_CC)");
   std::string libraryPath = join("model.so");
-  llvm::StringRef args[] = {*program, "-shared", "-o", libraryPath, objectPath,
-                            "-lm"};
+  llvm::StringRef args[] = {*program,    "-shared",  "-o",
+                            libraryPath, objectPath, "-lm"};
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
                                      &linkError);
@@ -196,7 +197,8 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
   uint64_t weightBytes = 0;
   if (failed(writeWeights(module, join("weights.bin"), table, weightBytes)))
     return failure();
-  auto config = module->getAttrOfType<DictionaryAttr>(checkpoint::kConfigAttrName);
+  auto config =
+      module->getAttrOfType<DictionaryAttr>(checkpoint::kConfigAttrName);
   if (!config)
     return fail("lowered module has no '" + checkpoint::kConfigAttrName +
                 "' attribute");

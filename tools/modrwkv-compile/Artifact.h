@@ -1,4 +1,5 @@
-//===- Artifact.h - LLVM-dialect module to an artifact directory -*- C++ -*-===//
+//===- Artifact.h - LLVM-dialect module to an artifact directory -*- C++
+//-*-===//
 //
 // An artifact directory holds:
 //   model.so       the compiled entry point (C interface, see runtime.h)

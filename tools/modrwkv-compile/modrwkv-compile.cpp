@@ -1,6 +1,7 @@
 //===- modrwkv-compile.cpp - checkpoint to artifact -----------------------===//
 //
-//   modrwkv-compile CHECKPOINT -o OUT [--target cpu] [--emit mlir|llvm|artifact]
+//   modrwkv-compile CHECKPOINT -o OUT [--target cpu] [--emit
+//   mlir|llvm|artifact]
 //                   [--pipeline PIPELINE] [--cpu NAME]
 //
 // --emit mlir writes the imported rwkv IR (weights elided), --emit llvm the
@@ -46,11 +47,11 @@ cl::opt<std::string> outputPath("o", cl::Required,
                                 cl::value_desc("path"));
 cl::opt<std::string> target("target", cl::init("cpu"),
                             cl::desc("Code generation target (cpu)"));
-cl::opt<Emit> emit("emit", cl::init(Emit::Artifact), cl::desc("What to write"),
-                   cl::values(clEnumValN(Emit::Mlir, "mlir", "imported rwkv IR"),
-                              clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
-                              clEnumValN(Emit::Artifact, "artifact",
-                                         "artifact directory")));
+cl::opt<Emit> emit(
+    "emit", cl::init(Emit::Artifact), cl::desc("What to write"),
+    cl::values(clEnumValN(Emit::Mlir, "mlir", "imported rwkv IR"),
+               clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
+               clEnumValN(Emit::Artifact, "artifact", "artifact directory")));
 cl::opt<std::string> pipeline(
     "pipeline", cl::init("modrwkv-cpu-pipeline"),
     cl::desc("Pass pipeline from rwkv IR to the LLVM dialect, run on the "
@@ -126,9 +127,10 @@ int main(int argc, char **argv) {
   if (!llvmModule)
     return 1;
   if (emit == Emit::Llvm)
-    return writeText([&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); });
-  if (failed(modrwkv::writeArtifact(*module, *llvmModule, outputPath,
-                                    inputPath, options)))
+    return writeText(
+        [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); });
+  if (failed(modrwkv::writeArtifact(*module, *llvmModule, outputPath, inputPath,
+                                    options)))
     return 1;
   return 0;
 }

@@ -32,9 +32,8 @@ bool parseTokens(const std::string &text, std::vector<int32_t> &tokens,
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos
-                                            ? std::string::npos
-                                            : comma - pos);
+    std::string item = text.substr(
+        pos, comma == std::string::npos ? std::string::npos : comma - pos);
     char *end = nullptr;
     errno = 0;
     long long v = std::strtoll(item.c_str(), &end, 10);
@@ -84,8 +83,8 @@ int main(int argc, char **argv) {
     };
     if (arg == "--step")
       step = true;
-    else if (arg == "--tokens" || arg == "--logits-out" || arg == "--state-in" ||
-             arg == "--state-out") {
+    else if (arg == "--tokens" || arg == "--logits-out" ||
+             arg == "--state-in" || arg == "--state-out") {
       std::string &into = arg == "--tokens"       ? tokenText
                           : arg == "--logits-out" ? logitsOut
                           : arg == "--state-in"   ? stateIn

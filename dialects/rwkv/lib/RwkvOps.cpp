@@ -33,9 +33,9 @@ public:
     if (ShapedType::isDynamic(actual) || ShapedType::isDynamic(expected) ||
         actual == expected)
       return *this;
-    result = op->emitOpError() << what << " has size " << actual
-                               << " in dimension " << dim << ", expected "
-                               << expected;
+    result = op->emitOpError()
+             << what << " has size " << actual << " in dimension " << dim
+             << ", expected " << expected;
     return *this;
   }
 
@@ -61,8 +61,8 @@ public:
     auto type = cast<ShapedType>(value.getType());
     if (!ShapedType::isDynamic(c) && c % kHeadSize != 0) {
       result = op->emitOpError()
-               << "channel count " << c << " is not a multiple of the head size "
-               << kHeadSize;
+               << "channel count " << c
+               << " is not a multiple of the head size " << kHeadSize;
       return *this;
     }
     int64_t heads = ShapedType::isDynamic(c) ? c : c / kHeadSize;
@@ -153,11 +153,11 @@ LogicalResult TimeMixOp::verify() {
   int64_t t = rows(getX()), c = cols(getX());
   ShapeChecker check(*this);
   check.vec(getShift(), c, "shift").state(getState(), c, "state");
-  Value vectors[] = {getXR(), getXW(), getXK(), getXV(), getXA(),
-                     getXG(), getW0(), getA0(), getKK(), getKA(),
+  Value vectors[] = {getXR(), getXW(),        getXK(),     getXV(), getXA(),
+                     getXG(), getW0(),        getA0(),     getKK(), getKA(),
                      getRK(), getLnXWeight(), getLnXBias()};
-  StringRef vectorNames[] = {"x_r", "x_w", "x_k", "x_v", "x_a",
-                             "x_g", "w0",  "a0",  "k_k", "k_a",
+  StringRef vectorNames[] = {"x_r", "x_w",         "x_k",      "x_v", "x_a",
+                             "x_g", "w0",          "a0",       "k_k", "k_a",
                              "r_k", "ln_x_weight", "ln_x_bias"};
   for (auto [value, name] : llvm::zip(vectors, vectorNames))
     check.vec(value, c, name);
@@ -166,9 +166,12 @@ LogicalResult TimeMixOp::verify() {
   for (auto [value, name] : llvm::zip(projections, projectionNames))
     check.mat(value, c, c, name);
   // LoRA pairs: down [rank, C] then up [C, rank].
-  check.mat(getW1(), rows(getW1()), c, "w1").mat(getW2(), c, rows(getW1()), "w2");
-  check.mat(getA1(), rows(getA1()), c, "a1").mat(getA2(), c, rows(getA1()), "a2");
-  check.mat(getG1(), rows(getG1()), c, "g1").mat(getG2(), c, rows(getG1()), "g2");
+  check.mat(getW1(), rows(getW1()), c, "w1")
+      .mat(getW2(), c, rows(getW1()), "w2");
+  check.mat(getA1(), rows(getA1()), c, "a1")
+      .mat(getA2(), c, rows(getA1()), "a2");
+  check.mat(getG1(), rows(getG1()), c, "g1")
+      .mat(getG2(), c, rows(getG1()), "g2");
   check.act(getResult(), t, c, "result")
       .vec(getShiftOut(), c, "shift_out")
       .state(getStateOut(), c, "state_out")

@@ -105,7 +105,8 @@ Expected<ModelConfig> inferConfig(const TensorMap &tensors, StringRef path) {
   }
 
   ModelConfig cfg;
-  auto vocab = check.dimOf("emb.weight", 0), width = check.dimOf("emb.weight", 1);
+  auto vocab = check.dimOf("emb.weight", 0),
+       width = check.dimOf("emb.weight", 1);
   if (!vocab)
     return vocab.takeError();
   if (!width)
@@ -132,10 +133,9 @@ Expected<ModelConfig> inferConfig(const TensorMap &tensors, StringRef path) {
                       Twine(cfg.headSize) + " does not match width " +
                       Twine(cfg.width) + " of 'emb.weight'");
 
-  for (auto [rank, name] :
-       {std::pair{&cfg.rankDecay, "blocks.0.att.w1"},
-        std::pair{&cfg.rankIclr, "blocks.0.att.a1"},
-        std::pair{&cfg.rankGate, "blocks.0.att.g1"}}) {
+  for (auto [rank, name] : {std::pair{&cfg.rankDecay, "blocks.0.att.w1"},
+                            std::pair{&cfg.rankIclr, "blocks.0.att.a1"},
+                            std::pair{&cfg.rankGate, "blocks.0.att.g1"}}) {
     auto r = check.dimOf(name, 1);
     if (!r)
       return r.takeError();
@@ -172,9 +172,9 @@ Expected<ModelConfig> inferConfig(const TensorMap &tensors, StringRef path) {
                           "att.ln_x.weight", "att.ln_x.bias"})
         if (Error e = check.expect(p + n.str(), {c}))
           return e;
-      for (StringRef n : {"att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a",
-                          "att.x_g", "att.w0", "att.a0", "att.k_k", "att.k_a",
-                          "ffn.x_k"})
+      for (StringRef n :
+           {"att.x_r", "att.x_w", "att.x_k", "att.x_v", "att.x_a", "att.x_g",
+            "att.w0", "att.a0", "att.k_k", "att.k_a", "ffn.x_k"})
         if (Error e = check.expectVector(p + n.str(), c))
           return e;
       if (Error e = check.expect(p + "att.r_k", {cfg.heads, cfg.headSize}))
@@ -183,9 +183,9 @@ Expected<ModelConfig> inferConfig(const TensorMap &tensors, StringRef path) {
                           "att.value.weight", "att.output.weight"})
         if (Error e = check.expect(p + n.str(), {c, c}))
           return e;
-      for (auto [lora, rank] : {std::pair{"w", cfg.rankDecay},
-                                std::pair{"a", cfg.rankIclr},
-                                std::pair{"g", cfg.rankGate}}) {
+      for (auto [lora, rank] :
+           {std::pair{"w", cfg.rankDecay}, std::pair{"a", cfg.rankIclr},
+            std::pair{"g", cfg.rankGate}}) {
         if (Error e = check.expect(p + "att." + lora + "1", {c, rank}))
           return e;
         if (Error e = check.expect(p + "att." + lora + "2", {rank, c}))

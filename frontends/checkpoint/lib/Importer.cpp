@@ -22,8 +22,7 @@ namespace {
 class ModuleBuilder {
 public:
   ModuleBuilder(MLIRContext &ctx, const ModelConfig &cfg, TensorMap &tensors)
-      : cfg(cfg), tensors(tensors), b(&ctx),
-        loc(UnknownLoc::get(&ctx)) {}
+      : cfg(cfg), tensors(tensors), b(&ctx), loc(UnknownLoc::get(&ctx)) {}
 
   OwningOpRef<ModuleOp> build();
 
@@ -44,7 +43,8 @@ private:
     return RankedTensorType::get({ShapedType::kDynamic, width}, b.getF32Type());
   }
   Value layerNorm(Value x, StringRef prefix) {
-    return LayerNormOp::create(b, loc, x.getType(), x, vec((prefix + ".weight").str()),
+    return LayerNormOp::create(b, loc, x.getType(), x,
+                               vec((prefix + ".weight").str()),
                                vec((prefix + ".bias").str()), APFloat(1e-5f));
   }
   /// state[layer] as a tensor of `sliceType`, and its write-back.
@@ -61,8 +61,8 @@ Value ModuleBuilder::weight(StringRef name, ArrayRef<int64_t> shape,
                             bool transpose) {
   Tensor &t = tensors.find(name.str())->second;
   size_t bytes = t.data.size() * sizeof(float);
-  AsmResourceBlob blob =
-      HeapAsmResourceBlob::allocate(bytes, alignof(float), /*dataIsMutable=*/true);
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes, alignof(float),
+                                                       /*dataIsMutable=*/true);
   float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
   if (transpose) {
     int64_t rows = t.shape[0], cols = t.shape[1];
@@ -79,30 +79,32 @@ Value ModuleBuilder::weight(StringRef name, ArrayRef<int64_t> shape,
   return arith::ConstantOp::create(b, loc, attr);
 }
 
+/// Offsets, sizes and strides of `state[layer]` (a slice of `sliceShape`).
+struct LayerSlice {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  LayerSlice(OpBuilder &b, int64_t rank, int64_t layer,
+             ArrayRef<int64_t> sliceShape)
+      : offsets(rank, b.getIndexAttr(0)), strides(rank, b.getIndexAttr(1)) {
+    offsets[0] = b.getIndexAttr(layer);
+    sizes.push_back(b.getIndexAttr(1));
+    for (int64_t d : sliceShape)
+      sizes.push_back(b.getIndexAttr(d));
+  }
+};
+
 Value ModuleBuilder::sliceOf(Value state, int64_t layer,
                              RankedTensorType sliceType) {
-  auto type = cast<RankedTensorType>(state.getType());
-  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0)),
-      sizes, strides(type.getRank(), b.getIndexAttr(1));
-  offsets[0] = b.getIndexAttr(layer);
-  sizes.push_back(b.getIndexAttr(1));
-  for (int64_t d : sliceType.getShape())
-    sizes.push_back(b.getIndexAttr(d));
-  return tensor::ExtractSliceOp::create(b, loc, sliceType, state, offsets,
-                                        sizes, strides);
+  LayerSlice s(b, cast<RankedTensorType>(state.getType()).getRank(), layer,
+               sliceType.getShape());
+  return tensor::ExtractSliceOp::create(b, loc, sliceType, state, s.offsets,
+                                        s.sizes, s.strides);
 }
 
 Value ModuleBuilder::updateSlice(Value state, int64_t layer, Value slice) {
-  auto type = cast<RankedTensorType>(state.getType());
-  auto sliceType = cast<RankedTensorType>(slice.getType());
-  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0)),
-      sizes, strides(type.getRank(), b.getIndexAttr(1));
-  offsets[0] = b.getIndexAttr(layer);
-  sizes.push_back(b.getIndexAttr(1));
-  for (int64_t d : sliceType.getShape())
-    sizes.push_back(b.getIndexAttr(d));
-  return tensor::InsertSliceOp::create(b, loc, slice, state, offsets, sizes,
-                                       strides);
+  LayerSlice s(b, cast<RankedTensorType>(state.getType()).getRank(), layer,
+               cast<RankedTensorType>(slice.getType()).getShape());
+  return tensor::InsertSliceOp::create(b, loc, slice, state, s.offsets, s.sizes,
+                                       s.strides);
 }
 
 OwningOpRef<ModuleOp> ModuleBuilder::build() {
@@ -143,11 +145,9 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
   for (auto [type, buffer] : llvm::zip(argTypes, entry->getArguments()))
     args.push_back(bufferization::ToTensorOp::create(
         b, loc, type, buffer, b.getUnitAttr(), b.getUnitAttr()));
-  Value tokens = args[0], attShift = args[1], ffnShift = args[2],
-        wkv = args[3];
+  Value tokens = args[0], attShift = args[1], ffnShift = args[2], wkv = args[3];
 
-  Value x = EmbeddingOp::create(b, loc, act(C), tokens,
-                                mat("emb.weight"));
+  Value x = EmbeddingOp::create(b, loc, act(C), tokens, mat("emb.weight"));
   x = layerNorm(x, "blocks.0.ln0");
   auto vecType = RankedTensorType::get({C}, f32);
   auto headStateType = RankedTensorType::get({H, kHeadSize, kHeadSize}, f32);
@@ -177,10 +177,10 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
     x = arith::AddFOp::create(b, loc, x, tm.getResult());
 
     Value xb = layerNorm(x, w("ln2"));
-    auto cm = ChannelMixOp::create(
-        b, loc, TypeRange{act(C), vecType}, xb, sliceOf(ffnShift, l, vecType),
-        vec(w("ffn.x_k")), mat(w("ffn.key.weight")),
-        mat(w("ffn.value.weight")));
+    auto cm = ChannelMixOp::create(b, loc, TypeRange{act(C), vecType}, xb,
+                                   sliceOf(ffnShift, l, vecType),
+                                   vec(w("ffn.x_k")), mat(w("ffn.key.weight")),
+                                   mat(w("ffn.value.weight")));
     ffnShift = updateSlice(ffnShift, l, cm.getShiftOut());
     x = arith::AddFOp::create(b, loc, x, cm.getResult());
   }

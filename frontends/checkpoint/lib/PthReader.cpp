@@ -46,9 +46,7 @@ private:
   std::vector<std::string> order;
 };
 
-uint16_t le16(const char *p) {
-  return support::endian::read16le(p);
-}
+uint16_t le16(const char *p) { return support::endian::read16le(p); }
 uint32_t le32(const char *p) { return support::endian::read32le(p); }
 uint64_t le64(const char *p) { return support::endian::read64le(p); }
 
@@ -72,7 +70,8 @@ Expected<ZipArchive> ZipArchive::open(StringRef bytes, StringRef path) {
   if (eocd == StringRef::npos)
     return truncated("no end-of-directory record");
   const char *e = bytes.data() + eocd;
-  uint64_t count = le16(e + 10), dirSize = le32(e + 12), dirOffset = le32(e + 16);
+  uint64_t count = le16(e + 10), dirSize = le32(e + 12),
+           dirOffset = le32(e + 16);
   if (count == 0xffff || dirSize == 0xffffffff || dirOffset == 0xffffffff) {
     // ZIP64: locator right before the classic record.
     if (eocd < 20 || le32(e - 20) != 0x07064b50)
@@ -167,8 +166,20 @@ struct PValue;
 using PRef = std::shared_ptr<PValue>;
 
 struct PValue {
-  enum Kind { None, Bool, Int, Float, Str, Tuple, List, Dict, Global, Mark,
-              StorageK, TensorK } kind;
+  enum Kind {
+    None,
+    Bool,
+    Int,
+    Float,
+    Str,
+    Tuple,
+    List,
+    Dict,
+    Global,
+    Mark,
+    StorageK,
+    TensorK
+  } kind;
   int64_t i = 0;
   double f = 0;
   std::string s; ///< Str value, or "module.name" of a Global.
@@ -601,8 +612,8 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path) {
     const TensorRef &ref = *value->tensor;
     auto storage = zip->entry(prefix + "data/" + ref.storage->key);
     if (!storage)
-      return fail(path, "tensor '" + name + "': " +
-                            toString(storage.takeError()));
+      return fail(path,
+                  "tensor '" + name + "': " + toString(storage.takeError()));
     size_t elem = dtypeSize(ref.storage->dtype);
     if (uint64_t(ref.storage->numel) > storage->size() / elem)
       return fail(path, "tensor '" + name + "': storage '" + ref.storage->key +
@@ -618,7 +629,8 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path) {
     for (size_t d = 0; d < ref.size.size(); ++d) {
       if (ref.size[d] == 0)
         count = 0;
-      else if (ref.size[d] > (int64_t(1) << 40) || ref.stride[d] > (int64_t(1) << 40))
+      else if (ref.size[d] > (int64_t(1) << 40) ||
+               ref.stride[d] > (int64_t(1) << 40))
         return fail(path, "tensor '" + name + "': implausible size or stride");
       else {
         last += uint64_t(ref.size[d] - 1) * ref.stride[d];

@@ -78,8 +78,8 @@ void convertToF32(DType dtype, const uint8_t *src, int64_t count,
 
 namespace {
 /// Maps `path` and hands its bytes to `read`.
-Expected<TensorMap> withFile(StringRef path,
-                             function_ref<Expected<TensorMap>(StringRef)> read) {
+Expected<TensorMap>
+withFile(StringRef path, function_ref<Expected<TensorMap>(StringRef)> read) {
   auto buffer = MemoryBuffer::getFile(path, /*IsText=*/false,
                                       /*RequiresNullTerminator=*/false);
   if (!buffer)
