@@ -44,6 +44,15 @@ Value emptyLike(OpBuilder &b, Location loc, Value like, unsigned dropInner) {
   return tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
 }
 
+/// Reductions may be reordered (and multiply-adds fused) so that LLVM can
+/// vectorize them; fp32 sums in another order stay well inside the
+/// tolerances the reference tests state.
+static arith::FastMathFlagsAttr reassoc(OpBuilder &b) {
+  return arith::FastMathFlagsAttr::get(b.getContext(),
+                                       arith::FastMathFlags::reassoc |
+                                           arith::FastMathFlags::contract);
+}
+
 static SmallVector<Value> values(ArrayRef<MappedInput> inputs) {
   return llvm::map_to_vector(inputs,
                              [](const MappedInput &i) { return i.value; });
@@ -88,7 +97,8 @@ Value reduceInner(OpBuilder &b, Location loc, Value shapeLike,
       b, loc, init.getType(), values(inputs), init, maps, iterators,
       [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value term = body(nb, nloc, args.drop_back());
-        Value sum = arith::AddFOp::create(nb, nloc, args.back(), term);
+        Value sum =
+            arith::AddFOp::create(nb, nloc, args.back(), term, reassoc(nb));
         linalg::YieldOp::create(nb, nloc, sum);
       });
   return op.getResult(0);
@@ -111,8 +121,9 @@ Value matmulTransposed(OpBuilder &b, Location loc, Value x, Value w) {
   auto op = linalg::GenericOp::create(
       b, loc, init.getType(), ValueRange{x, w}, init, maps, iterators,
       [](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value prod = arith::MulFOp::create(nb, nloc, args[0], args[1]);
-        Value sum = arith::AddFOp::create(nb, nloc, args[2], prod);
+        Value prod =
+            arith::MulFOp::create(nb, nloc, args[0], args[1], reassoc(nb));
+        Value sum = arith::AddFOp::create(nb, nloc, args[2], prod, reassoc(nb));
         linalg::YieldOp::create(nb, nloc, sum);
       });
   return op.getResult(0);
