@@ -2,6 +2,8 @@
 
 #include "modrwkv/runtime.h"
 
+#include "Errors.h"
+
 #include <nlohmann/json.hpp>
 
 #include <dlfcn.h>
@@ -17,16 +19,14 @@
 #include <string>
 #include <vector>
 
-#define API extern "C" __attribute__((visibility("default")))
+#define API MODRWKV_API
+
+using modrwkv::runtime::Failure;
+using modrwkv::runtime::guarded;
 
 namespace {
 
 thread_local std::string lastError;
-
-/// A runtime failure; its message becomes modrwkv_last_error().
-struct Failure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 /// MLIR's C-interface memref descriptor of rank R.
 template <int R> struct MemRef {
@@ -50,17 +50,6 @@ template <int R> MemRef<R> describe(void *data, const int64_t (&sizes)[R]) {
 
 using ForwardFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<2> *, MemRef<2> *,
                            MemRef<4> *, MemRef<2> *);
-
-/// Runs `body`, turning exceptions into the C API's error convention.
-template <typename Fn> int guarded(Fn body) {
-  try {
-    body();
-    return 0;
-  } catch (const std::exception &e) {
-    lastError = e.what();
-    return -1;
-  }
-}
 
 constexpr int64_t kPrefillChunk = 128;
 constexpr char kStateMagic[8] = {'M', 'R', 'W', 'K', 'V', 'S', 'T', '1'};
@@ -219,6 +208,10 @@ StateHeader headerOf(const modrwkv_model &m) {
 }
 
 } // namespace
+
+void modrwkv::runtime::setLastError(const std::string &message) {
+  lastError = message;
+}
 
 API const char *modrwkv_last_error(void) { return lastError.c_str(); }
 

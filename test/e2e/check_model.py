@@ -9,7 +9,6 @@ uninterrupted run.
 """
 import argparse
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -17,15 +16,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import reference  # noqa: E402
+from harness import run  # noqa: E402
 
 TOLERANCE = 1e-3
-
-
-def run(cmd):
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.exit(f"FAILED: {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-    return proc
 
 
 def main():

@@ -29,9 +29,14 @@
 
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/Support/CommandLine.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <unistd.h>
+
+#include <chrono>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -60,6 +65,37 @@ cl::opt<std::string> cpu("cpu", cl::init("native"),
                          cl::desc("CPU to generate code for (LLVM name, or "
                                   "'native' for this machine)"));
 
+cl::opt<bool> progress("progress",
+                       cl::desc("Report each stage and its time on stderr "
+                                "(default: when stderr is a terminal)"));
+
+/// Stage reporting for long compiles: "[2/5] lowering ... 3.1 s".
+class Stages {
+public:
+  explicit Stages(bool enabled) : enabled(enabled) {}
+  void begin(const char *name) {
+    end();
+    if (enabled)
+      llvm::errs() << "[" << ++index << "/5] " << name << " ...";
+    start = std::chrono::steady_clock::now();
+    open = true;
+  }
+  void end() {
+    if (enabled && open)
+      llvm::errs() << llvm::format(" %.1f s\n",
+                                   std::chrono::duration<double>(
+                                       std::chrono::steady_clock::now() - start)
+                                       .count());
+    open = false;
+  }
+
+private:
+  bool enabled;
+  bool open = false;
+  int index = 0;
+  std::chrono::steady_clock::time_point start;
+};
+
 int error(const llvm::Twine &message) {
   llvm::errs() << "modrwkv-compile: error: " << message << "\n";
   return 1;
@@ -87,6 +123,9 @@ int main(int argc, char **argv) {
   if (target != "cpu")
     return error("unsupported target '" + target + "' (supported: cpu)");
 
+  Stages stages(progress.getNumOccurrences() ? bool(progress)
+                                             : isatty(STDERR_FILENO));
+  stages.begin("reading the checkpoint");
   auto tensors = modrwkv::checkpoint::readCheckpoint(inputPath);
   if (!tensors)
     return error(llvm::toString(tensors.takeError()));
@@ -94,6 +133,7 @@ int main(int argc, char **argv) {
   if (!config)
     return error(llvm::toString(config.takeError()));
 
+  stages.begin("importing into the rwkv dialect");
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
@@ -106,11 +146,14 @@ int main(int argc, char **argv) {
   if (failed(module->verify()))
     return error("the imported module does not verify");
 
-  if (emit == Emit::Mlir)
+  if (emit == Emit::Mlir) {
+    stages.end();
     return writeText([&](llvm::raw_ostream &os) {
       module->print(os, OpPrintingFlags().elideLargeResourceString());
     });
+  }
 
+  stages.begin("lowering (modrwkv-cpu-pipeline)");
   PassManager pm(&context);
   llvm::StringRef passes = pipeline;
   if (passes.consume_front("builtin.module(") && !passes.consume_back(")"))
@@ -120,17 +163,22 @@ int main(int argc, char **argv) {
   if (failed(pm.run(*module)))
     return error("lowering failed");
 
+  stages.begin("optimizing LLVM IR");
   modrwkv::CodegenOptions options;
   options.cpu = cpu;
   llvm::LLVMContext llvmContext;
   auto llvmModule = modrwkv::translateToLLVM(*module, llvmContext, options);
   if (!llvmModule)
     return 1;
-  if (emit == Emit::Llvm)
+  if (emit == Emit::Llvm) {
+    stages.end();
     return writeText(
         [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); });
+  }
+  stages.begin("writing model.so, weights.bin, manifest.json");
   if (failed(modrwkv::writeArtifact(*module, *llvmModule, outputPath, inputPath,
                                     options)))
     return 1;
+  stages.end();
   return 0;
 }

@@ -1,31 +1,50 @@
 //===- modrwkv-run.cpp - run a compiled artifact --------------------------===//
 //
-//   modrwkv-run ARTIFACT_DIR --tokens 12,7,300 [--logits-out FILE.npy]
-//               [--step] [--state-in FILE] [--state-out FILE]
+// Logits mode:
+//   modrwkv-run ART --tokens 12,7,300 [--logits-out FILE.npy] [--step]
+// writes the logits of every position as a float32 .npy of shape
+// [T, vocab] (one prefill call, or one decode call per token with --step).
 //
-// Feeds the tokens (one prefill call, or one decode call per token with
-// --step) and writes the logits of every position as a float32 .npy of
-// shape [T, vocab]. --state-in starts from a saved state, --state-out saves
-// the state after the last token.
+// Text mode:
+//   modrwkv-run ART [--prompt TEXT | --prompt-file FILE|-] [--chat]
+//               [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
+//               [--presence-penalty A] [--frequency-penalty B]
+//               [--penalty-decay D] [--seed S] [--stop STRING]...
+//               [--vocab FILE] [--tokens-out FILE]
+// streams the generated text to stdout and timing to stderr. Without
+// --tokens, --prompt or --prompt-file, a prompt piped on stdin is read.
+//
+// Both: --state-in FILE starts from a saved state, --state-out FILE saves
+// the state at the end (after the last token fed or generated).
 //
 //===----------------------------------------------------------------------===//
 
-#include "modrwkv/runtime.h"
+#include "Generate.h"
+
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
-
-namespace {
 
 int fail(const std::string &message) {
   std::fprintf(stderr, "modrwkv-run: error: %s\n", message.c_str());
   return 1;
 }
+
+namespace {
+
+struct Options {
+  std::string artifact, tokens, logitsOut, stateIn, stateOut;
+  bool step = false;
+  GenerateOptions text;
+};
 
 bool parseTokens(const std::string &text, std::vector<int32_t> &tokens,
                  std::string &error) {
@@ -68,73 +87,149 @@ bool writeNpy(const std::string &path, const std::vector<float> &data,
   return bool(out);
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  std::string artifact, tokenText, logitsOut, stateIn, stateOut;
-  bool step = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&](std::string &into) {
-      if (i + 1 >= argc)
-        return false;
-      into = argv[++i];
-      return true;
+/// Parses the command line; returns false after reporting an error (or
+/// printing help, with `help` set).
+bool parse(int argc, char **argv, Options &o, bool &help) {
+  GenerateOptions &t = o.text;
+  auto number = [](const std::string &flag, auto &into) {
+    return [&into, flag](const std::string &v) {
+      char *end = nullptr;
+      errno = 0;
+      double d = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || errno != 0)
+        throw std::runtime_error("bad value '" + v + "' for " + flag);
+      into = static_cast<std::remove_reference_t<decltype(into)>>(d);
     };
-    if (arg == "--step")
-      step = true;
-    else if (arg == "--tokens" || arg == "--logits-out" ||
-             arg == "--state-in" || arg == "--state-out") {
-      std::string &into = arg == "--tokens"       ? tokenText
-                          : arg == "--logits-out" ? logitsOut
-                          : arg == "--state-in"   ? stateIn
-                                                  : stateOut;
-      if (!value(into))
-        return fail(arg + " needs a value");
-    } else if (arg == "-h" || arg == "--help") {
-      std::printf("usage: modrwkv-run ARTIFACT_DIR --tokens 1,2,3 "
-                  "[--logits-out FILE.npy] [--step] [--state-in FILE] "
-                  "[--state-out FILE]\n");
-      return 0;
-    } else if (!arg.empty() && arg[0] == '-')
-      return fail("unknown option " + arg);
-    else if (artifact.empty())
-      artifact = arg;
-    else
-      return fail("unexpected argument " + arg);
+  };
+  auto str = [](std::string &into) {
+    return [&into](const std::string &v) { into = v; };
+  };
+  std::map<std::string, std::function<void(const std::string &)>> valued = {
+      {"--tokens", str(o.tokens)},
+      {"--logits-out", str(o.logitsOut)},
+      {"--state-in", str(o.stateIn)},
+      {"--state-out", str(o.stateOut)},
+      {"--prompt", [&](const std::string &v) { t.prompt = v; }},
+      {"--prompt-file", str(t.promptFile)},
+      {"--vocab", str(t.vocab)},
+      {"--tokens-out", str(t.tokensOut)},
+      {"--stop", [&](const std::string &v) { t.stops.push_back(v); }},
+      {"--max-tokens", number("--max-tokens", t.maxTokens)},
+      {"--temperature", number("--temperature", t.sampler.temperature)},
+      {"--top-p", number("--top-p", t.sampler.top_p)},
+      {"--top-k", number("--top-k", t.sampler.top_k)},
+      {"--presence-penalty",
+       number("--presence-penalty", t.sampler.presence_penalty)},
+      {"--frequency-penalty",
+       number("--frequency-penalty", t.sampler.frequency_penalty)},
+      {"--penalty-decay", number("--penalty-decay", t.sampler.penalty_decay)},
+      {"--seed", number("--seed", t.sampler.seed)},
+  };
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      auto it = valued.find(arg);
+      if (it != valued.end()) {
+        if (i + 1 >= argc)
+          throw std::runtime_error(arg + " needs a value");
+        it->second(argv[++i]);
+      } else if (arg == "--step") {
+        o.step = true;
+      } else if (arg == "--chat") {
+        t.chat = true;
+      } else if (arg == "-h" || arg == "--help") {
+        help = true;
+        std::printf(
+            "usage: modrwkv-run ARTIFACT_DIR --tokens 1,2,3 [--logits-out "
+            "F.npy] [--step]\n"
+            "       modrwkv-run ARTIFACT_DIR [--prompt TEXT | --prompt-file "
+            "F|-] [--chat] [--max-tokens N]\n"
+            "           [--temperature T] [--top-p P] [--top-k K] "
+            "[--presence-penalty A]\n"
+            "           [--frequency-penalty B] [--penalty-decay D] [--seed S] "
+            "[--stop STR]...\n"
+            "           [--vocab FILE] [--tokens-out FILE]\n"
+            "       both: [--state-in FILE] [--state-out FILE]\n");
+        return false;
+      } else if (!arg.empty() && arg[0] == '-') {
+        throw std::runtime_error("unknown option " + arg);
+      } else if (o.artifact.empty()) {
+        o.artifact = arg;
+      } else {
+        throw std::runtime_error("unexpected argument " + arg);
+      }
+    }
+  } catch (const std::exception &e) {
+    fail(e.what());
+    return false;
   }
-  if (artifact.empty())
-    return fail("no artifact directory given");
-  if (tokenText.empty())
-    return fail("--tokens is required");
+  if (o.artifact.empty()) {
+    fail("no artifact directory given");
+    return false;
+  }
+  if (t.vocab.empty()) {
+    const char *env = std::getenv("MODRWKV_VOCAB");
+    t.vocab = env ? env : MODRWKV_DEFAULT_VOCAB;
+  }
+  return true;
+}
+
+int runTokens(const Options &o, const modrwkv_model *model,
+              modrwkv_state *state) {
   std::vector<int32_t> tokens;
   std::string error;
-  if (!parseTokens(tokenText, tokens, error))
+  if (!parseTokens(o.tokens, tokens, error))
     return fail(error);
-
-  modrwkv_model *model = modrwkv_model_load(artifact.c_str());
-  if (!model)
-    return fail(modrwkv_last_error());
-  modrwkv_state *state = modrwkv_state_create(model);
   int64_t vocab = modrwkv_model_vocab_size(model);
   int64_t n = int64_t(tokens.size());
   std::vector<float> logits(n * vocab);
   int rc = 0;
-  if (!stateIn.empty())
-    rc = modrwkv_state_load(state, stateIn.c_str());
-  if (rc == 0 && step) {
+  if (o.step) {
     for (int64_t i = 0; i < n && rc == 0; ++i)
       rc = modrwkv_decode(model, state, tokens[i], logits.data() + i * vocab);
-  } else if (rc == 0) {
+  } else {
     rc = modrwkv_prefill(model, state, tokens.data(), n, logits.data());
   }
-  if (rc == 0 && !stateOut.empty())
-    rc = modrwkv_state_save(state, stateOut.c_str());
-  int status = 0;
   if (rc != 0)
+    return fail(modrwkv_last_error());
+  if (!o.logitsOut.empty() && !writeNpy(o.logitsOut, logits, n, vocab))
+    return fail("cannot write " + o.logitsOut);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  bool help = false;
+  if (!parse(argc, argv, o, help))
+    return help ? 0 : 1;
+  bool textMode = o.text.prompt || !o.text.promptFile.empty() || o.text.chat;
+  if (!o.tokens.empty() && textMode)
+    return fail(
+        "--tokens and --prompt/--prompt-file/--chat exclude each other");
+  if (o.tokens.empty() && !textMode) {
+    if (!o.stateIn.empty())
+      o.text.prompt = ""; // continue generating from the saved state
+    else if (!isatty(STDIN_FILENO))
+      o.text.promptFile = "-";
+    else
+      return fail("give --tokens, --prompt, --prompt-file or --chat");
+  }
+
+  modrwkv_model *model = modrwkv_model_load(o.artifact.c_str());
+  if (!model)
+    return fail(modrwkv_last_error());
+  modrwkv_state *state = modrwkv_state_create(model);
+  int status = 0;
+  if (!o.stateIn.empty() && modrwkv_state_load(state, o.stateIn.c_str()) != 0)
     status = fail(modrwkv_last_error());
-  else if (!logitsOut.empty() && !writeNpy(logitsOut, logits, n, vocab))
-    status = fail("cannot write " + logitsOut);
+  if (status == 0)
+    status = o.tokens.empty() ? generate(o.text, model, state)
+                              : runTokens(o, model, state);
+  if (status == 0 && !o.stateOut.empty() &&
+      modrwkv_state_save(state, o.stateOut.c_str()) != 0)
+    status = fail(modrwkv_last_error());
   modrwkv_state_free(state);
   modrwkv_model_free(model);
   return status;

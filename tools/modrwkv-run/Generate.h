@@ -1,0 +1,33 @@
+//===- Generate.h - text generation for modrwkv-run -------------*- C++ -*-===//
+
+#ifndef MODRWKV_TOOLS_RUN_GENERATE_H
+#define MODRWKV_TOOLS_RUN_GENERATE_H
+
+#include "modrwkv/runtime.h"
+#include "modrwkv/text.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+struct GenerateOptions {
+  std::optional<std::string> prompt; ///< text, or read from promptFile
+  std::string promptFile;            ///< "-" = standard input
+  bool chat = false;
+  int64_t maxTokens = 256;
+  std::string vocab;
+  std::vector<std::string> stops;
+  std::string tokensOut; ///< file for the generated ids
+  modrwkv_sampler_params sampler = modrwkv_sampler_defaults();
+};
+
+/// Prints `message` as modrwkv-run's error; returns the exit status 1.
+int fail(const std::string &message);
+
+/// Generates text from the prompt (or chats on stdin), streaming it to
+/// stdout; the state continues from whatever it holds. Returns the exit
+/// status.
+int generate(const GenerateOptions &options, const modrwkv_model *model,
+             modrwkv_state *state);
+
+#endif // MODRWKV_TOOLS_RUN_GENERATE_H
