@@ -46,8 +46,12 @@ struct modrwkv_sampler {
 
 int32_t modrwkv_sampler::sample(const float *input) {
   logits.assign(input, input + vocab);
-  for (auto &[id, count] : occurrence)
-    logits[id] -= params.presence_penalty + count * params.frequency_penalty;
+  for (auto &[id, count] : occurrence) {
+    float &l = logits[id];
+    if (params.repetition_penalty != 1.0f)
+      l = l > 0 ? l / params.repetition_penalty : l * params.repetition_penalty;
+    l -= params.presence_penalty + count * params.frequency_penalty;
+  }
   if (params.temperature <= 0.0f)
     return int32_t(std::max_element(logits.begin(), logits.end()) -
                    logits.begin());
@@ -101,17 +105,18 @@ int32_t modrwkv_sampler::sample(const float *input) {
 }
 
 MODRWKV_API modrwkv_sampler_params modrwkv_sampler_defaults(void) {
-  return {1.0f, 0.85f, 0, 0.2f, 0.2f, 0.996f, 0};
+  return {1.0f, 0.85f, 0, 0.2f, 0.2f, 0.996f, 1.0f, 0};
 }
 
 MODRWKV_API modrwkv_sampler *
 modrwkv_sampler_create(const modrwkv_sampler_params *params, int64_t vocab) {
   if (!params || vocab <= 0 || params->top_p <= 0 || params->top_p > 1 ||
       params->top_k < 0 || params->temperature < 0 ||
-      !std::isfinite(params->temperature)) {
+      !std::isfinite(params->temperature) ||
+      !(params->repetition_penalty >= 1.0f)) {
     modrwkv::runtime::setLastError(
         "modrwkv_sampler_create: need 0 < top_p <= 1, top_k >= 0, "
-        "temperature >= 0 and a vocabulary");
+        "temperature >= 0, repetition_penalty >= 1 and a vocabulary");
     return nullptr;
   }
   auto *s = new modrwkv_sampler{*params, vocab, {}, {}, {}, {}, {}};

@@ -163,6 +163,7 @@ TEST(Sampler, Defaults) {
   EXPECT_EQ(p.presence_penalty, 0.2f);
   EXPECT_EQ(p.frequency_penalty, 0.2f);
   EXPECT_EQ(p.penalty_decay, 0.996f);
+  EXPECT_EQ(p.repetition_penalty, 1.0f);
 }
 
 TEST(Sampler, GreedyAndPenalties) {
@@ -171,6 +172,15 @@ TEST(Sampler, GreedyAndPenalties) {
   EXPECT_EQ(modrwkv_sample(greedy.get(), logits), 1);
   modrwkv_sampler_accept(greedy.get(), 1, 1);
   EXPECT_EQ(modrwkv_sample(greedy.get(), logits), 2); // 2.0 - 0.5 < 1.9
+  // Multiplicative repetition penalty: 2.0 / 1.5 < 1.9 after one use.
+  modrwkv_sampler_params p = modrwkv_sampler_defaults();
+  p.temperature = 0;
+  p.presence_penalty = p.frequency_penalty = 0;
+  p.repetition_penalty = 1.5f;
+  Sampler repeat(modrwkv_sampler_create(&p, 5));
+  EXPECT_EQ(modrwkv_sample(repeat.get(), logits), 1);
+  modrwkv_sampler_accept(repeat.get(), 1, 1);
+  EXPECT_EQ(modrwkv_sample(repeat.get(), logits), 2);
   Sampler topK = makeSampler(1, 1, 1);
   for (int i = 0; i < 20; ++i)
     EXPECT_EQ(modrwkv_sample(topK.get(), logits), 1);
@@ -226,6 +236,9 @@ TEST(Sampler, RejectsBadParameters) {
   EXPECT_EQ(modrwkv_sampler_create(&p, 5), nullptr);
   p = modrwkv_sampler_defaults();
   p.temperature = -1;
+  EXPECT_EQ(modrwkv_sampler_create(&p, 5), nullptr);
+  p = modrwkv_sampler_defaults();
+  p.repetition_penalty = 0.5f;
   EXPECT_EQ(modrwkv_sampler_create(&p, 5), nullptr);
 }
 

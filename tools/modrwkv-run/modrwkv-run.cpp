@@ -9,7 +9,8 @@
 //   modrwkv-run ART [--prompt TEXT | --prompt-file FILE|-] [--chat]
 //               [--max-tokens N] [--temperature T] [--top-p P] [--top-k K]
 //               [--presence-penalty A] [--frequency-penalty B]
-//               [--penalty-decay D] [--seed S] [--stop STRING]...
+//               [--penalty-decay D] [--repetition-penalty R] [--seed S]
+//               [--stop STRING]...
 //               [--vocab FILE] [--tokens-out FILE]
 // streams the generated text to stdout and timing to stderr. Without
 // --tokens, --prompt or --prompt-file, a prompt piped on stdin is read.
@@ -123,6 +124,8 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
       {"--frequency-penalty",
        number("--frequency-penalty", t.sampler.frequency_penalty)},
       {"--penalty-decay", number("--penalty-decay", t.sampler.penalty_decay)},
+      {"--repetition-penalty",
+       number("--repetition-penalty", t.sampler.repetition_penalty)},
       {"--seed", number("--seed", t.sampler.seed)},
   };
   try {
@@ -146,8 +149,9 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
             "F|-] [--chat] [--max-tokens N]\n"
             "           [--temperature T] [--top-p P] [--top-k K] "
             "[--presence-penalty A]\n"
-            "           [--frequency-penalty B] [--penalty-decay D] [--seed S] "
-            "[--stop STR]...\n"
+            "           [--frequency-penalty B] [--penalty-decay D] "
+            "[--repetition-penalty R]\n"
+            "           [--seed S] [--stop STR]...\n"
             "           [--vocab FILE] [--tokens-out FILE]\n"
             "       both: [--state-in FILE] [--state-out FILE]\n");
         return false;

@@ -8,7 +8,10 @@
  * The sampler follows the RWKV community's pipeline: presence and frequency
  * penalties on tokens seen so far (decayed each step), softmax, top-p, top-k,
  * temperature as probs^(1/T), then a draw from a seeded generator; a
- * temperature of 0 is greedy (argmax after penalties).
+ * temperature of 0 is greedy (argmax after penalties). A multiplicative
+ * repetition penalty (CTRL / Hugging Face style: seen tokens' positive
+ * logits divided by it, negative ones multiplied) is available, off (1) by
+ * default.
  *
  * Errors follow runtime.h: NULL or -1, message in modrwkv_last_error().
  *
@@ -53,17 +56,18 @@ int64_t modrwkv_decoder_push(modrwkv_decoder *decoder, int32_t id,
 int64_t modrwkv_decoder_flush(modrwkv_decoder *decoder, const char **text);
 
 typedef struct modrwkv_sampler_params {
-  float temperature;       /* 0 = greedy */
-  float top_p;             /* 1 = off */
-  int32_t top_k;           /* 0 = off */
-  float presence_penalty;  /* subtracted once a token has occurred */
-  float frequency_penalty; /* times its (decayed) count */
-  float penalty_decay;     /* counts are multiplied by this each step */
+  float temperature;        /* 0 = greedy */
+  float top_p;              /* 1 = off */
+  int32_t top_k;            /* 0 = off */
+  float presence_penalty;   /* subtracted once a token has occurred */
+  float frequency_penalty;  /* times its (decayed) count */
+  float penalty_decay;      /* counts are multiplied by this each step */
+  float repetition_penalty; /* >= 1; 1 = off */
   uint64_t seed;
 } modrwkv_sampler_params;
 
 /* The RWKV pipeline's defaults: T 1.0, top-p 0.85, top-k off, presence 0.2,
- * frequency 0.2, decay 0.996, seed 0. */
+ * frequency 0.2, decay 0.996, repetition penalty off, seed 0. */
 modrwkv_sampler_params modrwkv_sampler_defaults(void);
 modrwkv_sampler *modrwkv_sampler_create(const modrwkv_sampler_params *params,
                                         int64_t vocab_size);
