@@ -19,12 +19,25 @@ namespace {
 
 using Fn = ScalarBody;
 
-Value linear(OpBuilder &b, Location loc, Value x, Value w) {
+/// x W^T, with the Bone adapter `slot` (if any) of that weight.
+Value linear(OpBuilder &b, Location loc, Value x, Value w,
+             const AdapterSlot *slot = nullptr) {
   auto wType = cast<ShapedType>(w.getType());
   auto xType = cast<ShapedType>(x.getType());
   auto type = RankedTensorType::get({xType.getDimSize(0), wType.getDimSize(0)},
                                     b.getF32Type());
-  return LinearOp::create(b, loc, type, x, w);
+  if (!slot)
+    return LinearOp::create(b, loc, type, x, w, Value(), StringAttr());
+  return LinearOp::create(b, loc, type, x, w, slot->adapter,
+                          b.getStringAttr(slot->variant));
+}
+
+/// The adapter slot of projection `target` of a block op, or null.
+const AdapterSlot *adapterOf(ArrayRef<AdapterSlot> slots, StringRef target) {
+  for (const AdapterSlot &slot : slots)
+    if (slot.target == target)
+      return &slot;
+  return nullptr;
 }
 
 Value mul(OpBuilder &b, Location l, Value x, Value y) {
@@ -47,6 +60,7 @@ struct TimeMixExpansion {
   }
 
   void run() {
+    SmallVector<AdapterSlot> adapters = getAdapterSlots(op);
     Value x = op.getX();
     int64_t c = cast<ShapedType>(x.getType()).getDimSize(1);
     int64_t heads = c / kHeadSize;
@@ -59,9 +73,10 @@ struct TimeMixExpansion {
     Value xr = lerp(op.getXR()), xw = lerp(op.getXW()), xk = lerp(op.getXK()),
           xv = lerp(op.getXV()), xa = lerp(op.getXA()), xg = lerp(op.getXG());
 
-    Value r = linear(b, loc, xr, op.getReceptance());
-    Value k = linear(b, loc, xk, op.getKey());
-    Value v = linear(b, loc, xv, op.getValue());
+    Value r = linear(b, loc, xr, op.getReceptance(),
+                     adapterOf(adapters, "receptance"));
+    Value k = linear(b, loc, xk, op.getKey(), adapterOf(adapters, "key"));
+    Value v = linear(b, loc, xv, op.getValue(), adapterOf(adapters, "value"));
 
     // Decay: exp(-exp(-0.5) * sigmoid(w0 + tanh(x_w W1^T) W2^T)).
     Value wLow = linear(b, loc, xw, op.getW1());
@@ -179,7 +194,8 @@ struct TimeMixExpansion {
                      [](OpBuilder &nb, Location l, ValueRange args) {
                        return mul(nb, l, args[0], args[1]);
                      });
-    Value out = linear(b, loc, gated, op.getOutput());
+    Value out =
+        linear(b, loc, gated, op.getOutput(), adapterOf(adapters, "output"));
 
     replaceWithCasts(b, op,
                      {out, shift.getLast(), wkv.getStateOut(), vFirstOut});
@@ -193,15 +209,18 @@ void expandChannelMix(OpBuilder &b, ChannelMixOp op) {
                                     op.getShift().getType(), x, op.getShift());
   Value h =
       LerpOp::create(b, loc, x.getType(), x, shift.getShifted(), op.getXK());
-  Value hidden = linear(b, loc, h, op.getKey());
+  SmallVector<AdapterSlot> adapters = getAdapterSlots(op);
+  Value hidden = linear(b, loc, h, op.getKey(), adapterOf(adapters, "key"));
   hidden = elementwise(b, loc, hidden, {full(hidden)},
                        [](OpBuilder &nb, Location l, ValueRange args) {
                          Value relu = arith::MaximumFOp::create(
                              nb, l, args[0], f32Const(nb, l, 0.0));
                          return mul(nb, l, relu, relu);
                        });
-  replaceWithCasts(b, op,
-                   {linear(b, loc, hidden, op.getValue()), shift.getLast()});
+  replaceWithCasts(
+      b, op,
+      {linear(b, loc, hidden, op.getValue(), adapterOf(adapters, "value")),
+       shift.getLast()});
 }
 
 struct RwkvExpandBlocksPass

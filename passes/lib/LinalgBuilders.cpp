@@ -104,6 +104,24 @@ Value reduceInner(OpBuilder &b, Location loc, Value shapeLike,
   return op.getResult(0);
 }
 
+Value contract(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
+               Value rhs, AffineMap rhsMap, Value init) {
+  SmallVector<AffineMap> maps = {lhsMap, rhsMap,
+                                 projection(b.getContext(), 3, {0, 1})};
+  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
+                                                utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction};
+  auto op = linalg::GenericOp::create(
+      b, loc, init.getType(), ValueRange{lhs, rhs}, init, maps, iterators,
+      [](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value prod =
+            arith::MulFOp::create(nb, nloc, args[0], args[1], reassoc(nb));
+        Value sum = arith::AddFOp::create(nb, nloc, args[2], prod, reassoc(nb));
+        linalg::YieldOp::create(nb, nloc, sum);
+      });
+  return op.getResult(0);
+}
+
 Value matmulTransposed(OpBuilder &b, Location loc, Value x, Value w) {
   MLIRContext *ctx = b.getContext();
   auto wType = cast<ShapedType>(w.getType());
@@ -112,21 +130,8 @@ Value matmulTransposed(OpBuilder &b, Location loc, Value x, Value w) {
   Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
   Value init =
       linalg::FillOp::create(b, loc, f32Const(b, loc, 0.0), empty).getResult(0);
-  SmallVector<AffineMap> maps = {projection(ctx, 3, {0, 2}),
-                                 projection(ctx, 3, {1, 2}),
-                                 projection(ctx, 3, {0, 1})};
-  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
-                                                utils::IteratorType::parallel,
-                                                utils::IteratorType::reduction};
-  auto op = linalg::GenericOp::create(
-      b, loc, init.getType(), ValueRange{x, w}, init, maps, iterators,
-      [](OpBuilder &nb, Location nloc, ValueRange args) {
-        Value prod =
-            arith::MulFOp::create(nb, nloc, args[0], args[1], reassoc(nb));
-        Value sum = arith::AddFOp::create(nb, nloc, args[2], prod, reassoc(nb));
-        linalg::YieldOp::create(nb, nloc, sum);
-      });
-  return op.getResult(0);
+  return contract(b, loc, x, projection(ctx, 3, {0, 2}), w,
+                  projection(ctx, 3, {1, 2}), init);
 }
 
 Value splitChannels(OpBuilder &b, Location loc, Value x, int64_t groups) {

@@ -50,6 +50,12 @@ mlir::Value reduceInner(mlir::OpBuilder &b, mlir::Location loc,
                         mlir::Value shapeLike,
                         llvm::ArrayRef<MappedInput> inputs, ScalarBody body);
 
+/// init[i, j] + sum_r lhs[lhsMap(i, j, r)] * rhs[rhsMap(i, j, r)]: a
+/// contraction over the innermost of three loops, reassociable.
+mlir::Value contract(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lhs,
+                     mlir::AffineMap lhsMap, mlir::Value rhs,
+                     mlir::AffineMap rhsMap, mlir::Value init);
+
 /// x [T, C] @ w[N, C]^T -> [T, N].
 mlir::Value matmulTransposed(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::Value x, mlir::Value w);

@@ -22,6 +22,8 @@ namespace {
 
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   // Model level -> linalg/tensor/arith/math (+ scf/vector for the WKV).
+  if (options.mergeBone)
+    pm.addNestedPass<func::FuncOp>(createRwkvMergeBone());
   pm.addNestedPass<func::FuncOp>(createRwkvExpandBlocks());
   pm.addNestedPass<func::FuncOp>(createRwkvLowerWkv7());
   pm.addNestedPass<func::FuncOp>(createRwkvToLinalg());

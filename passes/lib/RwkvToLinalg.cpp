@@ -112,6 +112,81 @@ Value lowerLerp(OpBuilder &b, LerpOp op) {
       });
 }
 
+/// Bone: x W^T + S D with S[t, k] = sum over shards b of x[t, b*r + k]
+/// (a partial last shard reads as zero-padded).
+Value boneLinear(OpBuilder &b, Location loc, Value x, Value w, Value d) {
+  MLIRContext *ctx = b.getContext();
+  int64_t r = cast<ShapedType>(d.getType()).getDimSize(0);
+  Value base = matmulTransposed(b, loc, x, w);
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, x, 0),
+                                     b.getIndexAttr(r)};
+  Value empty = tensor::EmptyOp::create(b, loc, sizes, b.getF32Type());
+  Value zero = f32Const(b, loc, 0.0);
+  Value init = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  // Loops (t, k, i): S[t, k] += (i mod r == k) ? x[t, i] : 0.
+  SmallVector<AffineMap> maps = {projection(ctx, 3, {0, 2}),
+                                 projection(ctx, 3, {0, 1})};
+  SmallVector<utils::IteratorType> iterators = {utils::IteratorType::parallel,
+                                                utils::IteratorType::parallel,
+                                                utils::IteratorType::reduction};
+  Value shardSum =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{x}, init, maps, iterators,
+          [&](OpBuilder &nb, Location l, ValueRange args) {
+            Value k = linalg::IndexOp::create(nb, l, 1);
+            Value i = linalg::IndexOp::create(nb, l, 2);
+            Value lane = arith::RemUIOp::create(
+                nb, l, i, arith::ConstantIndexOp::create(nb, l, r));
+            Value hit =
+                arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, lane, k);
+            Value term = arith::SelectOp::create(nb, l, hit, args[0],
+                                                 f32Const(nb, l, 0.0));
+            Value sum = arith::AddFOp::create(nb, l, args[1], term);
+            linalg::YieldOp::create(nb, l, sum);
+          })
+          .getResult(0);
+  return contract(b, loc, shardSum, projection(ctx, 3, {0, 2}), d,
+                  projection(ctx, 3, {2, 1}), base);
+}
+
+/// Bat: W'_ji = W_ji (I + B_s) + B_s on r x r blocks, s = i (bat_in) or
+/// s = j (bat_out); then x W'^T.
+Value batLinear(OpBuilder &b, Location loc, Value x, Value w, Value adapter,
+                bool byInputBlock) {
+  MLIRContext *ctx = b.getContext();
+  int64_t r = cast<ShapedType>(adapter.getType()).getDimSize(1);
+  AffineExpr n = getAffineDimExpr(0, ctx), k = getAffineDimExpr(1, ctx),
+             c = getAffineDimExpr(2, ctx);
+  AffineExpr block = byInputBlock ? k.floorDiv(r) : n.floorDiv(r);
+  // W + B_s[n mod r, k mod r] over (n, k).
+  auto map2 = [&](ArrayRef<AffineExpr> exprs) {
+    return AffineMap::get(2, 0, exprs, ctx);
+  };
+  Value shifted = elementwise(
+      b, loc, w, {full(w), {adapter, map2({block, n % r, k % r})}},
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        return arith::AddFOp::create(nb, l, args[0], args[1]).getResult();
+      });
+  // + sum_c W[n, (k floordiv r) * r + c] * B_s[c, k mod r].
+  auto map3 = [&](ArrayRef<AffineExpr> exprs) {
+    return AffineMap::get(3, 0, exprs, ctx);
+  };
+  Value merged = contract(b, loc, w, map3({n, k.floorDiv(r) * r + c}),
+                          adapter, map3({block, c, k % r}), shifted);
+  return matmulTransposed(b, loc, x, merged);
+}
+
+Value lowerLinear(OpBuilder &b, LinearOp op) {
+  Location loc = op.getLoc();
+  if (!op.getAdapter())
+    return matmulTransposed(b, loc, op.getX(), op.getWeight());
+  StringRef variant = *op.getAdapterVariant();
+  if (variant == "bone")
+    return boneLinear(b, loc, op.getX(), op.getWeight(), op.getAdapter());
+  return batLinear(b, loc, op.getX(), op.getWeight(), op.getAdapter(),
+                   variant == "bat_in");
+}
+
 struct RwkvToLinalgPass
     : public modrwkv::impl::RwkvToLinalgBase<RwkvToLinalgPass> {
   void runOnOperation() override {
@@ -139,8 +214,7 @@ struct RwkvToLinalgPass
       } else if (auto lerp = dyn_cast<LerpOp>(op))
         results = {lowerLerp(b, lerp)};
       else if (auto lin = dyn_cast<LinearOp>(op))
-        results = {
-            matmulTransposed(b, op->getLoc(), lin.getX(), lin.getWeight())};
+        results = {lowerLinear(b, lin)};
       replaceWithCasts(b, op, results);
     }
   }

@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -63,6 +64,11 @@ struct modrwkv_model {
   ForwardFn forward = nullptr;
   void *weights = nullptr;
   size_t weightBytes = 0;
+  struct WeightEntry {
+    uint64_t offset;
+    int64_t count;
+  };
+  std::map<std::string, WeightEntry> weightTable;
 
   int64_t stateFloats() const {
     return 2 * layers * width + layers * heads * headSize * headSize;
@@ -149,11 +155,25 @@ void loadModel(modrwkv_model &m) {
     throw Failure(weightsPath + ": holds " + std::to_string(m.weightBytes) +
                   " bytes, the manifest says " + std::to_string(expected));
   }
-  void *mapped = mmap(nullptr, m.weightBytes, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Writable but private: set_weight copies only the pages it touches.
+  void *mapped =
+      mmap(nullptr, m.weightBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   close(fd);
   if (mapped == MAP_FAILED)
     throw Failure(weightsPath + ": mmap failed: " + strerror(errno));
   m.weights = mapped;
+  for (const nlohmann::json &t :
+       weights.value("tensors", nlohmann::json::array())) {
+    int64_t count = 1;
+    for (int64_t d : t.at("shape").get<std::vector<int64_t>>())
+      count *= d;
+    uint64_t offset = t.at("offset").get<uint64_t>();
+    if (t.value("dtype", "") != "f32" || count < 0 ||
+        offset + uint64_t(count) * 4 > m.weightBytes)
+      throw Failure(manifestPath + ": bad weight table entry '" +
+                    t.value("name", "") + "'");
+    m.weightTable[t.at("name").get<std::string>()] = {offset, count};
+  }
 }
 
 void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
@@ -229,6 +249,24 @@ API void modrwkv_model_free(modrwkv_model *model) { delete model; }
 
 API int64_t modrwkv_model_vocab_size(const modrwkv_model *model) {
   return model ? model->vocab : 0;
+}
+
+API int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
+                                 const float *data, int64_t count) {
+  return guarded([&] {
+    if (!model || !name || !data)
+      throw Failure("modrwkv_model_set_weight: bad arguments");
+    auto it = model->weightTable.find(name);
+    if (it == model->weightTable.end())
+      throw Failure(model->dir + ": the artifact has no weight '" +
+                    std::string(name) + "'");
+    if (it->second.count != count)
+      throw Failure(std::string("weight '") + name + "' has " +
+                    std::to_string(it->second.count) + " elements, not " +
+                    std::to_string(count));
+    std::memcpy(static_cast<char *>(model->weights) + it->second.offset, data,
+                count * sizeof(float));
+  });
 }
 
 API modrwkv_state *modrwkv_state_create(const modrwkv_model *model) {

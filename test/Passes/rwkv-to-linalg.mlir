@@ -5,6 +5,9 @@
 // CHECK-DAG: #[[X:.*]] = affine_map<(d0, d1, d2) -> (d0, d2)>
 // CHECK-DAG: #[[W:.*]] = affine_map<(d0, d1, d2) -> (d1, d2)>
 // CHECK-DAG: #[[OUT:.*]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-DAG: #[[BIN:.*]] = affine_map<(d0, d1) -> (d1 floordiv 2, d0 mod 2, d1 mod 2)>
+// CHECK-DAG: #[[WBLK:.*]] = affine_map<(d0, d1, d2) -> (d0, (d1 floordiv 2) * 2 + d2)>
+// CHECK-DAG: #[[BBLK:.*]] = affine_map<(d0, d1, d2) -> (d1 floordiv 2, d2, d1 mod 2)>
 
 // Embedding: a gather from the table indexed by the token.
 // CHECK-LABEL: func @embedding
@@ -62,4 +65,29 @@ func.func @token_shift(%x: tensor<?x64xf32>, %p: tensor<64xf32>) -> (tensor<?x64
 func.func @wkv(%x: tensor<?x64xf32>, %s: tensor<1x64x64xf32>) -> tensor<?x64xf32> {
   %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x64xf32>, tensor<1x64x64xf32>
   return %y : tensor<?x64xf32>
+}
+
+// Bone adapter applied at run time: the base product, then the shard sums
+// S[t, k] = sum of x[t, i] with i mod r == k, accumulated through D into it.
+// CHECK-LABEL: func @bone_adapter
+// CHECK: %[[BASE:.*]] = linalg.generic {{.*}} ins(%arg0, %arg1
+// CHECK: %[[S:.*]] = linalg.generic {{.*}} ins(%arg0 : tensor<?x8xf32>) outs(%{{.*}} : tensor<?x3xf32>)
+// CHECK:   arith.remui
+// CHECK:   arith.cmpi eq
+// CHECK:   arith.select
+// CHECK: linalg.generic {{.*}} ins(%[[S]], %arg2 : tensor<?x3xf32>, tensor<3x4xf32>) outs(%[[BASE]] : tensor<?x4xf32>)
+func.func @bone_adapter(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %d: tensor<3x4xf32>) -> tensor<?x4xf32> {
+  %o = rwkv.linear %x, %w adapter(%d : tensor<3x4xf32>) {adapter_variant = "bone"} : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return %o : tensor<?x4xf32>
+}
+
+// Bat adapter applied at run time: W' = W + B_s[n mod r, k mod r], plus
+// the block products, before the usual product.
+// CHECK-LABEL: func @bat_adapter
+// CHECK: %[[SHIFT:.*]] = linalg.generic {indexing_maps = [#{{.*}}, #[[BIN]], #{{.*}}]
+// CHECK: %[[MERGED:.*]] = linalg.generic {indexing_maps = [#[[WBLK]], #[[BBLK]], #{{.*}}], {{.*}} ins(%arg1, %arg2 : tensor<4x8xf32>, tensor<4x2x2xf32>) outs(%[[SHIFT]]
+// CHECK: linalg.generic {{.*}} ins(%arg0, %[[MERGED]]
+func.func @bat_adapter(%x: tensor<?x8xf32>, %w: tensor<4x8xf32>, %b: tensor<4x2x2xf32>) -> tensor<?x4xf32> {
+  %o = rwkv.linear %x, %w adapter(%b : tensor<4x2x2xf32>) {adapter_variant = "bat_in"} : tensor<?x8xf32>, tensor<4x8xf32> -> tensor<?x4xf32>
+  return %o : tensor<?x4xf32>
 }

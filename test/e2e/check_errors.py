@@ -21,6 +21,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gen_checkpoint  # noqa: E402
+from harness import Checks  # noqa: E402
 
 
 def rewrite_zip_entry(src, dst, suffix, transform):
@@ -177,19 +178,10 @@ def main():
                   [run_tool, art, "--tokens", "1", "--state-in", bad_state],
                   [bad_state, "not a modrwkv state file"]))
 
-    failures = 0
+    check = Checks()
     for name, cmd, fragments in cases:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        message = proc.stderr.strip()
-        missing = [f for f in fragments if f not in message]
-        ok = proc.returncode == 1 and "error" in message and not missing
-        failures += not ok
-        print(f"{'ok  ' if ok else 'FAIL'} {name}: exit {proc.returncode}: "
-              f"{message.splitlines()[-1] if message else '(no message)'}")
-        if missing:
-            print(f"     missing from the message: {missing}")
-    print(f"{len(cases) - failures} passed, {failures} failed")
-    sys.exit(1 if failures else 0)
+        check.expect_error(name, cmd, *fragments)
+    check.finish()
 
 
 if __name__ == "__main__":

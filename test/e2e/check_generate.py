@@ -18,17 +18,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import run  # noqa: E402
+from harness import Checks, run  # noqa: E402
 from tokenizer_reference import Reference  # noqa: E402
-
-failures = 0
-
-
-def check(ok, label):
-    global failures
-    failures += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {label}")
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
@@ -36,6 +27,7 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--vocab", required=True)
     args = ap.parse_args()
+    check = Checks()
     os.makedirs(args.workdir, exist_ok=True)
     tool = lambda name: os.path.join(args.tools, name)
     w = lambda name: os.path.join(args.workdir, name)
@@ -123,9 +115,7 @@ def main():
                           stdin="hello\nhow are you?\n".encode())
     check(chat.count(b"Assistant:") == 2, "--chat answers each line of stdin")
 
-    print(f"{'all' if not failures else failures} checks "
-          f"{'passed' if not failures else 'failed'}")
-    sys.exit(1 if failures else 0)
+    check.finish()
 
 
 if __name__ == "__main__":

@@ -11,3 +11,35 @@ def run(cmd, stdin=None):
                  f"{proc.stdout.decode(errors='replace')}"
                  f"{proc.stderr.decode(errors='replace')}")
     return proc
+
+
+class Checks:
+    """Counts checks, prints each, and closes with 'N passed, M failed'."""
+
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def __call__(self, ok, label):
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        print(f"{'ok  ' if ok else 'FAIL'} {label}")
+        return ok
+
+    def expect_error(self, label, cmd, *fragments):
+        """`cmd` must exit 1 with a message holding 'error' and every
+        fragment (file names, tensor names), never crash or succeed."""
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        message = proc.stderr.strip()
+        missing = [f for f in fragments if f not in message]
+        last = message.splitlines()[-1] if message else "(no message)"
+        ok = self(proc.returncode == 1 and "error" in message and not missing,
+                  f"{label}: exit {proc.returncode}: {last}")
+        if missing:
+            print(f"     missing from the message: {missing}")
+        return ok
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        sys.exit(1 if self.failed else 0)

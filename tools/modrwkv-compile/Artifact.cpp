@@ -23,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 using namespace mlir;
 
 namespace modrwkv {
@@ -207,6 +209,20 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
     cfg[a.getName().str()] = cast<IntegerAttr>(a.getValue()).getInt();
   int64_t L = cfg["layers"], C = cfg["width"], H = cfg["heads"],
           N = cfg["head_size"];
+  // Adapter tensors still in the weight file (not merged away) can be
+  // swapped at run time.
+  nlohmann::json adapter = nlohmann::json::object();
+  if (auto provided =
+          module->getAttrOfType<DictionaryAttr>(checkpoint::kAdapterAttrName)) {
+    std::set<std::string> stored;
+    for (const nlohmann::json &entry : table)
+      stored.insert(entry["name"].get<std::string>());
+    nlohmann::json tensors = nlohmann::json::object();
+    for (NamedAttribute a : provided)
+      if (stored.count(a.getName().str()))
+        tensors[a.getName().str()] = cast<StringAttr>(a.getValue()).str();
+    adapter = {{"source", options.adapterSource}, {"tensors", tensors}};
+  }
   nlohmann::json manifest = {
       {"format", "modrwkv-artifact"},
       {"version", 1},
@@ -220,7 +236,8 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
       {"state",
        {{"att_shift", {L, C}}, {"ffn_shift", {L, C}}, {"wkv", {L, H, N, N}}}},
       {"weights",
-       {{"file", "weights.bin"}, {"size", weightBytes}, {"tensors", table}}}};
+       {{"file", "weights.bin"}, {"size", weightBytes}, {"tensors", table}}},
+      {"adapter", adapter}};
   std::error_code ec;
   llvm::raw_fd_ostream os(join("manifest.json"), ec, llvm::sys::fs::OF_Text);
   if (ec)

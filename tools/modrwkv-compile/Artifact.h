@@ -23,6 +23,7 @@ namespace modrwkv {
 struct CodegenOptions {
   std::string cpu = "native"; ///< LLVM CPU name, or "native"
   unsigned optLevel = 3;
+  std::string adapterSource; ///< for the manifest, "" if none
 };
 
 /// Translates a module in the LLVM dialect to optimized LLVM IR for the

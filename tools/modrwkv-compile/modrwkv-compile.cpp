@@ -12,6 +12,7 @@
 
 #include "Artifact.h"
 
+#include "modrwkv/Checkpoint/Adapter.h"
 #include "modrwkv/Checkpoint/Config.h"
 #include "modrwkv/Checkpoint/Importer.h"
 #include "modrwkv/Checkpoint/Tensor.h"
@@ -57,6 +58,15 @@ cl::opt<Emit> emit(
     cl::values(clEnumValN(Emit::Mlir, "mlir", "imported rwkv IR"),
                clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
                clEnumValN(Emit::Artifact, "artifact", "artifact directory")));
+cl::opt<std::string> adapterPath(
+    "adapter",
+    cl::desc("Bone adapter: RWKV-PEFT .pth/.safetensors, or a "
+             "Hugging Face PEFT folder / adapter_model.safetensors"),
+    cl::value_desc("path"));
+cl::opt<bool> mergeAdapter(
+    "merge-adapter",
+    cl::desc("Merge the adapter into the weights at compile time (default: "
+             "apply it at run time, swappable with modrwkv-run --adapter)"));
 cl::opt<std::string> pipeline(
     "pipeline", cl::init("modrwkv-cpu-pipeline"),
     cl::desc("Pass pipeline from rwkv IR to the LLVM dialect, run on the "
@@ -132,6 +142,15 @@ int main(int argc, char **argv) {
   auto config = modrwkv::checkpoint::inferConfig(*tensors, inputPath);
   if (!config)
     return error(llvm::toString(config.takeError()));
+  std::optional<modrwkv::checkpoint::AdapterSet> adapters;
+  if (!adapterPath.empty()) {
+    auto read = modrwkv::checkpoint::readAdapter(adapterPath, *tensors);
+    if (!read)
+      return error(llvm::toString(read.takeError()));
+    adapters = std::move(*read);
+  } else if (mergeAdapter) {
+    return error("--merge-adapter needs --adapter");
+  }
 
   stages.begin("importing into the rwkv dialect");
   DialectRegistry registry;
@@ -141,8 +160,8 @@ int main(int argc, char **argv) {
   registry.insert<modrwkv::rwkv::RwkvDialect>();
   MLIRContext context(registry);
   context.disableMultithreading();
-  OwningOpRef<ModuleOp> module =
-      modrwkv::checkpoint::importRwkv7(context, *config, std::move(*tensors));
+  OwningOpRef<ModuleOp> module = modrwkv::checkpoint::importRwkv7(
+      context, *config, std::move(*tensors), adapters ? &*adapters : nullptr);
   if (failed(module->verify()))
     return error("the imported module does not verify");
 
@@ -155,7 +174,12 @@ int main(int argc, char **argv) {
 
   stages.begin("lowering (modrwkv-cpu-pipeline)");
   PassManager pm(&context);
-  llvm::StringRef passes = pipeline;
+  std::string defaultPipeline = "modrwkv-cpu-pipeline";
+  if (mergeAdapter)
+    defaultPipeline += "{merge-bone=1}";
+  llvm::StringRef passes = pipeline.getNumOccurrences()
+                               ? llvm::StringRef(pipeline)
+                               : defaultPipeline;
   if (passes.consume_front("builtin.module(") && !passes.consume_back(")"))
     return error("unbalanced --pipeline '" + pipeline + "'");
   if (failed(parsePassPipeline(passes, pm, llvm::errs())))
@@ -166,6 +190,7 @@ int main(int argc, char **argv) {
   stages.begin("optimizing LLVM IR");
   modrwkv::CodegenOptions options;
   options.cpu = cpu;
+  options.adapterSource = adapterPath;
   llvm::LLVMContext llvmContext;
   auto llvmModule = modrwkv::translateToLLVM(*module, llvmContext, options);
   if (!llvmModule)

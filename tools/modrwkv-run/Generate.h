@@ -24,6 +24,11 @@ struct GenerateOptions {
 /// Prints `message` as modrwkv-run's error; returns the exit status 1.
 int fail(const std::string &message);
 
+/// Swaps the Bone adapter of an artifact compiled with an unmerged one for
+/// the adapter in `path`. Returns the exit status.
+int swapAdapter(modrwkv_model *model, const std::string &artifact,
+                const std::string &path);
+
 /// Generates text from the prompt (or chats on stdin), streaming it to
 /// stdout; the state continues from whatever it holds. Returns the exit
 /// status.

@@ -16,7 +16,9 @@
 // --tokens, --prompt or --prompt-file, a prompt piped on stdin is read.
 //
 // Both: --state-in FILE starts from a saved state, --state-out FILE saves
-// the state at the end (after the last token fed or generated).
+// the state at the end (after the last token fed or generated); --adapter
+// FILE swaps in another Bone adapter (artifact compiled with an unmerged
+// one).
 //
 //===----------------------------------------------------------------------===//
 
@@ -42,7 +44,7 @@ int fail(const std::string &message) {
 namespace {
 
 struct Options {
-  std::string artifact, tokens, logitsOut, stateIn, stateOut;
+  std::string artifact, tokens, logitsOut, stateIn, stateOut, adapter;
   bool step = false;
   GenerateOptions text;
 };
@@ -110,6 +112,7 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
       {"--logits-out", str(o.logitsOut)},
       {"--state-in", str(o.stateIn)},
       {"--state-out", str(o.stateOut)},
+      {"--adapter", str(o.adapter)},
       {"--prompt", [&](const std::string &v) { t.prompt = v; }},
       {"--prompt-file", str(t.promptFile)},
       {"--vocab", str(t.vocab)},
@@ -153,7 +156,8 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
             "[--repetition-penalty R]\n"
             "           [--seed S] [--stop STR]...\n"
             "           [--vocab FILE] [--tokens-out FILE]\n"
-            "       both: [--state-in FILE] [--state-out FILE]\n");
+            "       both: [--state-in FILE] [--state-out FILE] [--adapter "
+            "FILE]\n");
         return false;
       } else if (!arg.empty() && arg[0] == '-') {
         throw std::runtime_error("unknown option " + arg);
@@ -226,7 +230,10 @@ int main(int argc, char **argv) {
     return fail(modrwkv_last_error());
   modrwkv_state *state = modrwkv_state_create(model);
   int status = 0;
-  if (!o.stateIn.empty() && modrwkv_state_load(state, o.stateIn.c_str()) != 0)
+  if (!o.adapter.empty())
+    status = swapAdapter(model, o.artifact, o.adapter);
+  if (status == 0 && !o.stateIn.empty() &&
+      modrwkv_state_load(state, o.stateIn.c_str()) != 0)
     status = fail(modrwkv_last_error());
   if (status == 0)
     status = o.tokens.empty() ? generate(o.text, model, state)

@@ -11,6 +11,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
 
+#include "llvm/ADT/StringSet.h"
+
 using namespace mlir;
 using namespace modrwkv::rwkv;
 
@@ -85,6 +87,131 @@ int64_t rows(Value v) { return cast<ShapedType>(v.getType()).getDimSize(0); }
 int64_t cols(Value v) { return cast<ShapedType>(v.getType()).getDimSize(1); }
 } // namespace
 
+//===----------------------------------------------------------------------===//
+// Bone adapters
+//===----------------------------------------------------------------------===//
+
+/// The weight operand a block op's projection name refers to.
+static OpOperand *projection(Operation *op, StringRef name) {
+  if (auto tm = dyn_cast<TimeMixOp>(op)) {
+    if (name == "receptance")
+      return &tm.getReceptanceMutable();
+    if (name == "key")
+      return &tm.getKeyMutable();
+    if (name == "value")
+      return &tm.getValueMutable();
+    if (name == "output")
+      return &tm.getOutputMutable();
+  }
+  if (auto cm = dyn_cast<ChannelMixOp>(op)) {
+    if (name == "key")
+      return &cm.getKeyMutable();
+    if (name == "value")
+      return &cm.getValueMutable();
+  }
+  return nullptr;
+}
+
+template <typename BlockOp>
+static SmallVector<AdapterSlot> blockSlots(BlockOp op) {
+  SmallVector<AdapterSlot> slots;
+  ArrayAttr targets = op.getAdapterTargetsAttr(),
+            variants = op.getAdapterVariantsAttr();
+  for (auto [i, adapter] : llvm::enumerate(op.getAdapters())) {
+    StringRef target = cast<StringAttr>(targets[i]).getValue();
+    slots.push_back({projection(op, target), adapter,
+                     cast<StringAttr>(variants[i]).getValue(), target});
+  }
+  return slots;
+}
+
+SmallVector<AdapterSlot> modrwkv::rwkv::getAdapterSlots(Operation *op) {
+  if (auto linear = dyn_cast<LinearOp>(op)) {
+    if (!linear.getAdapter())
+      return {};
+    return {{&linear.getWeightMutable(), linear.getAdapter(),
+             *linear.getAdapterVariant(), "linear"}};
+  }
+  if (auto tm = dyn_cast<TimeMixOp>(op))
+    return blockSlots(tm);
+  if (auto cm = dyn_cast<ChannelMixOp>(op))
+    return blockSlots(cm);
+  return {};
+}
+
+void modrwkv::rwkv::dropAdapters(Operation *op) {
+  if (auto linear = dyn_cast<LinearOp>(op)) {
+    linear.getAdapterMutable().clear();
+    linear.removeAdapterVariantAttr();
+    return;
+  }
+  auto clear = [](auto block) {
+    block.getAdaptersMutable().clear();
+    block.removeAdapterTargetsAttr();
+    block.removeAdapterVariantsAttr();
+  };
+  if (auto tm = dyn_cast<TimeMixOp>(op))
+    clear(tm);
+  else if (auto cm = dyn_cast<ChannelMixOp>(op))
+    clear(cm);
+}
+
+/// Checks an adapter's shape against the [N, K] weight it modifies.
+static LogicalResult verifyAdapter(Operation *op, Value weight, Value adapter,
+                                   StringRef variant, StringRef what) {
+  auto w = cast<ShapedType>(weight.getType());
+  auto a = cast<ShapedType>(adapter.getType());
+  int64_t n = w.getDimSize(0), k = w.getDimSize(1);
+  auto fail = [&]() {
+    return op->emitOpError() << what << " adapter (" << variant << ") has type "
+                             << a << ", which does not fit the weight " << w;
+  };
+  if (variant == "bone") {
+    if (a.getRank() != 2 || a.getDimSize(1) != n || a.getDimSize(0) <= 0)
+      return fail();
+    return success();
+  }
+  if (a.getRank() != 3 || a.getDimSize(1) != a.getDimSize(2))
+    return fail();
+  int64_t r = a.getDimSize(1);
+  if (r <= 0 || n % r != 0 || k % r != 0)
+    return op->emitOpError()
+           << what << " adapter (" << variant << "): weight " << w
+           << " is not divisible into " << r << " x " << r << " blocks";
+  int64_t blocks = variant == "bat_in" ? k / r : n / r;
+  if (a.getDimSize(0) != blocks)
+    return fail();
+  return success();
+}
+
+/// Adapters of block ops: matching targets/variants lists, known targets,
+/// each at most once, shapes that fit.
+template <typename BlockOp>
+static LogicalResult verifyBlockAdapters(BlockOp op) {
+  ArrayAttr targets = op.getAdapterTargetsAttr(),
+            variants = op.getAdapterVariantsAttr();
+  size_t n = op.getAdapters().size();
+  if ((targets ? targets.size() : 0) != n ||
+      (variants ? variants.size() : 0) != n)
+    return op.emitOpError("needs one adapter_targets and one adapter_variants "
+                          "entry per adapter");
+  llvm::StringSet<> seen;
+  for (auto [i, adapter] : llvm::enumerate(op.getAdapters())) {
+    StringRef target = cast<StringAttr>(targets[i]).getValue();
+    StringRef variant = cast<StringAttr>(variants[i]).getValue();
+    OpOperand *weight = projection(op, target);
+    if (!weight)
+      return op.emitOpError("unknown adapter target '") << target << "'";
+    if (!seen.insert(target).second)
+      return op.emitOpError("two adapters for '") << target << "'";
+    if (variant != "bone" && variant != "bat_in" && variant != "bat_out")
+      return op.emitOpError("unknown adapter variant '") << variant << "'";
+    if (failed(verifyAdapter(op, weight->get(), adapter, variant, target)))
+      return failure();
+  }
+  return success();
+}
+
 LogicalResult EmbeddingOp::verify() {
   return ShapeChecker(*this)
       .act(getResult(), rows(getTokens()), cols(getTable()), "result")
@@ -131,6 +258,11 @@ LogicalResult LerpOp::verify() {
 }
 
 LogicalResult LinearOp::verify() {
+  if (bool(getAdapter()) != bool(getAdapterVariant()))
+    return emitOpError("an adapter needs an adapter_variant and vice versa");
+  if (getAdapter() && failed(verifyAdapter(*this, getWeight(), getAdapter(),
+                                           *getAdapterVariant(), "weight")))
+    return failure();
   return ShapeChecker(*this)
       .dim(getWeight(), 1, cols(getX()), "weight")
       .act(getResult(), rows(getX()), rows(getWeight()), "result")
@@ -176,7 +308,7 @@ LogicalResult TimeMixOp::verify() {
       .vec(getShiftOut(), c, "shift_out")
       .state(getStateOut(), c, "state_out")
       .act(getVFirstOut(), t, c, "v_first_out");
-  if (failed(check.done()))
+  if (failed(check.done()) || failed(verifyBlockAdapters(*this)))
     return failure();
 
   ValueRange residual = getVResidual();
@@ -202,6 +334,8 @@ LogicalResult TimeMixOp::verify() {
 
 LogicalResult ChannelMixOp::verify() {
   int64_t t = rows(getX()), c = cols(getX()), f = rows(getKey());
+  if (failed(verifyBlockAdapters(*this)))
+    return failure();
   return ShapeChecker(*this)
       .vec(getShift(), c, "shift")
       .vec(getXK(), c, "x_k")

@@ -21,8 +21,10 @@ namespace {
 
 class ModuleBuilder {
 public:
-  ModuleBuilder(MLIRContext &ctx, const ModelConfig &cfg, TensorMap &tensors)
-      : cfg(cfg), tensors(tensors), b(&ctx), loc(UnknownLoc::get(&ctx)) {}
+  ModuleBuilder(MLIRContext &ctx, const ModelConfig &cfg, TensorMap &tensors,
+                const std::map<std::string, std::string> &variants)
+      : cfg(cfg), tensors(tensors), variants(variants), b(&ctx),
+        loc(UnknownLoc::get(&ctx)) {}
 
   OwningOpRef<ModuleOp> build();
 
@@ -34,6 +36,29 @@ private:
   Value mat(StringRef name) {
     const Tensor &t = tensors.find(name.str())->second;
     return weight(name, t.shape);
+  }
+  /// The Bone adapters of a block's projections (`prefix` + name +
+  /// ".weight"): operands, targets and variants for the block op.
+  struct BlockAdapters {
+    SmallVector<Value> values;
+    SmallVector<StringRef> targets, variants;
+  };
+  BlockAdapters adaptersOf(StringRef prefix, ArrayRef<StringRef> projections) {
+    BlockAdapters out;
+    for (StringRef projection : projections) {
+      std::string weightName = (prefix + projection + ".weight").str();
+      auto it = variants.find(weightName);
+      if (it == variants.end())
+        continue;
+      std::string name = adapterTensorName(weightName);
+      out.values.push_back(mat(name));
+      out.targets.push_back(projection);
+      out.variants.push_back(it->second);
+    }
+    return out;
+  }
+  ArrayAttr strings(ArrayRef<StringRef> values) {
+    return values.empty() ? ArrayAttr() : b.getStrArrayAttr(values);
   }
   Value lora(StringRef name) {
     const Tensor &t = tensors.find(name.str())->second;
@@ -53,6 +78,7 @@ private:
 
   const ModelConfig &cfg;
   TensorMap &tensors;
+  const std::map<std::string, std::string> &variants; ///< weight -> variant
   OpBuilder b;
   Location loc;
 };
@@ -159,6 +185,8 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
     SmallVector<Value> residual;
     if (l > 0)
       residual = {vec(w("att.v0")), lora(w("att.v1")), lora(w("att.v2"))};
+    BlockAdapters att =
+        adaptersOf(p + "att.", {"receptance", "key", "value", "output"});
     auto tm = TimeMixOp::create(
         b, loc, TypeRange{act(C), vecType, headStateType, act(C)}, xa,
         sliceOf(attShift, l, vecType), sliceOf(wkv, l, headStateType), vFirst,
@@ -170,23 +198,26 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
         vec(w("att.k_a")), weight(w("att.r_k"), {C}),
         mat(w("att.receptance.weight")), mat(w("att.key.weight")),
         mat(w("att.value.weight")), mat(w("att.output.weight")),
-        vec(w("att.ln_x.weight")), vec(w("att.ln_x.bias")), residual);
+        vec(w("att.ln_x.weight")), vec(w("att.ln_x.bias")), residual,
+        att.values, strings(att.targets), strings(att.variants));
     attShift = updateSlice(attShift, l, tm.getShiftOut());
     wkv = updateSlice(wkv, l, tm.getStateOut());
     vFirst = tm.getVFirstOut();
     x = arith::AddFOp::create(b, loc, x, tm.getResult());
 
     Value xb = layerNorm(x, w("ln2"));
-    auto cm = ChannelMixOp::create(b, loc, TypeRange{act(C), vecType}, xb,
-                                   sliceOf(ffnShift, l, vecType),
-                                   vec(w("ffn.x_k")), mat(w("ffn.key.weight")),
-                                   mat(w("ffn.value.weight")));
+    BlockAdapters ffn = adaptersOf(p + "ffn.", {"key", "value"});
+    auto cm = ChannelMixOp::create(
+        b, loc, TypeRange{act(C), vecType}, xb, sliceOf(ffnShift, l, vecType),
+        vec(w("ffn.x_k")), mat(w("ffn.key.weight")), mat(w("ffn.value.weight")),
+        ffn.values, strings(ffn.targets), strings(ffn.variants));
     ffnShift = updateSlice(ffnShift, l, cm.getShiftOut());
     x = arith::AddFOp::create(b, loc, x, cm.getResult());
   }
   // Layer 0's value-residual weights exist in checkpoints but are unused.
   x = layerNorm(x, "ln_out");
-  Value logits = LinearOp::create(b, loc, act(V), x, mat("head.weight"));
+  Value logits = LinearOp::create(b, loc, act(V), x, mat("head.weight"),
+                                  Value(), StringAttr());
   Value results[] = {attShift, ffnShift, wkv, logits};
   for (auto [result, buffer] :
        llvm::zip(results, entry->getArguments().drop_front()))
@@ -200,12 +231,33 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
 
 OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
                                   const ModelConfig &config,
-                                  TensorMap &&tensors) {
+                                  TensorMap &&tensors, AdapterSet *adapters) {
   context.loadDialect<RwkvDialect, arith::ArithDialect, func::FuncDialect,
                       tensor::TensorDialect, memref::MemRefDialect,
                       bufferization::BufferizationDialect>();
   TensorMap owned = std::move(tensors);
-  return ModuleBuilder(context, config, owned).build();
+  std::map<std::string, std::string> variants;
+  Builder builder(&context);
+  SmallVector<NamedAttribute> provided;
+  if (adapters) {
+    for (auto &[name, tensor] : adapters->replacements) {
+      owned.find(name)->second = std::move(tensor);
+      provided.push_back(
+          builder.getNamedAttr(name, builder.getStringAttr("replaces")));
+    }
+    for (auto &[weightName, adapter] : adapters->adapters) {
+      std::string name = adapterTensorName(weightName);
+      variants[weightName] = adapter.variant;
+      provided.push_back(
+          builder.getNamedAttr(name, builder.getStringAttr(adapter.variant)));
+      owned.insert({name, std::move(adapter.tensor)});
+    }
+  }
+  OwningOpRef<ModuleOp> module =
+      ModuleBuilder(context, config, owned, variants).build();
+  if (!provided.empty())
+    (*module)->setAttr(kAdapterAttrName, builder.getDictionaryAttr(provided));
+  return module;
 }
 
 } // namespace modrwkv::checkpoint

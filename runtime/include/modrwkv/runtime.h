@@ -36,6 +36,13 @@ modrwkv_model *modrwkv_model_load(const char *dir);
 void modrwkv_model_free(modrwkv_model *model);
 int64_t modrwkv_model_vocab_size(const modrwkv_model *model);
 
+/* Overwrites the float32 weight `name` (as named in manifest.json, `count`
+ * elements) in this model's private copy-on-write mapping of weights.bin;
+ * the file is not changed. This is how Bone adapters compiled unmerged are
+ * swapped. Call it before running, not while other threads use the model. */
+int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
+                             const float *data, int64_t count);
+
 /* A zero state (the start of a document), with room for one logits row. */
 modrwkv_state *modrwkv_state_create(const modrwkv_model *model);
 void modrwkv_state_free(modrwkv_state *state);

@@ -139,3 +139,60 @@ func.func @wkv7_mismatched_operands(%x: tensor<?x128xf32>, %z: tensor<?x64xf32>,
   %y, %s2 = "rwkv.wkv7"(%x, %z, %x, %x, %x, %x, %s) : (tensor<?x128xf32>, tensor<?x64xf32>, tensor<?x128xf32>, tensor<?x128xf32>, tensor<?x128xf32>, tensor<?x128xf32>, tensor<2x64x64xf32>) -> (tensor<?x128xf32>, tensor<2x64x64xf32>)
   return
 }
+
+// -----
+
+func.func @bone_wrong_out(%x: tensor<?x128xf32>, %w: tensor<32x128xf32>, %d: tensor<8x16xf32>) {
+  // expected-error @+1 {{weight adapter (bone) has type 'tensor<8x16xf32>', which does not fit the weight 'tensor<32x128xf32>'}}
+  %o = rwkv.linear %x, %w adapter(%d : tensor<8x16xf32>) {adapter_variant = "bone"} : tensor<?x128xf32>, tensor<32x128xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @bat_not_divisible(%x: tensor<?x128xf32>, %w: tensor<32x128xf32>, %b: tensor<2x48x48xf32>) {
+  // expected-error @+1 {{is not divisible into 48 x 48 blocks}}
+  %o = rwkv.linear %x, %w adapter(%b : tensor<2x48x48xf32>) {adapter_variant = "bat_in"} : tensor<?x128xf32>, tensor<32x128xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @bat_block_count(%x: tensor<?x128xf32>, %w: tensor<32x128xf32>, %b: tensor<4x32x32xf32>) {
+  // bat_out indexes B by output block: 32 / 32 = 1 block, not 4.
+  // expected-error @+1 {{does not fit the weight}}
+  %o = rwkv.linear %x, %w adapter(%b : tensor<4x32x32xf32>) {adapter_variant = "bat_out"} : tensor<?x128xf32>, tensor<32x128xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @variant_unknown(%x: tensor<?x128xf32>, %w: tensor<32x128xf32>, %d: tensor<8x32xf32>) {
+  // expected-error @+1 {{one of bone, bat_in, bat_out}}
+  %o = rwkv.linear %x, %w adapter(%d : tensor<8x32xf32>) {adapter_variant = "lora"} : tensor<?x128xf32>, tensor<32x128xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @adapter_target_unknown(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
+                                  %k: tensor<256x64xf32>, %v: tensor<64x256xf32>, %d: tensor<8x256xf32>) {
+  // expected-error @+1 {{unknown adapter target 'receptance'}}
+  %f, %fs = rwkv.channel_mix %x, %c mix(%c) proj(%k, %v) adapters(%d)
+      {adapter_targets = ["receptance"], adapter_variants = ["bone"]}
+      : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<256x64xf32>,
+         tensor<64x256xf32>, tensor<8x256xf32>) -> (tensor<?x64xf32>, tensor<64xf32>)
+  return
+}
+
+// -----
+
+func.func @adapter_lists_mismatch(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
+                                  %k: tensor<256x64xf32>, %v: tensor<64x256xf32>, %d: tensor<8x256xf32>) {
+  // expected-error @+1 {{needs one adapter_targets and one adapter_variants entry per adapter}}
+  %f, %fs = rwkv.channel_mix %x, %c mix(%c) proj(%k, %v) adapters(%d)
+      {adapter_targets = ["key", "value"], adapter_variants = ["bone"]}
+      : (tensor<?x64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<256x64xf32>,
+         tensor<64x256xf32>, tensor<8x256xf32>) -> (tensor<?x64xf32>, tensor<64xf32>)
+  return
+}

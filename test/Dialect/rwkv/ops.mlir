@@ -64,3 +64,22 @@ func.func @blocks(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
          tensor<64x256xf32>) -> (tensor<?x64xf32>, tensor<64xf32>)
   return %o, %f : tensor<?x64xf32>, tensor<?x64xf32>
 }
+
+// Bone adapters on a linear and on block projections.
+// CHECK-LABEL: func @adapters
+// CHECK: rwkv.linear %arg0, %arg1 adapter(%arg2 : tensor<24x32xf32>) {adapter_variant = "bone"}
+// CHECK: rwkv.linear %arg0, %arg1 adapter(%arg3 : tensor<4x32x32xf32>) {adapter_variant = "bat_in"}
+// CHECK: rwkv.channel_mix {{.*}} adapters(%{{.*}}, %{{.*}}) {adapter_targets = ["key", "value"], adapter_variants = ["bone", "bat_out"]}
+func.func @adapters(%x: tensor<?x128xf32>, %w: tensor<32x128xf32>,
+                    %d: tensor<24x32xf32>, %b: tensor<4x32x32xf32>,
+                    %c: tensor<128xf32>, %fk: tensor<256x128xf32>,
+                    %fv: tensor<128x256xf32>, %dk: tensor<8x256xf32>,
+                    %bv: tensor<2x64x64xf32>) -> tensor<?x32xf32> {
+  %o = rwkv.linear %x, %w adapter(%d : tensor<24x32xf32>) {adapter_variant = "bone"} : tensor<?x128xf32>, tensor<32x128xf32> -> tensor<?x32xf32>
+  %p = rwkv.linear %x, %w adapter(%b : tensor<4x32x32xf32>) {adapter_variant = "bat_in"} : tensor<?x128xf32>, tensor<32x128xf32> -> tensor<?x32xf32>
+  %f, %fs = rwkv.channel_mix %x, %c mix(%c) proj(%fk, %fv) adapters(%dk, %bv)
+      {adapter_targets = ["key", "value"], adapter_variants = ["bone", "bat_out"]}
+      : (tensor<?x128xf32>, tensor<128xf32>, tensor<128xf32>, tensor<256x128xf32>,
+         tensor<128x256xf32>, tensor<8x256xf32>, tensor<2x64x64xf32>) -> (tensor<?x128xf32>, tensor<128xf32>)
+  return %o : tensor<?x32xf32>
+}

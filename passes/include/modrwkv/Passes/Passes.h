@@ -36,6 +36,11 @@ struct CpuPipelineOptions
       *this, "weight-alignment",
       llvm::cl::desc("Byte alignment of weights in weights.bin"),
       llvm::cl::init(64)};
+  Option<bool> mergeBone{
+      *this, "merge-bone",
+      llvm::cl::desc("Fold Bone adapters into their weights (rwkv-merge-bone) "
+                     "instead of applying them at run time"),
+      llvm::cl::init(false)};
 };
 
 /// rwkv (tensors) -> linalg/tensor/arith -> bufferization -> scf/vector ->

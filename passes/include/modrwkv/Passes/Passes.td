@@ -68,6 +68,20 @@ def RwkvExternalizeWeights
                            "mlir::arith::ArithDialect"];
 }
 
+def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::func::FuncOp"> {
+  let summary = "Fold Bone adapters into their base weights at compile time";
+  let description = [{
+    For every adapter carried by an rwkv.linear, rwkv.time_mix or
+    rwkv.channel_mix op whose weight and adapter are dense_resource
+    constants, computes the merged weight on the blobs (bone: D^T added to
+    each input shard; bat: W_ji (I + B_s) + B_s per r x r block, see
+    rwkv.linear) as a new resource `<weight>+<adapter>`, and drops the
+    adapter. Adapters on non-constant weights are left to be applied at run
+    time.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
 def RwkvCopiesToLinalg : Pass<"rwkv-copies-to-linalg", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy into linalg.copy";
   let description = [{

@@ -20,6 +20,7 @@
 #ifndef MODRWKV_CHECKPOINT_IMPORTER_H
 #define MODRWKV_CHECKPOINT_IMPORTER_H
 
+#include "modrwkv/Checkpoint/Adapter.h"
 #include "modrwkv/Checkpoint/Config.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -30,10 +31,18 @@ namespace modrwkv::checkpoint {
 constexpr llvm::StringLiteral kEntryName = "forward";
 constexpr llvm::StringLiteral kConfigAttrName = "rwkv.config";
 
+/// Module attribute: the weights an adapter provided, name -> role (its
+/// variant for Bone tensors, "replaces" for base tensors it replaced); the
+/// runtime may overwrite these when it swaps adapters.
+constexpr llvm::StringLiteral kAdapterAttrName = "rwkv.adapter_tensors";
+
 /// Consumes `tensors` (moved into resource blobs) and builds the module.
+/// With `adapters`, the base tensors they replace are swapped in and each
+/// adapted projection carries its Bone adapter.
 mlir::OwningOpRef<mlir::ModuleOp> importRwkv7(mlir::MLIRContext &context,
                                               const ModelConfig &config,
-                                              TensorMap &&tensors);
+                                              TensorMap &&tensors,
+                                              AdapterSet *adapters = nullptr);
 
 } // namespace modrwkv::checkpoint
 

@@ -23,4 +23,23 @@ constexpr int64_t kHeadSize = 64;
 #define GET_OP_CLASSES
 #include "modrwkv/Dialect/Rwkv/RwkvOps.h.inc"
 
+namespace modrwkv::rwkv {
+
+/// A Bone adapter attached to one linear weight of an op.
+struct AdapterSlot {
+  mlir::OpOperand *weight; ///< the [out, in] weight it modifies
+  mlir::Value adapter;
+  llvm::StringRef variant; ///< bone, bat_in or bat_out
+  llvm::StringRef target;  ///< projection name (block ops) or "linear"
+};
+
+/// The adapters of an rwkv.linear, rwkv.time_mix or rwkv.channel_mix op;
+/// empty for other ops.
+llvm::SmallVector<AdapterSlot> getAdapterSlots(mlir::Operation *op);
+
+/// Removes every adapter of `op` (after they were merged into weights).
+void dropAdapters(mlir::Operation *op);
+
+} // namespace modrwkv::rwkv
+
 #endif // MODRWKV_DIALECT_RWKV_RWKVDIALECT_H

@@ -121,16 +121,35 @@ def Rwkv_LerpOp : Rwkv_Op<"lerp", [Pure,
   let hasVerifier = 1;
 }
 
+def Rwkv_BoneVariant : ConfinedAttr<StrAttr, [AttrConstraint<CPred<[{
+    ::llvm::is_contained(::llvm::ArrayRef<::llvm::StringRef>{
+        "bone", "bat_in", "bat_out"},
+        ::llvm::cast<::mlir::StringAttr>($_self).getValue())}]>,
+    "one of bone, bat_in, bat_out">]>;
+
 def Rwkv_LinearOp : Rwkv_Op<"linear", [Pure]> {
   let summary = "bias-free linear layer with a [out, in] weight";
   let description = [{
     `result[t,n] = sum_k x[t,k] * weight[n,k]`, i.e. `x W^T` as in
-    PyTorch's `nn.Linear`.
+    PyTorch's `nn.Linear`, with W = weight [N, K].
+
+    An optional Bone (Block Affine) adapter modifies W (r its rank):
+    - `bone`: adapter D is [r, N]; every r-wide input shard of W gets D^T
+      added: W'[n, b*r + k] = W[n, b*r + k] + D[k, n] (a partial last
+      shard gets the first columns), so that
+      `result = x W^T + sum_b x_pad[:, b*r:(b+1)*r] D`.
+    - `bat_in` / `bat_out`: adapter B is [K/r, r, r] / [N/r, r, r]; W is cut
+      into r x r blocks W_ji (j over outputs, i over inputs) and
+      W'_ji = W_ji (I + B_s) + B_s with s = i (`bat_in`, RWKV-PEFT's layout)
+      or s = j (`bat_out`, Hugging Face PEFT's layout).
   }];
-  let arguments = (ins Rwkv_Activations:$x, Rwkv_Matrix:$weight);
+  let arguments = (ins Rwkv_Activations:$x, Rwkv_Matrix:$weight,
+                   Optional<TensorOf<[F32]>>:$adapter,
+                   OptionalAttr<Rwkv_BoneVariant>:$adapter_variant);
   let results = (outs Rwkv_Activations:$result);
   let assemblyFormat = [{
-    $x `,` $weight attr-dict `:` type($x) `,` type($weight) `->` type($result)
+    $x `,` $weight (`adapter` `(` $adapter^ `:` type($adapter) `)`)?
+    attr-dict `:` type($x) `,` type($weight) `->` type($result)
   }];
   let hasVerifier = 1;
 }
@@ -187,6 +206,10 @@ def Rwkv_TimeMixOp : Rwkv_Op<"time_mix", [Pure, AttrSizedOperandSegments]> {
       result = (y * g) W_o^T ; shift_out = x[T-1]
 
     `v_residual` is either empty (first layer) or (v0, V1, V2).
+
+    `adapters` are Bone adapters of the projections named in
+    `adapter_targets` (receptance, key, value, output), with the variants in
+    `adapter_variants` (see `rwkv.linear`).
   }];
   let arguments = (ins Rwkv_Activations:$x, Rwkv_Vector:$shift,
       Rwkv_State:$state, Optional<Rwkv_Activations>:$v_first,
@@ -198,7 +221,10 @@ def Rwkv_TimeMixOp : Rwkv_Op<"time_mix", [Pure, AttrSizedOperandSegments]> {
       Rwkv_Vector:$k_k, Rwkv_Vector:$k_a, Rwkv_Vector:$r_k,
       Rwkv_Matrix:$receptance, Rwkv_Matrix:$key, Rwkv_Matrix:$value,
       Rwkv_Matrix:$output, Rwkv_Vector:$ln_x_weight, Rwkv_Vector:$ln_x_bias,
-      Variadic<TensorOf<[F32]>>:$v_residual);
+      Variadic<TensorOf<[F32]>>:$v_residual,
+      Variadic<TensorOf<[F32]>>:$adapters,
+      OptionalAttr<StrArrayAttr>:$adapter_targets,
+      OptionalAttr<StrArrayAttr>:$adapter_variants);
   let results = (outs Rwkv_Activations:$result, Rwkv_Vector:$shift_out,
                       Rwkv_State:$state_out, Rwkv_Activations:$v_first_out);
   let assemblyFormat = [{
@@ -211,6 +237,7 @@ def Rwkv_TimeMixOp : Rwkv_Op<"time_mix", [Pure, AttrSizedOperandSegments]> {
     `proj` `(` $receptance `,` $key `,` $value `,` $output `)`
     `ln_x` `(` $ln_x_weight `,` $ln_x_bias `)`
     (`v_residual` `(` $v_residual^ `)`)?
+    (`adapters` `(` $adapters^ `)`)?
     attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
@@ -224,13 +251,18 @@ def Rwkv_ChannelMixOp : Rwkv_Op<"channel_mix", [Pure]> {
       xs = token_shift(x, shift) ; h = lerp(x, xs, x_k)
       result = relu(h K^T)^2 V^T ; shift_out = x[T-1]
 
-    with K of shape [F, C] and V of shape [C, F].
+    with K of shape [F, C] and V of shape [C, F]. `adapters` are Bone
+    adapters of the projections named in `adapter_targets` (key, value).
   }];
   let arguments = (ins Rwkv_Activations:$x, Rwkv_Vector:$shift,
-                   Rwkv_Vector:$x_k, Rwkv_Matrix:$key, Rwkv_Matrix:$value);
+                   Rwkv_Vector:$x_k, Rwkv_Matrix:$key, Rwkv_Matrix:$value,
+                   Variadic<TensorOf<[F32]>>:$adapters,
+                   OptionalAttr<StrArrayAttr>:$adapter_targets,
+                   OptionalAttr<StrArrayAttr>:$adapter_variants);
   let results = (outs Rwkv_Activations:$result, Rwkv_Vector:$shift_out);
   let assemblyFormat = [{
-    $x `,` $shift `mix` `(` $x_k `)` `proj` `(` $key `,` $value `)` attr-dict
+    $x `,` $shift `mix` `(` $x_k `)` `proj` `(` $key `,` $value `)`
+    (`adapters` `(` $adapters^ `)`)? attr-dict
     `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
