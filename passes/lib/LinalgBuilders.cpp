@@ -115,7 +115,8 @@ Value contract(OpBuilder &b, Location loc, Value lhs, AffineMap lhsMap,
       b, loc, init.getType(), ValueRange{lhs, rhs}, init, maps, iterators,
       [](OpBuilder &nb, Location nloc, ValueRange args) {
         Value prod =
-            arith::MulFOp::create(nb, nloc, args[0], args[1], reassoc(nb));
+            arith::MulFOp::create(nb, nloc, toF32(nb, nloc, args[0]),
+                                  toF32(nb, nloc, args[1]), reassoc(nb));
         Value sum = arith::AddFOp::create(nb, nloc, args[2], prod, reassoc(nb));
         linalg::YieldOp::create(nb, nloc, sum);
       });
@@ -168,6 +169,12 @@ void replaceWithCasts(OpBuilder &b, Operation *op, ArrayRef<Value> values) {
       value = tensor::CastOp::create(b, op->getLoc(), result.getType(), value);
   op->replaceAllUsesWith(results);
   op->erase();
+}
+
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isF32())
+    return v;
+  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
 }
 
 Value f32Const(OpBuilder &b, Location loc, double value) {

@@ -71,7 +71,8 @@ mlir::Value mergeChannels(mlir::OpBuilder &b, mlir::Location loc,
 void replaceWithCasts(mlir::OpBuilder &b, mlir::Operation *op,
                       llvm::ArrayRef<mlir::Value> values);
 
-/// Scalar helpers for generic bodies.
+/// Scalar helpers for generic bodies. toF32 widens stored weights (bf16).
+mlir::Value toF32(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v);
 mlir::Value f32Const(mlir::OpBuilder &b, mlir::Location loc, double value);
 mlir::Value sigmoid(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x);
 

@@ -25,6 +25,11 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   if (options.mergeBone)
     pm.addNestedPass<func::FuncOp>(createRwkvMergeBone());
   pm.addNestedPass<func::FuncOp>(createRwkvExpandBlocks());
+  if (options.weightDtype != "f32") {
+    RwkvWeightDtypeOptions dtypeOptions;
+    dtypeOptions.dtype = options.weightDtype;
+    pm.addNestedPass<func::FuncOp>(createRwkvWeightDtype(dtypeOptions));
+  }
   pm.addNestedPass<func::FuncOp>(createRwkvLowerWkv7());
   pm.addNestedPass<func::FuncOp>(createRwkvToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());

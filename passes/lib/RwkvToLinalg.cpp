@@ -63,8 +63,9 @@ Value lowerEmbedding(OpBuilder &b, EmbeddingOp op) {
       [&](OpBuilder &nb, Location l, ValueRange a) {
         Value row = arith::IndexCastOp::create(nb, l, nb.getIndexType(), a[0]);
         Value col = linalg::IndexOp::create(nb, l, 1);
-        return tensor::ExtractOp::create(nb, l, table, ValueRange{row, col})
-            .getResult();
+        return toF32(
+            nb, l,
+            tensor::ExtractOp::create(nb, l, table, ValueRange{row, col}));
       });
 }
 
@@ -171,8 +172,8 @@ Value batLinear(OpBuilder &b, Location loc, Value x, Value w, Value adapter,
   auto map3 = [&](ArrayRef<AffineExpr> exprs) {
     return AffineMap::get(3, 0, exprs, ctx);
   };
-  Value merged = contract(b, loc, w, map3({n, k.floorDiv(r) * r + c}),
-                          adapter, map3({block, c, k % r}), shifted);
+  Value merged = contract(b, loc, w, map3({n, k.floorDiv(r) * r + c}), adapter,
+                          map3({block, c, k % r}), shifted);
   return matmulTransposed(b, loc, x, merged);
 }
 

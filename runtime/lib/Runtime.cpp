@@ -67,6 +67,7 @@ struct modrwkv_model {
   struct WeightEntry {
     uint64_t offset;
     int64_t count;
+    bool f32; ///< else bf16
   };
   std::map<std::string, WeightEntry> weightTable;
 
@@ -168,11 +169,13 @@ void loadModel(modrwkv_model &m) {
     for (int64_t d : t.at("shape").get<std::vector<int64_t>>())
       count *= d;
     uint64_t offset = t.at("offset").get<uint64_t>();
-    if (t.value("dtype", "") != "f32" || count < 0 ||
-        offset + uint64_t(count) * 4 > m.weightBytes)
+    std::string dtype = t.value("dtype", "");
+    bool f32 = dtype == "f32";
+    if ((!f32 && dtype != "bf16") || count < 0 ||
+        offset + uint64_t(count) * (f32 ? 4 : 2) > m.weightBytes)
       throw Failure(manifestPath + ": bad weight table entry '" +
                     t.value("name", "") + "'");
-    m.weightTable[t.at("name").get<std::string>()] = {offset, count};
+    m.weightTable[t.at("name").get<std::string>()] = {offset, count, f32};
   }
 }
 
@@ -260,6 +263,9 @@ API int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
     if (it == model->weightTable.end())
       throw Failure(model->dir + ": the artifact has no weight '" +
                     std::string(name) + "'");
+    if (!it->second.f32)
+      throw Failure(std::string("weight '") + name +
+                    "' is stored as bf16; only f32 weights can be set");
     if (it->second.count != count)
       throw Failure(std::string("weight '") + name + "' has " +
                     std::to_string(it->second.count) + " elements, not " +

@@ -39,6 +39,18 @@ def load(path):
     return out
 
 
+def round_matrices_to_bf16(weights):
+    """The weights with every matrix of a product or the embedding (all 2-D
+    tensors but att.r_k, which is used per channel) rounded to bf16."""
+    import torch
+    out = dict(weights)
+    for name, value in weights.items():
+        if value.ndim == 2 and not name.endswith("att.r_k"):
+            out[name] = torch.tensor(value, dtype=torch.float32).to(
+                torch.bfloat16).to(torch.float64).numpy()
+    return out
+
+
 class Rwkv7:
     N = 64
 

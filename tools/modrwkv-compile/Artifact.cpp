@@ -98,10 +98,14 @@ LogicalResult writeWeights(ModuleOp module, StringRef path,
       return fail("weight '" + name + "' has no data");
     ArrayRef<char> data = blob->getData();
     auto type = cast<ShapedType>(value.getType());
-    if (data.size() != uint64_t(type.getNumElements()) * 4)
+    Type element = type.getElementType();
+    if (!element.isF32() && !element.isBF16())
+      return fail("weight '" + name + "' has unsupported element type");
+    uint64_t bytes =
+        uint64_t(type.getNumElements()) * element.getIntOrFloatBitWidth() / 8;
+    if (data.size() != bytes)
       return fail("weight '" + name + "' holds " + llvm::Twine(data.size()) +
-                  " bytes, its type needs " +
-                  llvm::Twine(type.getNumElements() * 4));
+                  " bytes, its type needs " + llvm::Twine(bytes));
     if (offset < size)
       return fail("weight table is not sorted by offset");
     os.write_zeros(offset - size);
@@ -110,7 +114,7 @@ LogicalResult writeWeights(ModuleOp module, StringRef path,
     table.push_back({{"name", name.str()},
                      {"offset", offset},
                      {"shape", type.getShape().vec()},
-                     {"dtype", "f32"}});
+                     {"dtype", element.isF32() ? "f32" : "bf16"}});
   }
   os.close();
   if (os.has_error())

@@ -67,6 +67,10 @@ cl::opt<bool> mergeAdapter(
     "merge-adapter",
     cl::desc("Merge the adapter into the weights at compile time (default: "
              "apply it at run time, swappable with modrwkv-run --adapter)"));
+cl::opt<std::string>
+    dtype("dtype", cl::init("f32"),
+          cl::desc("Storage type of the matrix weights: f32 or bf16 (fp32 "
+                   "accumulation either way)"));
 cl::opt<std::string> pipeline(
     "pipeline", cl::init("modrwkv-cpu-pipeline"),
     cl::desc("Pass pipeline from rwkv IR to the LLVM dialect, run on the "
@@ -174,9 +178,12 @@ int main(int argc, char **argv) {
 
   stages.begin("lowering (modrwkv-cpu-pipeline)");
   PassManager pm(&context);
-  std::string defaultPipeline = "modrwkv-cpu-pipeline";
+  if (dtype != "f32" && dtype != "bf16")
+    return error("unsupported --dtype '" + dtype + "' (f32, bf16)");
+  std::string defaultPipeline = "modrwkv-cpu-pipeline{weight-dtype=" + dtype;
   if (mergeAdapter)
-    defaultPipeline += "{merge-bone=1}";
+    defaultPipeline += " merge-bone=1";
+  defaultPipeline += "}";
   llvm::StringRef passes = pipeline.getNumOccurrences()
                                ? llvm::StringRef(pipeline)
                                : defaultPipeline;

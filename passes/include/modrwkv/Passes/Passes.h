@@ -36,6 +36,11 @@ struct CpuPipelineOptions
       *this, "weight-alignment",
       llvm::cl::desc("Byte alignment of weights in weights.bin"),
       llvm::cl::init(64)};
+  Option<std::string> weightDtype{
+      *this, "weight-dtype",
+      llvm::cl::desc("Storage type of matrix weights: f32 or bf16 "
+                     "(rwkv-weight-dtype)"),
+      llvm::cl::init("f32")};
   Option<bool> mergeBone{
       *this, "merge-bone",
       llvm::cl::desc("Fold Bone adapters into their weights (rwkv-merge-bone) "

@@ -82,6 +82,23 @@ def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
 
+def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::func::FuncOp"> {
+  let summary = "Store the weights of products and embeddings in bf16";
+  let description = [{
+    Rewrites the f32 dense_resource weights of rwkv.linear and rwkv.embedding
+    (the matrices that dominate model size and decode bandwidth) into bf16
+    resources, rounding to nearest even; the lowering widens them to f32
+    inside the products, so accumulation stays fp32. Weights of linears with
+    an unmerged Bone adapter, vectors, and non-constant weights are left
+    alone. A checkpoint released in bf16 converts exactly.
+  }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
+           "Storage type of the weights: bf16 (or f32: no change)">
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect"];
+}
+
 def RwkvCopiesToLinalg : Pass<"rwkv-copies-to-linalg", "mlir::func::FuncOp"> {
   let summary = "Rewrite memref.copy into linalg.copy";
   let description = [{

@@ -33,6 +33,9 @@ class Rwkv_Op<string mnemonic, list<Trait> traits = []>
 def Rwkv_Activations : 2DTensorOf<[F32]>;
 def Rwkv_Vector : 1DTensorOf<[F32]>;
 def Rwkv_Matrix : 2DTensorOf<[F32]>;
+// Stored weights of products may be bf16; they are widened to f32 inside
+// the product (fp32 accumulation).
+def Rwkv_WeightMatrix : 2DTensorOf<[F32, BF16]>;
 def Rwkv_State : 3DTensorOf<[F32]>;
 
 //===----------------------------------------------------------------------===//
@@ -45,7 +48,7 @@ def Rwkv_EmbeddingOp : Rwkv_Op<"embedding", [Pure]> {
     `result[t, c] = table[tokens[t], c]`. Token ids must lie in
     `[0, vocab)`; the runtime checks them before calling compiled code.
   }];
-  let arguments = (ins 1DTensorOf<[I32]>:$tokens, Rwkv_Matrix:$table);
+  let arguments = (ins 1DTensorOf<[I32]>:$tokens, Rwkv_WeightMatrix:$table);
   let results = (outs Rwkv_Activations:$result);
   let assemblyFormat = [{
     $tokens `,` $table attr-dict `:` type($tokens) `,` type($table) `->`
@@ -143,7 +146,7 @@ def Rwkv_LinearOp : Rwkv_Op<"linear", [Pure]> {
       W'_ji = W_ji (I + B_s) + B_s with s = i (`bat_in`, RWKV-PEFT's layout)
       or s = j (`bat_out`, Hugging Face PEFT's layout).
   }];
-  let arguments = (ins Rwkv_Activations:$x, Rwkv_Matrix:$weight,
+  let arguments = (ins Rwkv_Activations:$x, Rwkv_WeightMatrix:$weight,
                    Optional<TensorOf<[F32]>>:$adapter,
                    OptionalAttr<Rwkv_BoneVariant>:$adapter_variant);
   let results = (outs Rwkv_Activations:$result);
