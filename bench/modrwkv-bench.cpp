@@ -1,0 +1,99 @@
+//===- modrwkv-bench.cpp - decode and prefill speed of an artifact --------===//
+//
+//   modrwkv-bench ARTIFACT_DIR [--decode N] [--prefill T] [--runs R]
+//
+// In one process: load, one warm-up of each, then R timed runs of decoding
+// N tokens one by one (batch 1) and of prefilling T tokens; prints one JSON
+// object with the medians and the peak RSS.
+//
+//===----------------------------------------------------------------------===//
+
+#include "modrwkv/runtime.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+template <typename Fn> double seconds(Fn body) {
+  auto start = std::chrono::steady_clock::now();
+  body();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: modrwkv-bench ARTIFACT_DIR [--decode N] "
+                         "[--prefill T] [--runs R]\n");
+    return 1;
+  }
+  int64_t decode = 32, prefill = 512, runs = 5;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string arg = argv[i];
+    int64_t v = std::atoll(argv[i + 1]);
+    if (v <= 0) {
+      std::fprintf(stderr, "modrwkv-bench: bad value for %s\n", arg.c_str());
+      return 1;
+    }
+    if (arg == "--decode")
+      decode = v;
+    else if (arg == "--prefill")
+      prefill = v;
+    else if (arg == "--runs")
+      runs = v;
+  }
+  modrwkv_model *model = modrwkv_model_load(argv[1]);
+  if (!model) {
+    std::fprintf(stderr, "modrwkv-bench: %s\n", modrwkv_last_error());
+    return 1;
+  }
+  int64_t vocab = modrwkv_model_vocab_size(model);
+  std::vector<int32_t> tokens(std::max(decode, prefill));
+  for (size_t i = 0; i < tokens.size(); ++i)
+    tokens[i] = int32_t((i * 7919 + 13) % vocab);
+  modrwkv_state *state = modrwkv_state_create(model);
+  bool ok = true;
+  auto decodeRun = [&] {
+    for (int64_t i = 0; i < decode && ok; ++i)
+      ok = modrwkv_decode(model, state, tokens[i], nullptr) == 0;
+  };
+  auto prefillRun = [&] {
+    ok = ok && modrwkv_prefill(model, state, tokens.data(), prefill, nullptr) == 0;
+  };
+  decodeRun(); // warm-up: page in the weights
+  prefillRun();
+  std::vector<double> decodeTimes, prefillTimes;
+  for (int64_t r = 0; r < runs && ok; ++r) {
+    decodeTimes.push_back(seconds(decodeRun));
+    prefillTimes.push_back(seconds(prefillRun));
+  }
+  if (!ok) {
+    std::fprintf(stderr, "modrwkv-bench: %s\n", modrwkv_last_error());
+    return 1;
+  }
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("{\"decode_tokens_per_s\": %.3f, \"prefill_tokens_per_s\": %.3f, "
+              "\"decode_tokens\": %lld, \"prefill_tokens\": %lld, \"runs\": %lld, "
+              "\"peak_rss_mb\": %.1f}\n",
+              decode / median(decodeTimes), prefill / median(prefillTimes),
+              (long long)decode, (long long)prefill, (long long)runs,
+              usage.ru_maxrss / 1024.0);
+  modrwkv_state_free(state);
+  modrwkv_model_free(model);
+  return 0;
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's measurements into results.md and results.json:
+decode vs the bandwidth bound (weight bytes read per token / measured read
+bandwidth), prefill vs the fp32 FMA peak (2 x matrix parameters per token),
+both vs the PyTorch baseline."""
+import json
+import math
+import os
+import sys
+
+
+def main():
+    work, shapes = sys.argv[1], sys.argv[2:]
+    load = lambda name: json.load(open(os.path.join(work, name)))
+    probes = load("probes.json")
+    blas = load(f"{shapes[0]}-torch.json").get("blas", "?")
+    rows, table = [], []
+    for shape in shapes:
+        torch = load(f"{shape}-torch.json")
+        for dtype in ("f32", "bf16"):
+            art = os.path.join(work, f"{shape}-{dtype}")
+            manifest = json.load(open(os.path.join(art, "manifest.json")))
+            compile_ = load(f"{shape}-{dtype}.compile.json")
+            bench = load(f"{shape}-{dtype}.bench.json")
+            size = lambda t: (4 if t["dtype"] == "f32" else 2) * math.prod(t["shape"])
+            tensors = manifest["weights"]["tensors"]
+            # Per decoded token every weight is read once, but only one row
+            # of the embedding.
+            emb = next(t for t in tensors if t["name"].startswith("emb.weight"))
+            bytes_per_token = sum(size(t) for t in tensors) - size(emb) * (1 - 1 / emb["shape"][0])
+            matrix_params = sum(math.prod(t["shape"]) for t in tensors
+                                if len(t["shape"]) == 2 and not t["name"].startswith("emb."))
+            decode_bound = probes["read_bandwidth_gbs"] * 1e9 / bytes_per_token
+            prefill_bound = probes["fp32_fma_peak_gflops"] * 1e9 / (2 * matrix_params)
+            row = {
+                "model": shape, "dtype": dtype,
+                "compile_s": compile_["compile_s"],
+                "compile_peak_rss_mb": compile_["compile_rss_kb"] / 1024,
+                "decode_tokens_per_s": bench["decode_tokens_per_s"],
+                "decode_bound_tokens_per_s": decode_bound,
+                "prefill_tokens_per_s": bench["prefill_tokens_per_s"],
+                "prefill_bound_tokens_per_s": prefill_bound,
+                "run_peak_rss_mb": bench["peak_rss_mb"],
+                "torch_decode_tokens_per_s": torch["decode_tokens_per_s"],
+                "torch_prefill_tokens_per_s": torch["prefill_tokens_per_s"],
+            }
+            rows.append(row)
+            table.append(
+                f"| {shape} | {dtype} | {row['compile_s']:.0f} s / {row['compile_peak_rss_mb']:.0f} MB "
+                f"| {row['decode_tokens_per_s']:.1f} | {100 * row['decode_tokens_per_s'] / decode_bound:.0f}% "
+                f"| {row['prefill_tokens_per_s']:.1f} | {100 * row['prefill_tokens_per_s'] / prefill_bound:.1f}% "
+                f"| {row['run_peak_rss_mb']:.0f} MB "
+                f"| {row['torch_decode_tokens_per_s']:.1f} / {row['torch_prefill_tokens_per_s']:.1f} "
+                f"| {row['decode_tokens_per_s'] / row['torch_decode_tokens_per_s']:.2f}x / "
+                f"{row['prefill_tokens_per_s'] / row['torch_prefill_tokens_per_s']:.2f}x |")
+    md = [f"Machine probes: read bandwidth {probes['read_bandwidth_gbs']:.1f} GB/s, "
+          f"fp32 FMA peak {probes['fp32_fma_peak_gflops']:.0f} GFLOP/s "
+          f"({probes['threads']} threads). Decode: batch 1, 32 tokens; prefill: "
+          f"512 tokens; medians after a warm-up. PyTorch: Debian's torch, "
+          f"float32, BLAS {blas}.",
+          "",
+          "| model | weights | compile (time / peak RSS) | decode tok/s | of bandwidth bound "
+          "| prefill tok/s | of FMA peak | run peak RSS | PyTorch fp32 decode / prefill tok/s "
+          "| vs PyTorch (decode / prefill) |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + table
+    open(os.path.join(work, "results.md"), "w").write("\n".join(md) + "\n")
+    json.dump({"probes": probes, "results": rows},
+              open(os.path.join(work, "results.json"), "w"), indent=2)
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
