@@ -72,7 +72,8 @@ int main(int argc, char **argv) {
       ok = modrwkv_decode(model, state, tokens[i], nullptr) == 0;
   };
   auto prefillRun = [&] {
-    ok = ok && modrwkv_prefill(model, state, tokens.data(), prefill, nullptr) == 0;
+    ok = ok &&
+         modrwkv_prefill(model, state, tokens.data(), prefill, nullptr) == 0;
   };
   decodeRun(); // warm-up: page in the weights
   prefillRun();
@@ -87,12 +88,13 @@ int main(int argc, char **argv) {
   }
   struct rusage usage;
   getrusage(RUSAGE_SELF, &usage);
-  std::printf("{\"decode_tokens_per_s\": %.3f, \"prefill_tokens_per_s\": %.3f, "
-              "\"decode_tokens\": %lld, \"prefill_tokens\": %lld, \"runs\": %lld, "
-              "\"peak_rss_mb\": %.1f}\n",
-              decode / median(decodeTimes), prefill / median(prefillTimes),
-              (long long)decode, (long long)prefill, (long long)runs,
-              usage.ru_maxrss / 1024.0);
+  std::printf(
+      "{\"decode_tokens_per_s\": %.3f, \"prefill_tokens_per_s\": %.3f, "
+      "\"decode_tokens\": %lld, \"prefill_tokens\": %lld, \"runs\": %lld, "
+      "\"peak_rss_mb\": %.1f}\n",
+      decode / median(decodeTimes), prefill / median(prefillTimes),
+      (long long)decode, (long long)prefill, (long long)runs,
+      usage.ru_maxrss / 1024.0);
   modrwkv_state_free(state);
   modrwkv_model_free(model);
   return 0;
