@@ -34,15 +34,15 @@ struct RwkvExternalizeWeightsPass
       module.emitError("alignment must be a power of two, got ") << alignment;
       return signalPassFailure();
     }
+    if (module->hasAttr(kWeightsAttrName)) {
+      module.emitError("module already has externalized weights");
+      return signalPassFailure();
+    }
     MLIRContext *ctx = &getContext();
     // One layout for the whole module: a resource used by several functions
     // is stored once.
     llvm::MapVector<Attribute, int64_t> offsets;
     int64_t end = 0;
-    if (auto existing = module->getAttrOfType<ArrayAttr>(kWeightsAttrName)) {
-      module.emitError("module already has externalized weights");
-      return signalPassFailure();
-    }
 
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())

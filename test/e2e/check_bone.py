@@ -79,36 +79,35 @@ def main():
             logits(arts[("rwkv-peft-bone", "unmerged")], "--adapter", other),
             expected(merged))
 
-    # Bad adapters.
-    t, _ = bone.make_adapter(base, "rwkv-peft", "bat", 32, seed=1, layers=[0])
-    t["blocks.0.att.key.disha"] = np.zeros((128 // 48, 48, 48), np.float32)
-    bad = bone.save(t, "rwkv-peft", "bat", 48, w("bad-rank.pth"))
-    check.expect_error("bat rank that does not divide the weight",
-               [tool("modrwkv-compile"), ckpt, "-o", w("x"), "--adapter", bad],
-               "blocks.0.att.key.disha", "not divisible")
-    t, _ = bone.make_adapter(base, "rwkv-peft", "bone", 8, seed=1, layers=[0])
-    t["blocks.5.att.key.disha"] = np.zeros((8, 128), np.float32)
-    bad = bone.save(t, "rwkv-peft", "bone", 8, w("missing-layer.pth"))
-    check.expect_error("adapter for a tensor the model lacks",
-               [tool("modrwkv-compile"), ckpt, "-o", w("x"), "--adapter", bad],
-               "blocks.5.att.key.weight", "does not have")
-    t, _ = bone.make_adapter(base, "hf", "bone", 8, seed=1, layers=[0])
-    bad = bone.save(t, "hf", "bat", 8, w("wrong-variant"))
-    check.expect_error("variant other than adapter_config.json says",
-               [tool("modrwkv-compile"), ckpt, "-o", w("x"), "--adapter", bad],
-               "bone_block", "init_weights = bat")
-    t, _ = bone.make_adapter(base, "rwkv-peft", "bone", 8, seed=1, layers=[0])
-    t["blocks.0.att.w1.disha"] = np.zeros((8, 16), np.float32)
-    bad = bone.save(t, "rwkv-peft", "bone", 8, w("lora-target.pth"))
-    check.expect_error("Bone on an unsupported projection",
-               [tool("modrwkv-compile"), ckpt, "-o", w("x"), "--adapter", bad],
-               "blocks.0.att.w1", "not supported")
+    # Bad adapters: a valid layer-0 adapter with one tensor added or the
+    # file saved under a different variant.
+    def bad_adapter(label, file, layout, variant, rank, extra, saved_as, *fragments):
+        t, _ = bone.make_adapter(base, layout, variant, rank, seed=1, layers=[0])
+        t.update(extra)
+        path = bone.save(t, layout, saved_as, rank, w(file))
+        check.expect_error(label, [tool("modrwkv-compile"), ckpt, "-o", w("x"),
+                                   "--adapter", path], *fragments)
+
+    bad_adapter("bat rank that does not divide the weight", "bad-rank.pth",
+                "rwkv-peft", "bat", 32,
+                {"blocks.0.att.key.disha": np.zeros((128 // 48, 48, 48), np.float32)},
+                "bat", "blocks.0.att.key.disha", "not divisible")
+    bad_adapter("adapter for a tensor the model lacks", "missing-layer.pth",
+                "rwkv-peft", "bone", 8,
+                {"blocks.5.att.key.disha": np.zeros((8, 128), np.float32)},
+                "bone", "blocks.5.att.key.weight", "does not have")
+    bad_adapter("variant other than adapter_config.json says", "wrong-variant",
+                "hf", "bone", 8, {}, "bat", "bone_block", "init_weights = bat")
+    bad_adapter("Bone on an unsupported projection", "lora-target.pth",
+                "rwkv-peft", "bone", 8,
+                {"blocks.0.att.w1.disha": np.zeros((8, 16), np.float32)},
+                "bone", "blocks.0.att.w1", "not supported")
     check.expect_error("--adapter on a merged artifact",
-               [tool("modrwkv-run"), arts[("rwkv-peft-bone", "merged")],
-                "--tokens", "1", "--adapter", other], "no adapter to swap")
+                       [tool("modrwkv-run"), arts[("rwkv-peft-bone", "merged")],
+                        "--tokens", "1", "--adapter", other], "no adapter to swap")
     check.expect_error("--adapter of another variant",
-               [tool("modrwkv-run"), arts[("rwkv-peft-bat", "unmerged")],
-                "--tokens", "1", "--adapter", other], "is bone")
+                       [tool("modrwkv-run"), arts[("rwkv-peft-bat", "unmerged")],
+                        "--tokens", "1", "--adapter", other], "is bone")
 
     check.finish()
 

@@ -96,11 +96,6 @@ float penaltyWeight(const modrwkv_tokenizer *tokenizer, int32_t id) {
              : 1.0f;
 }
 
-struct Tokenizer {
-  std::unique_ptr<modrwkv_tokenizer, void (*)(modrwkv_tokenizer *)> handle{
-      nullptr, modrwkv_tokenizer_free};
-};
-
 struct Reply {
   int64_t tokens = -1; ///< -1: error (reported)
   bool stopString = false;
@@ -183,11 +178,11 @@ bool feedText(const modrwkv_model *model, modrwkv_state *state,
 
 int generate(const GenerateOptions &options, const modrwkv_model *model,
              modrwkv_state *state) {
-  Tokenizer tokenizer;
-  tokenizer.handle.reset(modrwkv_tokenizer_load(options.vocab.c_str()));
-  if (!tokenizer.handle)
+  std::unique_ptr<modrwkv_tokenizer, void (*)(modrwkv_tokenizer *)> tokenizer(
+      modrwkv_tokenizer_load(options.vocab.c_str()), modrwkv_tokenizer_free);
+  if (!tokenizer)
     return fail(modrwkv_last_error());
-  const modrwkv_tokenizer *tok = tokenizer.handle.get();
+  const modrwkv_tokenizer *tok = tokenizer.get();
   if (modrwkv_tokenizer_vocab_size(tok) > modrwkv_model_vocab_size(model))
     return fail(options.vocab + ": token ids up to " +
                 std::to_string(modrwkv_tokenizer_vocab_size(tok) - 1) +
