@@ -6,7 +6,8 @@ import lit.formats
 config.name = "modrwkv"
 config.test_format = lit.formats.ShTest(execute_external=True)
 config.suffixes = [".mlir", ".test"]
-config.excludes = ["unit", "e2e", "lit.cfg.py", "CMakeLists.txt"]
+config.excludes = ["unit", "e2e", "onnx", "Inputs", "lit.cfg.py",
+                   "CMakeLists.txt"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.modrwkv_obj_root, "test")
 

@@ -2,15 +2,10 @@
 
 #include "modrwkv/runtime.h"
 
+#include "ArtifactFiles.h"
 #include "Errors.h"
 
 #include <nlohmann/json.hpp>
-
-#include <dlfcn.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -58,12 +53,9 @@ constexpr char kStateMagic[8] = {'M', 'R', 'W', 'K', 'V', 'S', 'T', '1'};
 } // namespace
 
 struct modrwkv_model {
-  std::string dir;
+  modrwkv::runtime::ArtifactFiles files;
   int64_t layers = 0, width = 0, heads = 0, headSize = 0, vocab = 0;
-  void *library = nullptr;
   ForwardFn forward = nullptr;
-  void *weights = nullptr;
-  size_t weightBytes = 0;
   struct WeightEntry {
     uint64_t offset;
     int64_t count;
@@ -73,13 +65,6 @@ struct modrwkv_model {
 
   int64_t stateFloats() const {
     return 2 * layers * width + layers * heads * headSize * headSize;
-  }
-
-  ~modrwkv_model() {
-    if (weights)
-      munmap(weights, weightBytes);
-    if (library)
-      dlclose(library);
   }
 };
 
@@ -100,27 +85,10 @@ int64_t positive(const nlohmann::json &config, const char *key,
   return config[key].get<int64_t>();
 }
 
-void loadModel(modrwkv_model &m) {
-  std::string manifestPath = m.dir + "/manifest.json";
-  std::ifstream in(manifestPath);
-  if (!in)
-    throw Failure(manifestPath + ": cannot open (not an artifact directory?)");
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception &e) {
-    throw Failure(manifestPath + ": malformed JSON: " + e.what());
-  }
-  if (manifest.value("format", "") != "modrwkv-artifact" ||
-      manifest.value("version", 0) != 1)
-    throw Failure(manifestPath + ": not a version-1 modrwkv artifact manifest");
-  if (manifest.value("abi", "") != "rwkv7-forward-v1")
-    throw Failure(manifestPath + ": unsupported entry ABI '" +
-                  manifest.value("abi", "") + "'");
-  if (manifest.value("target", "") != "cpu")
-    throw Failure(manifestPath + ": artifact target '" +
-                  manifest.value("target", "") +
-                  "' cannot run on the CPU runtime");
+void loadModel(modrwkv_model &m, const std::string &dir) {
+  m.files.open(dir, "rwkv7-forward-v1");
+  const std::string &manifestPath = m.files.manifestPath;
+  const nlohmann::json &manifest = m.files.manifest;
   const nlohmann::json &config = manifest["config"];
   m.layers = positive(config, "layers", manifestPath);
   m.width = positive(config, "width", manifestPath);
@@ -129,42 +97,12 @@ void loadModel(modrwkv_model &m) {
   m.vocab = positive(config, "vocab", manifestPath);
   if (m.heads * m.headSize != m.width)
     throw Failure(manifestPath + ": heads x head_size != width");
-
-  std::string libraryPath = m.dir + "/" + manifest.value("library", "model.so");
-  m.library = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!m.library)
-    throw Failure(libraryPath + ": cannot load: " + dlerror());
-  std::string entry = manifest.value("entry", "");
-  m.forward = reinterpret_cast<ForwardFn>(dlsym(m.library, entry.c_str()));
-  if (!m.forward)
-    throw Failure(libraryPath + ": no entry point '" + entry + "'");
-
-  const nlohmann::json &weights = manifest["weights"];
-  std::string weightsPath = m.dir + "/" + weights.value("file", "weights.bin");
-  int fd = open(weightsPath.c_str(), O_RDONLY);
-  if (fd < 0)
-    throw Failure(weightsPath + ": cannot open: " + strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    close(fd);
-    throw Failure(weightsPath + ": cannot stat");
-  }
-  m.weightBytes = st.st_size;
-  uint64_t expected = weights.value("size", uint64_t(0));
-  if (m.weightBytes != expected || expected == 0) {
-    close(fd);
-    throw Failure(weightsPath + ": holds " + std::to_string(m.weightBytes) +
-                  " bytes, the manifest says " + std::to_string(expected));
-  }
-  // Writable but private: set_weight copies only the pages it touches.
-  void *mapped =
-      mmap(nullptr, m.weightBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  close(fd);
-  if (mapped == MAP_FAILED)
-    throw Failure(weightsPath + ": mmap failed: " + strerror(errno));
-  m.weights = mapped;
+  if (m.files.weightBytes == 0)
+    throw Failure(manifestPath + ": the model has no weights");
+  m.forward =
+      reinterpret_cast<ForwardFn>(m.files.symbol(manifest.value("entry", "")));
   for (const nlohmann::json &t :
-       weights.value("tensors", nlohmann::json::array())) {
+       manifest["weights"].value("tensors", nlohmann::json::array())) {
     int64_t count = 1;
     for (int64_t d : t.at("shape").get<std::vector<int64_t>>())
       count *= d;
@@ -172,7 +110,7 @@ void loadModel(modrwkv_model &m) {
     std::string dtype = t.value("dtype", "");
     bool f32 = dtype == "f32";
     if ((!f32 && dtype != "bf16") || count < 0 ||
-        offset + uint64_t(count) * (f32 ? 4 : 2) > m.weightBytes)
+        offset + uint64_t(count) * (f32 ? 4 : 2) > m.files.weightBytes)
       throw Failure(manifestPath + ": bad weight table entry '" +
                     t.value("name", "") + "'");
     m.weightTable[t.at("name").get<std::string>()] = {offset, count, f32};
@@ -192,7 +130,7 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
                     std::to_string(m.vocab) + ")");
   int64_t L = m.layers, C = m.width, H = m.heads, N = m.headSize;
   float *att = s.values.data(), *ffn = att + L * C, *wkv = ffn + L * C;
-  auto weights = describe<1>(m.weights, {int64_t(m.weightBytes)});
+  auto weights = describe<1>(m.files.weights, {int64_t(m.files.weightBytes)});
   auto attRef = describe<2>(att, {L, C});
   auto ffnRef = describe<2>(ffn, {L, C});
   auto wkvRef = describe<4>(wkv, {L, H, N, N});
@@ -240,8 +178,7 @@ API const char *modrwkv_last_error(void) { return lastError.c_str(); }
 
 API modrwkv_model *modrwkv_model_load(const char *dir) {
   auto *m = new modrwkv_model;
-  m->dir = dir ? dir : "";
-  if (guarded([&] { loadModel(*m); }) != 0) {
+  if (guarded([&] { loadModel(*m, dir ? dir : ""); }) != 0) {
     delete m;
     return nullptr;
   }
@@ -261,7 +198,7 @@ API int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
       throw Failure("modrwkv_model_set_weight: bad arguments");
     auto it = model->weightTable.find(name);
     if (it == model->weightTable.end())
-      throw Failure(model->dir + ": the artifact has no weight '" +
+      throw Failure(model->files.dir + ": the artifact has no weight '" +
                     std::string(name) + "'");
     if (!it->second.f32)
       throw Failure(std::string("weight '") + name +
@@ -270,8 +207,8 @@ API int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
       throw Failure(std::string("weight '") + name + "' has " +
                     std::to_string(it->second.count) + " elements, not " +
                     std::to_string(count));
-    std::memcpy(static_cast<char *>(model->weights) + it->second.offset, data,
-                count * sizeof(float));
+    std::memcpy(static_cast<char *>(model->files.weights) + it->second.offset,
+                data, count * sizeof(float));
   });
 }
 

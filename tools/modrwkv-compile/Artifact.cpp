@@ -3,14 +3,24 @@
 #include "Artifact.h"
 
 #include "modrwkv/Checkpoint/Importer.h"
+#include "modrwkv/Onnx/Importer.h"
 #include "modrwkv/Passes/Passes.h"
 
+#include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
+
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
@@ -29,6 +39,8 @@ using namespace mlir;
 
 namespace modrwkv {
 namespace {
+
+constexpr llvm::StringLiteral kGraphEntryPrefix = "modrwkv_graph_";
 
 std::unique_ptr<llvm::TargetMachine> hostMachine(const CodegenOptions &options,
                                                  std::string &error) {
@@ -55,9 +67,29 @@ std::unique_ptr<llvm::TargetMachine> hostMachine(const CodegenOptions &options,
   return machine;
 }
 
-/// The compiled entry must be `void(ptr x 6)`: state and logits updated in
-/// place through the descriptors (see runtime.h).
+ArrayAttr graphsOf(ModuleOp module) {
+  return module->getAttrOfType<ArrayAttr>(onnxfe::kGraphsAttrName);
+}
+
+StringRef graphSymbol(Attribute graph) {
+  return cast<DictionaryAttr>(graph).getAs<StringAttr>("symbol").getValue();
+}
+
+/// Graph entries take descriptors of [weights,] inputs and outputs; the
+/// language-model entry is `void(ptr x 6)` (see runtime.h): state and
+/// logits updated in place through the descriptors.
 LogicalResult checkEntry(ModuleOp module) {
+  if (ArrayAttr graphs = graphsOf(module)) {
+    for (Attribute g : graphs) {
+      std::string name = ("_mlir_ciface_" + graphSymbol(g)).str();
+      auto entry = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+      if (!entry ||
+          !isa<LLVM::LLVMVoidType>(entry.getFunctionType().getReturnType()))
+        return module.emitError("lowered module has no void entry point @")
+               << name;
+    }
+    return success();
+  }
   std::string name = ("_mlir_ciface_" + checkpoint::kEntryName).str();
   auto entry = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
   if (!entry)
@@ -70,6 +102,34 @@ LogicalResult checkEntry(ModuleOp module) {
                            "wkv, logits); got ")
            << type << ": state or logits were not updated in place";
   return success();
+}
+
+/// `void modrwkv_graph_<symbol>(void **args)` calling the C interface with
+/// args[i]: the runtime calls every graph the same way, whatever its arity.
+void addPackedEntries(ModuleOp module, llvm::Module &llvmModule) {
+  ArrayAttr graphs = graphsOf(module);
+  if (!graphs)
+    return;
+  llvm::LLVMContext &ctx = llvmModule.getContext();
+  auto *ptr = llvm::PointerType::get(ctx, 0);
+  for (Attribute g : graphs) {
+    llvm::Function *callee =
+        llvmModule.getFunction(("_mlir_ciface_" + graphSymbol(g)).str());
+    auto *type =
+        llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false);
+    auto *wrapper = llvm::Function::Create(
+        type, llvm::GlobalValue::ExternalLinkage,
+        (kGraphEntryPrefix + graphSymbol(g)).str(), llvmModule);
+    llvm::IRBuilder<> builder(llvm::BasicBlock::Create(ctx, "entry", wrapper));
+    SmallVector<llvm::Value *> args;
+    for (unsigned i = 0; i < callee->arg_size(); ++i) {
+      llvm::Value *slot =
+          builder.CreateConstGEP1_64(ptr, wrapper->getArg(0), i);
+      args.push_back(builder.CreateLoad(ptr, slot));
+    }
+    builder.CreateCall(callee, args);
+    builder.CreateRetVoid();
+  }
 }
 
 LogicalResult fail(const llvm::Twine &message) {
@@ -99,7 +159,15 @@ LogicalResult writeWeights(ModuleOp module, StringRef path,
     ArrayRef<char> data = blob->getData();
     auto type = cast<ShapedType>(value.getType());
     Type element = type.getElementType();
-    if (!element.isF32() && !element.isBF16())
+    std::string dtype;
+    if (element.isF32() || element.isBF16() || element.isF16() ||
+        element.isF64())
+      dtype = element.isBF16()
+                  ? "bf16"
+                  : "f" + std::to_string(element.getIntOrFloatBitWidth());
+    else if (element.isInteger() && element.getIntOrFloatBitWidth() % 8 == 0)
+      dtype = "i" + std::to_string(element.getIntOrFloatBitWidth());
+    else
       return fail("weight '" + name + "' has unsupported element type");
     uint64_t bytes =
         uint64_t(type.getNumElements()) * element.getIntOrFloatBitWidth() / 8;
@@ -114,7 +182,7 @@ LogicalResult writeWeights(ModuleOp module, StringRef path,
     table.push_back({{"name", name.str()},
                      {"offset", offset},
                      {"shape", type.getShape().vec()},
-                     {"dtype", element.isF32() ? "f32" : "bf16"}});
+                     {"dtype", dtype}});
   }
   os.close();
   if (os.has_error())
@@ -122,7 +190,104 @@ LogicalResult writeWeights(ModuleOp module, StringRef path,
   return success();
 }
 
+LogicalResult describeLanguageModel(ModuleOp module,
+                                    const nlohmann::json &table,
+                                    const CodegenOptions &options,
+                                    nlohmann::json &manifest) {
+  auto config =
+      module->getAttrOfType<DictionaryAttr>(checkpoint::kConfigAttrName);
+  if (!config)
+    return fail("lowered module has no '" + checkpoint::kConfigAttrName +
+                "' attribute");
+  nlohmann::json cfg;
+  for (NamedAttribute a : config)
+    cfg[a.getName().str()] = cast<IntegerAttr>(a.getValue()).getInt();
+  int64_t L = cfg["layers"], C = cfg["width"], H = cfg["heads"],
+          N = cfg["head_size"];
+  // Adapter tensors still in the weight file (not merged away) can be
+  // swapped at run time.
+  nlohmann::json adapter = nlohmann::json::object();
+  if (auto provided =
+          module->getAttrOfType<DictionaryAttr>(checkpoint::kAdapterAttrName)) {
+    std::set<std::string> stored;
+    for (const nlohmann::json &entry : table)
+      stored.insert(entry["name"].get<std::string>());
+    nlohmann::json tensors = nlohmann::json::object();
+    for (NamedAttribute a : provided)
+      if (stored.count(a.getName().str()))
+        tensors[a.getName().str()] = cast<StringAttr>(a.getValue()).str();
+    adapter = {{"source", options.adapterSource}, {"tensors", tensors}};
+  }
+  manifest["entry"] = ("_mlir_ciface_" + checkpoint::kEntryName).str();
+  manifest["abi"] = "rwkv7-forward-v1";
+  manifest["config"] = cfg;
+  manifest["state"] = {
+      {"att_shift", {L, C}}, {"ffn_shift", {L, C}}, {"wkv", {L, H, N, N}}};
+  manifest["adapter"] = adapter;
+  return success();
+}
+
+LogicalResult describeGraphs(ModuleOp module, nlohmann::json &manifest) {
+  nlohmann::json graphs = nlohmann::json::array();
+  auto tensors = [](Attribute list) {
+    nlohmann::json out = nlohmann::json::array();
+    for (Attribute a : cast<ArrayAttr>(list)) {
+      auto t = cast<DictionaryAttr>(a);
+      std::vector<int64_t> shape;
+      for (Attribute d : t.getAs<ArrayAttr>("shape"))
+        shape.push_back(cast<IntegerAttr>(d).getInt());
+      out.push_back({{"name", t.getAs<StringAttr>("name").str()},
+                     {"dtype", t.getAs<StringAttr>("dtype").str()},
+                     {"shape", shape}});
+    }
+    return out;
+  };
+  for (Attribute a : graphsOf(module)) {
+    auto g = cast<DictionaryAttr>(a);
+    StringRef symbol = graphSymbol(g);
+    auto entry =
+        module.lookupSymbol<LLVM::LLVMFuncOp>(("_mlir_ciface_" + symbol).str());
+    nlohmann::json inputs = tensors(g.get("inputs")),
+                   outputs = tensors(g.get("outputs"));
+    size_t params = entry.getFunctionType().getNumParams();
+    bool weightsArg = params == inputs.size() + outputs.size() + 1;
+    if (!weightsArg && params != inputs.size() + outputs.size())
+      return fail("entry @" + symbol + " takes " + llvm::Twine(params) +
+                  " buffers for " + llvm::Twine(inputs.size()) +
+                  " inputs and " + llvm::Twine(outputs.size()) + " outputs");
+    graphs.push_back({{"name", g.getAs<StringAttr>("name").str()},
+                      {"entry", (kGraphEntryPrefix + symbol).str()},
+                      {"weights_arg", weightsArg},
+                      {"inputs", inputs},
+                      {"outputs", outputs}});
+  }
+  manifest["abi"] = "graph-v1";
+  manifest["graphs"] = graphs;
+  return success();
+}
+
 } // namespace
+
+void initCompiler(DialectRegistry &registry) {
+  registerAllPasses();
+  registerPasses();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  registry.insert<rwkv::RwkvDialect>();
+}
+
+LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
+  PassManager pm(module.getContext());
+  StringRef passes = pipeline;
+  if (passes.consume_front("builtin.module(") && !passes.consume_back(")"))
+    return fail("unbalanced pipeline '" + pipeline + "'");
+  if (failed(parsePassPipeline(passes, pm, llvm::errs())))
+    return fail("cannot parse the pipeline '" + pipeline + "'");
+  if (failed(pm.run(module)))
+    return fail("lowering failed");
+  return success();
+}
 
 std::unique_ptr<llvm::Module> translateToLLVM(ModuleOp module,
                                               llvm::LLVMContext &llvmContext,
@@ -140,6 +305,7 @@ std::unique_ptr<llvm::Module> translateToLLVM(ModuleOp module,
     (void)fail("translation to LLVM IR failed");
     return nullptr;
   }
+  addPackedEntries(module, *llvmModule);
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(machine->getTargetTriple());
   auto optimize = makeOptimizingTransformer(options.optLevel, 0, machine.get());
@@ -203,45 +369,19 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
   uint64_t weightBytes = 0;
   if (failed(writeWeights(module, join("weights.bin"), table, weightBytes)))
     return failure();
-  auto config =
-      module->getAttrOfType<DictionaryAttr>(checkpoint::kConfigAttrName);
-  if (!config)
-    return fail("lowered module has no '" + checkpoint::kConfigAttrName +
-                "' attribute");
-  nlohmann::json cfg;
-  for (NamedAttribute a : config)
-    cfg[a.getName().str()] = cast<IntegerAttr>(a.getValue()).getInt();
-  int64_t L = cfg["layers"], C = cfg["width"], H = cfg["heads"],
-          N = cfg["head_size"];
-  // Adapter tensors still in the weight file (not merged away) can be
-  // swapped at run time.
-  nlohmann::json adapter = nlohmann::json::object();
-  if (auto provided =
-          module->getAttrOfType<DictionaryAttr>(checkpoint::kAdapterAttrName)) {
-    std::set<std::string> stored;
-    for (const nlohmann::json &entry : table)
-      stored.insert(entry["name"].get<std::string>());
-    nlohmann::json tensors = nlohmann::json::object();
-    for (NamedAttribute a : provided)
-      if (stored.count(a.getName().str()))
-        tensors[a.getName().str()] = cast<StringAttr>(a.getValue()).str();
-    adapter = {{"source", options.adapterSource}, {"tensors", tensors}};
-  }
   nlohmann::json manifest = {
       {"format", "modrwkv-artifact"},
       {"version", 1},
       {"target", "cpu"},
       {"cpu", options.cpu},
       {"library", "model.so"},
-      {"entry", ("_mlir_ciface_" + checkpoint::kEntryName).str()},
-      {"abi", "rwkv7-forward-v1"},
       {"source", source.str()},
-      {"config", cfg},
-      {"state",
-       {{"att_shift", {L, C}}, {"ffn_shift", {L, C}}, {"wkv", {L, H, N, N}}}},
       {"weights",
-       {{"file", "weights.bin"}, {"size", weightBytes}, {"tensors", table}}},
-      {"adapter", adapter}};
+       {{"file", "weights.bin"}, {"size", weightBytes}, {"tensors", table}}}};
+  if (failed(graphsOf(module)
+                 ? describeGraphs(module, manifest)
+                 : describeLanguageModel(module, table, options, manifest)))
+    return failure();
   std::error_code ec;
   llvm::raw_fd_ostream os(join("manifest.json"), ec, llvm::sys::fs::OF_Text);
   if (ec)

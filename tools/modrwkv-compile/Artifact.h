@@ -26,6 +26,15 @@ struct CodegenOptions {
   std::string adapterSource; ///< for the manifest, "" if none
 };
 
+/// Registers the passes and pipelines the compiler tools accept and fills
+/// `registry` with every dialect, extension and LLVM translation they use.
+void initCompiler(mlir::DialectRegistry &registry);
+
+/// Runs a textual pass pipeline (with or without a builtin.module(...)
+/// anchor) on `module`; reports errors on stderr.
+mlir::LogicalResult runPipeline(mlir::ModuleOp module,
+                                llvm::StringRef pipeline);
+
 /// Translates a module in the LLVM dialect to optimized LLVM IR for the
 /// host target. Returns null after reporting an error.
 std::unique_ptr<llvm::Module> translateToLLVM(mlir::ModuleOp module,

@@ -1,10 +1,10 @@
 //===- modrwkv-compile.cpp - checkpoint to artifact -----------------------===//
 //
-//   modrwkv-compile CHECKPOINT -o OUT [--target cpu] [--emit
-//   mlir|llvm|artifact]
-//                   [--pipeline PIPELINE] [--cpu NAME]
+//   modrwkv-compile CHECKPOINT|MODEL.onnx -o OUT [--target cpu]
+//                   [--emit mlir|llvm|artifact] [--pipeline PIPELINE]
+//                   [--cpu NAME] [--dim NAME=SIZE ...]
 //
-// --emit mlir writes the imported rwkv IR (weights elided), --emit llvm the
+// --emit mlir writes the imported IR (weights elided), --emit llvm the
 // optimized LLVM IR, both to the file OUT ('-' for stdout); --emit artifact
 // (the default) writes the artifact directory OUT.
 //
@@ -17,6 +17,7 @@
 #include "modrwkv/Checkpoint/Importer.h"
 #include "modrwkv/Checkpoint/Tensor.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
+#include "modrwkv/Onnx/Importer.h"
 #include "modrwkv/Passes/Passes.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -46,7 +47,8 @@ namespace {
 enum class Emit { Mlir, Llvm, Artifact };
 
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
-                               cl::desc("<checkpoint .pth | .safetensors>"));
+                               cl::desc("<checkpoint .pth | .safetensors | "
+                                        "ONNX model .onnx>"));
 cl::opt<std::string> outputPath("o", cl::Required,
                                 cl::desc("Artifact directory, or output file "
                                          "for --emit mlir|llvm"),
@@ -78,6 +80,10 @@ cl::opt<std::string> pipeline(
 cl::opt<std::string> cpu("cpu", cl::init("native"),
                          cl::desc("CPU to generate code for (LLVM name, or "
                                   "'native' for this machine)"));
+
+cl::list<std::string>
+    dims("dim", cl::desc("Pin a symbolic input dimension of an ONNX model"),
+         cl::value_desc("NAME=SIZE"));
 
 cl::opt<bool> progress("progress",
                        cl::desc("Report each stage and its time on stderr "
@@ -125,20 +131,8 @@ int writeText(llvm::function_ref<void(llvm::raw_ostream &)> print) {
   file->keep();
   return 0;
 }
-} // namespace
-
-int main(int argc, char **argv) {
-  llvm::InitLLVM init(argc, argv);
-  registerAllPasses();
-  modrwkv::registerPasses();
-  cl::ParseCommandLineOptions(argc, argv,
-                              "modrwkv-compile: RWKV-7 checkpoint to a native "
-                              "artifact\n");
-  if (target != "cpu")
-    return error("unsupported target '" + target + "' (supported: cpu)");
-
-  Stages stages(progress.getNumOccurrences() ? bool(progress)
-                                             : isatty(STDERR_FILENO));
+int importCheckpoint(MLIRContext &context, Stages &stages,
+                     OwningOpRef<ModuleOp> &module) {
   stages.begin("reading the checkpoint");
   auto tensors = modrwkv::checkpoint::readCheckpoint(inputPath);
   if (!tensors)
@@ -155,17 +149,61 @@ int main(int argc, char **argv) {
   } else if (mergeAdapter) {
     return error("--merge-adapter needs --adapter");
   }
-
   stages.begin("importing into the rwkv dialect");
+  module = modrwkv::checkpoint::importRwkv7(
+      context, *config, std::move(*tensors), adapters ? &*adapters : nullptr);
+  return 0;
+}
+
+int importOnnx(MLIRContext &context, Stages &stages,
+               OwningOpRef<ModuleOp> &module) {
+  stages.begin("reading the ONNX model");
+  modrwkv::onnxfe::ReadOptions readOptions;
+  for (const std::string &dim : dims) {
+    auto [name, size] = llvm::StringRef(dim).split('=');
+    long long value;
+    if (name.empty() || size.getAsInteger(10, value))
+      return error("--dim " + dim + ": expected NAME=SIZE");
+    readOptions.dims[name.str()] = value;
+  }
+  auto model = modrwkv::onnxfe::readModel(inputPath, readOptions);
+  if (!model)
+    return error(llvm::toString(model.takeError()));
+  stages.begin("importing into linalg");
+  modrwkv::onnxfe::ImportFailure failure;
+  module = modrwkv::onnxfe::importModel(context, *model, {}, failure);
+  if (!module)
+    return error(failure.message);
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
   DialectRegistry registry;
-  registerAllDialects(registry);
-  registerAllExtensions(registry);
-  registerAllToLLVMIRTranslations(registry);
-  registry.insert<modrwkv::rwkv::RwkvDialect>();
+  modrwkv::initCompiler(registry);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "modrwkv-compile: RWKV-7 checkpoint to a native "
+                              "artifact\n");
+  if (target != "cpu")
+    return error("unsupported target '" + target + "' (supported: cpu)");
+
+  Stages stages(progress.getNumOccurrences() ? bool(progress)
+                                             : isatty(STDERR_FILENO));
   MLIRContext context(registry);
   context.disableMultithreading();
-  OwningOpRef<ModuleOp> module = modrwkv::checkpoint::importRwkv7(
-      context, *config, std::move(*tensors), adapters ? &*adapters : nullptr);
+  OwningOpRef<ModuleOp> module;
+  bool onnx = llvm::StringRef(inputPath).ends_with(".onnx") ||
+              llvm::StringRef(inputPath).ends_with(".onnxtxt");
+  if (!onnx && !dims.empty())
+    return error("--dim applies to ONNX models only");
+  if (onnx && (!adapterPath.empty() || mergeAdapter || dtype != "f32"))
+    return error("--adapter, --merge-adapter and --dtype apply to RWKV "
+                 "checkpoints only");
+  if (int rc = onnx ? importOnnx(context, stages, module)
+                    : importCheckpoint(context, stages, module))
+    return rc;
   if (failed(module->verify()))
     return error("the imported module does not verify");
 
@@ -177,22 +215,16 @@ int main(int argc, char **argv) {
   }
 
   stages.begin("lowering (modrwkv-cpu-pipeline)");
-  PassManager pm(&context);
   if (dtype != "f32" && dtype != "bf16")
     return error("unsupported --dtype '" + dtype + "' (f32, bf16)");
   std::string defaultPipeline = "modrwkv-cpu-pipeline{weight-dtype=" + dtype;
   if (mergeAdapter)
     defaultPipeline += " merge-bone=1";
   defaultPipeline += "}";
-  llvm::StringRef passes = pipeline.getNumOccurrences()
-                               ? llvm::StringRef(pipeline)
-                               : defaultPipeline;
-  if (passes.consume_front("builtin.module(") && !passes.consume_back(")"))
-    return error("unbalanced --pipeline '" + pipeline + "'");
-  if (failed(parsePassPipeline(passes, pm, llvm::errs())))
-    return error("cannot parse --pipeline '" + pipeline + "'");
-  if (failed(pm.run(*module)))
-    return error("lowering failed");
+  if (failed(modrwkv::runPipeline(*module, pipeline.getNumOccurrences()
+                                               ? llvm::StringRef(pipeline)
+                                               : defaultPipeline)))
+    return 1;
 
   stages.begin("optimizing LLVM IR");
   modrwkv::CodegenOptions options;

@@ -1,0 +1,608 @@
+//===- NeuralOps.cpp - products, convolutions, reductions, normalizations -===//
+
+#include "Lowering.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+#include <cmath>
+
+using namespace mlir;
+
+namespace modrwkv::onnxfe {
+namespace {
+
+SmallVector<utils::IteratorType> iterators(int64_t parallel,
+                                           int64_t reduction) {
+  SmallVector<utils::IteratorType> it(parallel, utils::IteratorType::parallel);
+  it.append(reduction, utils::IteratorType::reduction);
+  return it;
+}
+
+/// acc += x * y over the loops of `maps` (the last map is the accumulator).
+Value contraction(OpContext &ctx, ValueRange operands, Value init,
+                  ArrayRef<AffineMap> maps, int64_t parallel, int64_t reduction,
+                  int32_t dtype) {
+  return linalg::GenericOp::create(
+             ctx.b, ctx.loc, init.getType(), operands, init, maps,
+             iterators(parallel, reduction),
+             [&](OpBuilder &b, Location loc, ValueRange a) {
+               ScalarOps s{b, loc, dtype};
+               linalg::YieldOp::create(b, loc, s.add(a[2], s.mul(a[0], a[1])));
+             })
+      .getResult(0);
+}
+
+LogicalResult lowerMatMul(OpContext &ctx) {
+  TV &a = ctx.in(0), &bm = ctx.in(1);
+  if (a.dtype != bm.dtype)
+    return ctx.invalid("operand types differ");
+  if (a.rank() == 0 || bm.rank() == 0)
+    return ctx.invalid("operands must have rank >= 1");
+  int32_t dtype = a.dtype;
+  // 1-D operands are promoted to matrices and the extra dim dropped again.
+  Value av = ctx.val(0), bv = ctx.val(1);
+  SmallVector<int64_t> as = a.shape, bs = bm.shape;
+  if (a.rank() == 1) {
+    as.insert(as.begin(), 1);
+    av = ctx.reshape(av, as);
+  }
+  if (bm.rank() == 1) {
+    bs.push_back(1);
+    bv = ctx.reshape(bv, bs);
+  }
+  int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+  if (bs[bs.size() - 2] != K)
+    return ctx.invalid("inner dimensions differ: " + std::to_string(K) +
+                       " and " + std::to_string(bs[bs.size() - 2]));
+  ArrayRef<int64_t> aBatch = ArrayRef<int64_t>(as).drop_back(2),
+                    bBatch = ArrayRef<int64_t>(bs).drop_back(2);
+  auto batch = broadcastShapes(aBatch, bBatch);
+  if (!batch)
+    return ctx.invalid("batch dimensions do not broadcast");
+  int64_t nb = batch->size(), loops = nb + 3;
+  MLIRContext *mctx = ctx.b.getContext();
+  auto dim = [&](int64_t d) { return getAffineDimExpr(d, mctx); };
+  auto batchExprs = [&](ArrayRef<int64_t> own) {
+    SmallVector<AffineExpr> e;
+    for (size_t j = 0; j < own.size(); ++j) {
+      int64_t d = nb - own.size() + j;
+      e.push_back(own[j] == 1 && (*batch)[d] != 1
+                      ? getAffineConstantExpr(0, mctx)
+                      : dim(d));
+    }
+    return e;
+  };
+  SmallVector<AffineExpr> ae = batchExprs(aBatch), be = batchExprs(bBatch), oe;
+  for (int64_t d = 0; d < nb; ++d)
+    oe.push_back(dim(d));
+  ae.append({dim(nb), dim(nb + 2)});
+  be.append({dim(nb + 2), dim(nb + 1)});
+  oe.append({dim(nb), dim(nb + 1)});
+  SmallVector<int64_t> outShape = *batch;
+  outShape.append({M, N});
+  Value init = ctx.fill(outShape, dtype, ctx.scalar(dtype, 0));
+  AffineMap maps[] = {AffineMap::get(loops, 0, ae, mctx),
+                      AffineMap::get(loops, 0, be, mctx),
+                      AffineMap::get(loops, 0, oe, mctx)};
+  Value out = contraction(ctx, {av, bv}, init, maps, nb + 2, 1, dtype);
+  SmallVector<int64_t> shape = *batch;
+  if (a.rank() > 1)
+    shape.push_back(M);
+  if (bm.rank() > 1)
+    shape.push_back(N);
+  ctx.set(0, ctx.reshape(out, shape), dtype);
+  return success();
+}
+
+LogicalResult lowerGemm(OpContext &ctx) {
+  TV &a = ctx.in(0), &bm = ctx.in(1);
+  if (a.rank() != 2 || bm.rank() != 2)
+    return ctx.invalid("A and B must be matrices");
+  bool ta = ctx.attrInt("transA", 0), tb = ctx.attrInt("transB", 0);
+  double alpha = ctx.attrFloat("alpha", 1), beta = ctx.attrFloat("beta", 1);
+  int64_t M = a.shape[ta ? 1 : 0], K = a.shape[ta ? 0 : 1];
+  int64_t N = bm.shape[tb ? 0 : 1];
+  if (bm.shape[tb ? 1 : 0] != K)
+    return ctx.invalid("inner dimensions differ");
+  int32_t dtype = a.dtype;
+  MLIRContext *mctx = ctx.b.getContext();
+  auto m = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
+       k = getAffineDimExpr(2, mctx);
+  AffineMap maps[] = {
+      AffineMap::get(3, 0, ta ? ArrayRef{k, m} : ArrayRef{m, k}, mctx),
+      AffineMap::get(3, 0, tb ? ArrayRef{n, k} : ArrayRef{k, n}, mctx),
+      AffineMap::get(3, 0, {m, n}, mctx)};
+  Value product = contraction(ctx, {ctx.val(0), ctx.val(1)},
+                              ctx.fill({M, N}, dtype, ctx.scalar(dtype, 0)),
+                              maps, 2, 1, dtype);
+  SmallVector<Value> operands = {product};
+  if (ctx.has(2)) {
+    auto shape = broadcastShapes({M, N}, ctx.in(2).shape);
+    if (!shape || (*shape)[0] != M || (*shape)[1] != N)
+      return ctx.invalid("C does not broadcast to [M, N]");
+    operands.push_back(ctx.val(2));
+  }
+  Value out = ctx.broadcastMap(
+      {M, N}, dtype, operands, [&](OpBuilder &b, Location loc, ValueRange v) {
+        ScalarOps s{b, loc, dtype};
+        Value y = alpha == 1 ? v[0] : s.mul(s.constant(alpha), v[0]);
+        if (v.size() > 1)
+          y = s.add(y, beta == 1 ? v[1] : s.mul(s.constant(beta), v[1]));
+        return y;
+      });
+  ctx.set(0, out, dtype);
+  return success();
+}
+
+LogicalResult lowerConv(OpContext &ctx) {
+  TV &x = ctx.in(0), &w = ctx.in(1);
+  int64_t spatial = x.rank() - 2;
+  if (spatial < 1 || w.rank() != x.rank())
+    return ctx.invalid("input and weight must have the same rank >= 3");
+  if (!isFloatType(x.dtype) || x.dtype != w.dtype)
+    return ctx.unsupported("element type " + dtypeName(x.dtype));
+  int64_t group = ctx.attrInt("group", 1);
+  int64_t N = x.shape[0], C = x.shape[1], M = w.shape[0];
+  if (group < 1 || C % group || M % group || w.shape[1] != C / group)
+    return ctx.invalid("channels do not match the groups");
+  int64_t Cg = C / group, Mg = M / group;
+  std::vector<int64_t> kernel(w.shape.begin() + 2, w.shape.end());
+  std::vector<int64_t> strides = ctx.attrInts("strides"),
+                       dilations = ctx.attrInts("dilations"),
+                       pads = ctx.attrInts("pads");
+  if (strides.empty())
+    strides.assign(spatial, 1);
+  if (dilations.empty())
+    dilations.assign(spatial, 1);
+  if (pads.empty())
+    pads.assign(2 * spatial, 0);
+  if (ctx.hasAttr("kernel_shape") && ctx.attrInts("kernel_shape") != kernel)
+    return ctx.invalid("kernel_shape disagrees with the weight");
+  if (int64_t(strides.size()) != spatial ||
+      int64_t(dilations.size()) != spatial ||
+      int64_t(pads.size()) != 2 * spatial)
+    return ctx.invalid("strides, dilations or pads have the wrong length");
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  SmallVector<int64_t> padded = x.shape, outShape = {N, group, Mg};
+  SmallVector<int64_t> before(x.rank(), 0);
+  for (int64_t d = 0; d < spatial; ++d) {
+    int64_t in = x.shape[d + 2], extent = (kernel[d] - 1) * dilations[d] + 1;
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      int64_t out = (in + strides[d] - 1) / strides[d];
+      int64_t total =
+          std::max<int64_t>(0, (out - 1) * strides[d] + extent - in);
+      int64_t small = total / 2;
+      pads[d] = autoPad == "SAME_UPPER" ? small : total - small;
+      pads[d + spatial] = total - pads[d];
+    } else if (autoPad == "VALID") {
+      pads[d] = pads[d + spatial] = 0;
+    } else if (autoPad != "NOTSET") {
+      return ctx.invalid("unknown auto_pad '" + autoPad + "'");
+    }
+    if (pads[d] < 0 || pads[d + spatial] < 0 || strides[d] < 1 ||
+        dilations[d] < 1)
+      return ctx.invalid("negative pads or non-positive strides/dilations");
+    before[d + 2] = pads[d];
+    padded[d + 2] = in + pads[d] + pads[d + spatial];
+    if (padded[d + 2] < extent)
+      return ctx.invalid("the kernel is larger than the padded input");
+    outShape.push_back((padded[d + 2] - extent) / strides[d] + 1);
+  }
+  int32_t dtype = x.dtype;
+  Value input = ctx.val(0);
+  if (padded != x.shape) {
+    input = ctx.insert(input, ctx.fill(padded, dtype, ctx.scalar(dtype, 0)),
+                       before);
+  }
+  // Groups become a dim of their own: x [N, G, Cg, ...], w [G, Mg, Cg, ...].
+  SmallVector<int64_t> xg = {N, group, Cg}, wg = {group, Mg, Cg};
+  xg.append(padded.begin() + 2, padded.end());
+  wg.append(kernel.begin(), kernel.end());
+  input = ctx.reshape(input, xg);
+  Value weight = ctx.reshape(ctx.val(1), wg);
+  // Loops: n, g, mg, out spatial..., c, kernel spatial...
+  int64_t loops = 4 + 2 * spatial;
+  MLIRContext *mctx = ctx.b.getContext();
+  auto dim = [&](int64_t d) { return getAffineDimExpr(d, mctx); };
+  int64_t cLoop = 3 + spatial;
+  SmallVector<AffineExpr> xe = {dim(0), dim(1), dim(cLoop)},
+                          we = {dim(1), dim(2), dim(cLoop)},
+                          oe = {dim(0), dim(1), dim(2)};
+  for (int64_t d = 0; d < spatial; ++d) {
+    AffineExpr o = dim(3 + d), k = dim(cLoop + 1 + d);
+    xe.push_back(o * strides[d] + k * dilations[d]);
+    we.push_back(k);
+    oe.push_back(o);
+  }
+  Value init = ctx.fill(outShape, dtype, ctx.scalar(dtype, 0));
+  if (ctx.has(2)) {
+    TV &bias = ctx.in(2);
+    if (bias.rank() != 1 || bias.shape[0] != M)
+      return ctx.invalid("bias must have M elements");
+    SmallVector<int64_t> biasShape = {group, Mg};
+    biasShape.append(spatial, 1);
+    init = ctx.broadcastMap(
+        outShape, dtype, {ctx.reshape(ctx.val(2), biasShape)},
+        [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+  }
+  AffineMap maps[] = {AffineMap::get(loops, 0, xe, mctx),
+                      AffineMap::get(loops, 0, we, mctx),
+                      AffineMap::get(loops, 0, oe, mctx)};
+  Value out = contraction(ctx, {input, weight}, init, maps, 3 + spatial,
+                          1 + spatial, dtype);
+  SmallVector<int64_t> shape = {N, M};
+  shape.append(outShape.begin() + 3, outShape.end());
+  ctx.set(0, ctx.reshape(out, shape), dtype);
+  return success();
+}
+
+/// `shape` with the `axes` set to 1.
+SmallVector<int64_t> keptShape(ArrayRef<int64_t> shape,
+                               ArrayRef<int64_t> axes) {
+  SmallVector<int64_t> out(shape);
+  for (int64_t a : axes)
+    out[a] = 1;
+  return out;
+}
+
+/// Sum / max / ... over `axes`, keeping them as size-1 dims.
+Value reduceKeep(OpContext &ctx, Value x, ArrayRef<int64_t> axes, int32_t dtype,
+                 double init, StringRef kind) {
+  auto shape = cast<RankedTensorType>(x.getType()).getShape();
+  Value r = ctx.reduce(x, axes, dtype, ctx.scalar(dtype, init),
+                       [&](OpBuilder &b, Location loc, ValueRange a) {
+                         ScalarOps s{b, loc, dtype};
+                         if (kind == "max")
+                           return s.max(a[0], a[1]);
+                         if (kind == "min")
+                           return s.min(a[0], a[1]);
+                         if (kind == "prod")
+                           return s.mul(a[0], a[1]);
+                         return s.add(a[0], a[1]);
+                       });
+  return ctx.reshape(r, keptShape(shape, axes));
+}
+
+std::optional<SmallVector<int64_t>>
+normalizedAxes(OpContext &ctx, ArrayRef<int64_t> axes, int64_t rank) {
+  SmallVector<int64_t> out;
+  for (int64_t a : axes) {
+    auto d = ctx.axis(a, rank);
+    if (!d)
+      return std::nullopt;
+    if (!llvm::is_contained(out, *d))
+      out.push_back(*d);
+  }
+  llvm::sort(out);
+  return out;
+}
+
+struct ReduceKind {
+  StringRef combine; ///< add, max, min, prod
+  double init;
+  /// Applied to each element before combining / to the result.
+  std::function<Value(ScalarOps &, Value)> pre, post;
+  bool mean = false;
+};
+
+LogicalResult lowerReduce(OpContext &ctx, const ReduceKind &kind,
+                          int64_t axesInputSince) {
+  TV &x = ctx.in(0);
+  int32_t dtype = x.dtype;
+  std::vector<int64_t> axesList;
+  if (ctx.opset < axesInputSince) {
+    axesList = ctx.attrInts("axes");
+  } else if (ctx.has(1)) {
+    auto a = ctx.constInts(1);
+    if (!a)
+      return failure();
+    axesList = *a;
+  }
+  bool noop = ctx.attrInt("noop_with_empty_axes", 0);
+  if (axesList.empty() && noop) {
+    ctx.set(0, ctx.in(0));
+    return success();
+  }
+  if (axesList.empty())
+    for (int64_t d = 0; d < x.rank(); ++d)
+      axesList.push_back(d);
+  auto axes = normalizedAxes(ctx, axesList, x.rank());
+  if (!axes)
+    return failure();
+  Value input = ctx.val(0);
+  if (kind.pre)
+    input = ctx.broadcastMap(x.shape, dtype, {input},
+                             [&](OpBuilder &b, Location loc, ValueRange a) {
+                               ScalarOps s{b, loc, dtype};
+                               return kind.pre(s, a[0]);
+                             });
+  Value r = reduceKeep(ctx, input, *axes, dtype, kind.init, kind.combine);
+  SmallVector<int64_t> kept = keptShape(x.shape, *axes);
+  int64_t count = 1;
+  for (int64_t a : *axes)
+    count *= x.shape[a];
+  if (kind.post || kind.mean)
+    r = ctx.broadcastMap(kept, dtype, {r},
+                         [&](OpBuilder &b, Location loc, ValueRange a) {
+                           ScalarOps s{b, loc, dtype};
+                           Value v = a[0];
+                           if (kind.mean)
+                             v = s.div(v, s.constant(count));
+                           return kind.post ? kind.post(s, v) : v;
+                         });
+  if (!ctx.attrInt("keepdims", 1)) {
+    SmallVector<int64_t> shape;
+    for (int64_t d = 0; d < x.rank(); ++d)
+      if (!llvm::is_contained(*axes, d))
+        shape.push_back(x.shape[d]);
+    r = ctx.reshape(r, shape);
+  }
+  ctx.set(0, r, dtype);
+  return success();
+}
+
+Value mathCall(ScalarOps &s, Value v, StringRef which) {
+  return s.viaF32(v, [&](Value w) -> Value {
+    if (which == "exp")
+      return math::ExpOp::create(s.b, s.loc, w);
+    if (which == "log")
+      return math::LogOp::create(s.b, s.loc, w);
+    return math::SqrtOp::create(s.b, s.loc, w);
+  });
+}
+
+/// Softmax / LogSoftmax over `axes`, numerically stable.
+LogicalResult lowerSoftmax(OpContext &ctx, bool log) {
+  TV &x = ctx.in(0);
+  int32_t dtype = x.dtype;
+  if (!isFloatType(dtype))
+    return ctx.invalid("needs a floating-point input");
+  auto axis = ctx.axis(ctx.attrInt("axis", ctx.opset < 13 ? 1 : -1), x.rank());
+  if (!axis)
+    return failure();
+  SmallVector<int64_t> axes = {*axis};
+  if (ctx.opset < 13) // the input is coerced to 2-D at `axis`
+    for (int64_t d = *axis + 1; d < x.rank(); ++d)
+      axes.push_back(d);
+  Value in = ctx.val(0);
+  Value max = reduceKeep(ctx, in, axes, dtype, -INFINITY, "max");
+  Value shifted = ctx.broadcastMap(
+      x.shape, dtype, {in, max}, [&](OpBuilder &b, Location loc, ValueRange a) {
+        return ScalarOps{b, loc, dtype}.sub(a[0], a[1]);
+      });
+  Value e = ctx.broadcastMap(x.shape, dtype, {shifted},
+                             [&](OpBuilder &b, Location loc, ValueRange a) {
+                               ScalarOps s{b, loc, dtype};
+                               return mathCall(s, a[0], "exp");
+                             });
+  Value sum = reduceKeep(ctx, e, axes, dtype, 0, "add");
+  Value out = ctx.broadcastMap(
+      x.shape, dtype, {log ? shifted : e, sum},
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        ScalarOps s{b, loc, dtype};
+        return log ? s.sub(a[0], mathCall(s, a[1], "log")) : s.div(a[0], a[1]);
+      });
+  ctx.set(0, out, dtype);
+  return success();
+}
+
+/// (x - mean) / sqrt(var + eps) over `axes`, computed in `work` precision;
+/// also returns mean and 1/sqrt(var + eps) (axes kept as 1).
+struct Normalized {
+  Value y, mean, invStd;
+};
+
+Normalized normalize(OpContext &ctx, Value x, ArrayRef<int64_t> shape,
+                     ArrayRef<int64_t> axes, int32_t dtype, int32_t work,
+                     double epsilon) {
+  if (work != dtype)
+    x = ctx.broadcastMap(shape, work, {x},
+                         [&](OpBuilder &b, Location loc, ValueRange a) {
+                           return ctx.castScalar(b, loc, a[0], dtype, work);
+                         });
+  int64_t count = 1;
+  for (int64_t a : axes)
+    count *= shape[a];
+  SmallVector<int64_t> kept = keptShape(shape, axes);
+  auto scaled = [&](Value v) {
+    return ctx.broadcastMap(kept, work, {v},
+                            [&](OpBuilder &b, Location loc, ValueRange a) {
+                              ScalarOps s{b, loc, work};
+                              return s.div(a[0], s.constant(count));
+                            });
+  };
+  Value mean = scaled(reduceKeep(ctx, x, axes, work, 0, "add"));
+  Value centered = ctx.broadcastMap(
+      shape, work, {x, mean}, [&](OpBuilder &b, Location loc, ValueRange a) {
+        return ScalarOps{b, loc, work}.sub(a[0], a[1]);
+      });
+  Value squares = ctx.broadcastMap(
+      shape, work, {centered}, [&](OpBuilder &b, Location loc, ValueRange a) {
+        return ScalarOps{b, loc, work}.mul(a[0], a[0]);
+      });
+  Value var = scaled(reduceKeep(ctx, squares, axes, work, 0, "add"));
+  Value invStd = ctx.broadcastMap(
+      kept, work, {var}, [&](OpBuilder &b, Location loc, ValueRange a) {
+        ScalarOps s{b, loc, work};
+        Value sd = mathCall(s, s.add(a[0], s.constant(epsilon)), "sqrt");
+        return s.div(s.constant(1), sd);
+      });
+  Value y = ctx.broadcastMap(shape, work, {centered, invStd},
+                             [&](OpBuilder &b, Location loc, ValueRange a) {
+                               return ScalarOps{b, loc, work}.mul(a[0], a[1]);
+                             });
+  return {y, mean, invStd};
+}
+
+/// y * scale + bias with broadcasting, cast back to `dtype`.
+Value affine(OpContext &ctx, Value y, ArrayRef<int64_t> shape, int32_t work,
+             int32_t dtype, Value scale, Value bias) {
+  SmallVector<Value> operands = {y};
+  if (scale)
+    operands.push_back(scale);
+  if (bias)
+    operands.push_back(bias);
+  return ctx.broadcastMap(
+      shape, dtype, operands, [&](OpBuilder &b, Location loc, ValueRange a) {
+        ScalarOps s{b, loc, work};
+        Value v = a[0];
+        size_t next = 1;
+        if (scale)
+          v = s.mul(v, ctx.castScalar(b, loc, a[next++], dtype, work));
+        if (bias)
+          v = s.add(v, ctx.castScalar(b, loc, a[next++], dtype, work));
+        return ctx.castScalar(b, loc, v, work, dtype);
+      });
+}
+
+LogicalResult lowerLayerNorm(OpContext &ctx) {
+  TV &x = ctx.in(0);
+  int32_t dtype = x.dtype;
+  if (!isFloatType(dtype))
+    return ctx.invalid("needs a floating-point input");
+  auto axis = ctx.axis(ctx.attrInt("axis", -1), x.rank());
+  if (!axis)
+    return failure();
+  int32_t work =
+      ctx.attrInt("stash_type", 1) == 1 && dtype != kDouble ? kFloat : dtype;
+  SmallVector<int64_t> axes;
+  for (int64_t d = *axis; d < x.rank(); ++d)
+    axes.push_back(d);
+  for (size_t i : {1, 2})
+    if (ctx.has(i) && !broadcastShapes(x.shape, ctx.in(i).shape))
+      return ctx.invalid("scale or bias does not broadcast to the input");
+  Normalized n = normalize(ctx, ctx.val(0), x.shape, axes, dtype, work,
+                           ctx.attrFloat("epsilon", 1e-5));
+  ctx.set(0,
+          affine(ctx, n.y, x.shape, work, dtype, ctx.val(1),
+                 ctx.has(2) ? ctx.val(2) : Value()),
+          dtype);
+  ctx.set(1, n.mean, work);
+  ctx.set(2, n.invStd, work);
+  return success();
+}
+
+/// [C] parameters viewed as [C, 1, ...] to broadcast over N x C x spatial.
+Value channelParam(OpContext &ctx, size_t i, int64_t rank) {
+  TV &p = ctx.in(i);
+  SmallVector<int64_t> shape = {p.numElements()};
+  shape.append(rank - 2, 1);
+  return ctx.reshape(ctx.val(i), shape);
+}
+
+LogicalResult lowerInstanceNorm(OpContext &ctx) {
+  TV &x = ctx.in(0);
+  int32_t dtype = x.dtype;
+  if (!isFloatType(dtype) || x.rank() < 3)
+    return ctx.invalid("needs a floating-point N x C x ... input");
+  SmallVector<int64_t> axes;
+  for (int64_t d = 2; d < x.rank(); ++d)
+    axes.push_back(d);
+  Normalized n = normalize(ctx, ctx.val(0), x.shape, axes, dtype, dtype,
+                           ctx.attrFloat("epsilon", 1e-5));
+  ctx.set(0,
+          affine(ctx, n.y, x.shape, dtype, dtype,
+                 channelParam(ctx, 1, x.rank()),
+                 channelParam(ctx, 2, x.rank())),
+          dtype);
+  return success();
+}
+
+LogicalResult lowerBatchNorm(OpContext &ctx) {
+  TV &x = ctx.in(0);
+  int32_t dtype = x.dtype;
+  if (!isFloatType(dtype) || x.rank() < 2)
+    return ctx.invalid("needs a floating-point N x C x ... input");
+  if (ctx.attrInt("training_mode", 0) || ctx.numOutputs() > 1)
+    return ctx.unsupported("training mode (running statistics outputs)");
+  int64_t rank = std::max<int64_t>(x.rank(), 3);
+  double eps = ctx.attrFloat("epsilon", 1e-5);
+  SmallVector<Value> params;
+  for (size_t i = 1; i <= 4; ++i) {
+    if (ctx.in(i).numElements() != x.shape[1])
+      return ctx.invalid("parameters must have C elements");
+    Value p = channelParam(ctx, i, rank);
+    if (x.rank() == 2)
+      p = ctx.reshape(p, {x.shape[1]});
+    params.push_back(p);
+  }
+  SmallVector<Value> operands = {ctx.val(0)};
+  operands.append(params);
+  Value out = ctx.broadcastMap(
+      x.shape, dtype, operands, [&](OpBuilder &b, Location loc, ValueRange a) {
+        ScalarOps s{b, loc, dtype};
+        Value sd = mathCall(s, s.add(a[4], s.constant(eps)), "sqrt");
+        return s.add(s.mul(s.div(s.sub(a[0], a[3]), sd), a[1]), a[2]);
+      });
+  ctx.set(0, out, dtype);
+  return success();
+}
+
+LogicalResult lowerGlobalPool(OpContext &ctx, bool max) {
+  TV &x = ctx.in(0);
+  if (x.rank() < 3 || !isFloatType(x.dtype))
+    return ctx.invalid("needs a floating-point N x C x ... input");
+  SmallVector<int64_t> axes;
+  for (int64_t d = 2; d < x.rank(); ++d)
+    axes.push_back(d);
+  int32_t dtype = x.dtype;
+  Value r = reduceKeep(ctx, ctx.val(0), axes, dtype, max ? -INFINITY : 0,
+                       max ? "max" : "add");
+  if (!max) {
+    int64_t count = 1;
+    for (int64_t a : axes)
+      count *= x.shape[a];
+    r = ctx.broadcastMap(keptShape(x.shape, axes), dtype, {r},
+                         [&](OpBuilder &b, Location loc, ValueRange a) {
+                           ScalarOps s{b, loc, dtype};
+                           return s.div(a[0], s.constant(count));
+                         });
+  }
+  ctx.set(0, r, dtype);
+  return success();
+}
+
+void addReduce(LoweringTable &t, StringRef name, ReduceKind kind,
+               int64_t axesInputSince = 18) {
+  t[name] = [kind, axesInputSince](OpContext &ctx) {
+    return lowerReduce(ctx, kind, axesInputSince);
+  };
+}
+
+} // namespace
+
+void addNeuralLowerings(LoweringTable &t) {
+  t["MatMul"] = lowerMatMul;
+  t["Gemm"] = lowerGemm;
+  t["Conv"] = lowerConv;
+  t["Softmax"] = [](OpContext &ctx) { return lowerSoftmax(ctx, false); };
+  t["LogSoftmax"] = [](OpContext &ctx) { return lowerSoftmax(ctx, true); };
+  t["LayerNormalization"] = lowerLayerNorm;
+  t["InstanceNormalization"] = lowerInstanceNorm;
+  t["BatchNormalization"] = lowerBatchNorm;
+  t["GlobalAveragePool"] = [](OpContext &ctx) {
+    return lowerGlobalPool(ctx, false);
+  };
+  t["GlobalMaxPool"] = [](OpContext &ctx) {
+    return lowerGlobalPool(ctx, true);
+  };
+  auto square = [](ScalarOps &s, Value v) { return s.mul(v, v); };
+  auto abs = [](ScalarOps &s, Value v) {
+    return s.isUnsigned() ? v : s.max(v, s.neg(v));
+  };
+  auto exp = [](ScalarOps &s, Value v) { return mathCall(s, v, "exp"); };
+  auto log = [](ScalarOps &s, Value v) { return mathCall(s, v, "log"); };
+  auto sqrt = [](ScalarOps &s, Value v) { return mathCall(s, v, "sqrt"); };
+  addReduce(t, "ReduceSum", {"add", 0, nullptr, nullptr}, 13);
+  addReduce(t, "ReduceMean", {"add", 0, nullptr, nullptr, true});
+  addReduce(t, "ReduceMax", {"max", -INFINITY, nullptr, nullptr});
+  addReduce(t, "ReduceMin", {"min", INFINITY, nullptr, nullptr});
+  addReduce(t, "ReduceProd", {"prod", 1, nullptr, nullptr});
+  addReduce(t, "ReduceSumSquare", {"add", 0, square, nullptr});
+  addReduce(t, "ReduceL1", {"add", 0, abs, nullptr});
+  addReduce(t, "ReduceL2", {"add", 0, square, sqrt});
+  addReduce(t, "ReduceLogSum", {"add", 0, nullptr, log});
+  addReduce(t, "ReduceLogSumExp", {"add", 0, exp, log});
+}
+
+} // namespace modrwkv::onnxfe

@@ -1,0 +1,204 @@
+//===- Graph.cpp - run compiled ONNX graphs -------------------------------===//
+
+#include "modrwkv/graph.h"
+
+#include "ArtifactFiles.h"
+#include "Errors.h"
+
+#include <vector>
+
+#define API MODRWKV_API
+
+using modrwkv::runtime::Descriptor;
+using modrwkv::runtime::Failure;
+using modrwkv::runtime::guarded;
+
+namespace {
+
+struct TensorSpec {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+  int64_t bytes = 0;
+};
+
+struct GraphEntry {
+  std::string name;
+  void (*entry)(void **) = nullptr;
+  bool weightsArg = false;
+  std::vector<TensorSpec> inputs, outputs;
+};
+
+int64_t elementBytes(const std::string &dtype) {
+  if (dtype == "bool" || dtype == "int8" || dtype == "uint8")
+    return 1;
+  if (dtype == "int16" || dtype == "uint16" || dtype == "float16" ||
+      dtype == "bfloat16")
+    return 2;
+  if (dtype == "float32" || dtype == "int32" || dtype == "uint32")
+    return 4;
+  if (dtype == "float64" || dtype == "int64" || dtype == "uint64")
+    return 8;
+  return 0;
+}
+
+std::vector<TensorSpec> specs(const nlohmann::json &list,
+                              const std::string &where) {
+  std::vector<TensorSpec> out;
+  if (!list.is_array())
+    throw Failure(where + ": tensor list missing");
+  for (const nlohmann::json &t : list) {
+    TensorSpec s;
+    s.name = t.value("name", "");
+    s.dtype = t.value("dtype", "");
+    s.shape = t.at("shape").get<std::vector<int64_t>>();
+    s.bytes = elementBytes(s.dtype);
+    if (s.bytes == 0)
+      throw Failure(where + ": tensor '" + s.name + "' has unknown dtype '" +
+                    s.dtype + "'");
+    for (int64_t d : s.shape) {
+      if (d < 0)
+        throw Failure(where + ": tensor '" + s.name + "' has a negative dim");
+      s.bytes *= d;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+} // namespace
+
+struct modrwkv_graphs {
+  modrwkv::runtime::ArtifactFiles files;
+  std::vector<GraphEntry> graphs;
+
+  const GraphEntry &at(int64_t g) const {
+    if (g < 0 || g >= int64_t(graphs.size()))
+      throw Failure("graph index " + std::to_string(g) + " out of range");
+    return graphs[g];
+  }
+};
+
+namespace {
+
+void load(modrwkv_graphs &m, const std::string &dir) {
+  m.files.open(dir, "graph-v1");
+  const nlohmann::json &list = m.files.manifest["graphs"];
+  if (!list.is_array() || list.empty())
+    throw Failure(m.files.manifestPath + ": no graphs");
+  for (const nlohmann::json &g : list) {
+    GraphEntry e;
+    e.name = g.value("name", "");
+    std::string where = m.files.manifestPath + ": graph '" + e.name + "'";
+    e.inputs = specs(g["inputs"], where);
+    e.outputs = specs(g["outputs"], where);
+    e.weightsArg = g.value("weights_arg", false);
+    e.entry = reinterpret_cast<void (*)(void **)>(
+        m.files.symbol(g.value("entry", "")));
+    m.graphs.push_back(std::move(e));
+  }
+}
+
+void fillInfo(const TensorSpec &s, modrwkv_tensor_info *info) {
+  if (!info)
+    throw Failure("no info to fill");
+  info->name = s.name.c_str();
+  info->dtype = s.dtype.c_str();
+  info->rank = s.shape.size();
+  info->shape = s.shape.data();
+  info->bytes = s.bytes;
+}
+
+} // namespace
+
+API modrwkv_graphs *modrwkv_graphs_load(const char *dir) {
+  auto *m = new modrwkv_graphs;
+  if (guarded([&] { load(*m, dir ? dir : ""); }) != 0) {
+    delete m;
+    return nullptr;
+  }
+  return m;
+}
+
+API void modrwkv_graphs_free(modrwkv_graphs *graphs) { delete graphs; }
+
+API int64_t modrwkv_graphs_count(const modrwkv_graphs *graphs) {
+  return graphs ? graphs->graphs.size() : 0;
+}
+
+API int64_t modrwkv_graphs_find(const modrwkv_graphs *graphs,
+                                const char *name) {
+  for (size_t g = 0; graphs && name && g < graphs->graphs.size(); ++g)
+    if (graphs->graphs[g].name == name)
+      return g;
+  return -1;
+}
+
+API const char *modrwkv_graph_name(const modrwkv_graphs *graphs,
+                                   int64_t graph) {
+  const char *name = nullptr;
+  guarded([&] { name = graphs->at(graph).name.c_str(); });
+  return name;
+}
+
+API int64_t modrwkv_graph_num_inputs(const modrwkv_graphs *graphs,
+                                     int64_t graph) {
+  int64_t n = -1;
+  guarded([&] { n = graphs->at(graph).inputs.size(); });
+  return n;
+}
+
+API int64_t modrwkv_graph_num_outputs(const modrwkv_graphs *graphs,
+                                      int64_t graph) {
+  int64_t n = -1;
+  guarded([&] { n = graphs->at(graph).outputs.size(); });
+  return n;
+}
+
+API int modrwkv_graph_input(const modrwkv_graphs *graphs, int64_t graph,
+                            int64_t i, modrwkv_tensor_info *info) {
+  return guarded([&] {
+    const GraphEntry &g = graphs->at(graph);
+    if (i < 0 || i >= int64_t(g.inputs.size()))
+      throw Failure("input index out of range");
+    fillInfo(g.inputs[i], info);
+  });
+}
+
+API int modrwkv_graph_output(const modrwkv_graphs *graphs, int64_t graph,
+                             int64_t i, modrwkv_tensor_info *info) {
+  return guarded([&] {
+    const GraphEntry &g = graphs->at(graph);
+    if (i < 0 || i >= int64_t(g.outputs.size()))
+      throw Failure("output index out of range");
+    fillInfo(g.outputs[i], info);
+  });
+}
+
+API int modrwkv_graph_run(const modrwkv_graphs *graphs, int64_t graph,
+                          const void *const *inputs, void *const *outputs) {
+  return guarded([&] {
+    if (!graphs)
+      throw Failure("modrwkv_graph_run: no graphs");
+    const GraphEntry &g = graphs->at(graph);
+    std::vector<Descriptor> descriptors;
+    descriptors.reserve(1 + g.inputs.size() + g.outputs.size());
+    if (g.weightsArg) {
+      int64_t size = graphs->files.weightBytes;
+      descriptors.emplace_back(graphs->files.weights, &size, 1);
+    }
+    auto add = [&](const TensorSpec &s, const void *data) {
+      if (!data && s.bytes)
+        throw Failure("modrwkv_graph_run: no buffer for '" + s.name + "'");
+      descriptors.emplace_back(const_cast<void *>(data), s.shape.data(),
+                               s.shape.size());
+    };
+    for (size_t i = 0; i < g.inputs.size(); ++i)
+      add(g.inputs[i], inputs[i]);
+    for (size_t i = 0; i < g.outputs.size(); ++i)
+      add(g.outputs[i], outputs[i]);
+    std::vector<void *> args;
+    for (Descriptor &d : descriptors)
+      args.push_back(d.get());
+    g.entry(args.data());
+  });
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Writes the binary ONNX models the lit tests need into a folder:
+  weights.onnx     a MatMul whose 64x32 weight is an initializer (large
+                   enough to leave the IR for weights.bin)
+  ext/             the same weight as external data in ext/weights.data,
+                   as a backend-test folder with numpy's expected output
+  absolute.onnx / dotdot.onnx   external data at '/etc/passwd' / '../x'
+  truncated.onnx   the first half of weights.onnx
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+
+
+def model(weight):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 32])
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="proj")
+    graph = helper.make_graph([node], "encoder", [x], [y], [weight])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+w = np.arange(64 * 32, dtype=np.float32).reshape(64, 32) / 1000
+onnx.save(model(numpy_helper.from_array(w, "w")), f"{out}/weights.onnx")
+
+os.makedirs(f"{out}/ext", exist_ok=True)
+with open(f"{out}/ext/weights.data", "wb") as f:
+    f.write(w.tobytes())
+
+
+def external(location):
+    t = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[64, 32])
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in [("location", location), ("offset", "0"),
+                 ("length", str(w.nbytes))]:
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    return model(t)
+
+
+for name, location in [("ext/model", "weights.data"),
+                       ("absolute", "/etc/passwd"), ("dotdot", "../x.data")]:
+    with open(f"{out}/{name}.onnx", "wb") as f:
+        f.write(external(location).SerializeToString())
+
+# ext/ is a backend-test folder: the expected output from numpy.
+x = np.linspace(-1, 1, 2 * 64, dtype=np.float32).reshape(2, 64)
+os.makedirs(f"{out}/ext/test_data_set_0", exist_ok=True)
+for name, array in [("input_0", x), ("output_0", x @ w)]:
+    with open(f"{out}/ext/test_data_set_0/{name}.pb", "wb") as f:
+        f.write(numpy_helper.from_array(array).SerializeToString())
+
+data = open(f"{out}/weights.onnx", "rb").read()
+with open(f"{out}/truncated.onnx", "wb") as f:
+    f.write(data[: len(data) // 2])
