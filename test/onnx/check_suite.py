@@ -4,6 +4,10 @@ test's status with expected_status.txt, so that a regression (or a test that
 starts passing without the list being updated) fails.
 
   check_suite.py TOOL SUITE_DIR EXPECTED [--jobs N] [--summary FILE]
+                 [--update]
+
+--update rewrites EXPECTED with the statuses of this run (keeping the header
+and the reasons given for expected failures); review the diff.
 """
 import argparse
 import os
@@ -13,15 +17,31 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 def read_expected(path):
-    expected = {}
+    """Returns ({name: status}, {name: reason}, header lines)."""
+    expected, reasons, header = {}, {}, []
     with open(path) as f:
         for line in f:
-            line = line.split("#", 1)[0].strip()
-            if not line:
+            if line.startswith("#"):
+                header.append(line.rstrip("\n"))
                 continue
-            name, status = line.split()[:2]
+            body, _, reason = line.partition("#")
+            if not body.strip():
+                continue
+            name, status = body.split()[:2]
             expected[name] = status
-    return expected
+            if reason.strip():
+                reasons[name] = reason.strip()
+    return expected, reasons, header
+
+
+def write_expected(path, results, reasons, header):
+    with open(path, "w") as f:
+        for line in header:
+            f.write(line + "\n")
+        for name, (status, _) in sorted(results.items()):
+            reason = reasons.get(name) if status == "FAIL" else None
+            f.write(f"{name} {status}" + (f"  # {reason}" if reason else "")
+                    + "\n")
 
 
 def run_chunk(tool, dirs):
@@ -46,6 +66,7 @@ def main():
     ap.add_argument("expected")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--summary")
+    ap.add_argument("--update", action="store_true")
     args = ap.parse_args()
 
     node = os.path.join(args.suite, "node")
@@ -56,7 +77,10 @@ def main():
         for r in pool.map(lambda c: run_chunk(args.tool, c), chunks):
             results.update(r)
 
-    expected = read_expected(args.expected)
+    expected, reasons, header = read_expected(args.expected)
+    if args.update:
+        write_expected(args.expected, results, reasons, header)
+        expected = {name: status for name, (status, _) in results.items()}
     problems = []
     for name, (status, line) in sorted(results.items()):
         want = expected.get(name)

@@ -748,6 +748,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   addElementwiseLowerings(table);
   addShapeLowerings(table);
   addNeuralLowerings(table);
+  addResizeLowerings(table);
   lowerNodes(table);
   current = &none;
 

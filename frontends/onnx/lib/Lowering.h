@@ -150,6 +150,7 @@ using LoweringTable = llvm::StringMap<Lowering>;
 void addElementwiseLowerings(LoweringTable &table);
 void addShapeLowerings(LoweringTable &table);
 void addNeuralLowerings(LoweringTable &table);
+void addResizeLowerings(LoweringTable &table);
 
 /// numpy broadcast of two shapes; nullopt if incompatible.
 std::optional<llvm::SmallVector<int64_t>>

@@ -562,6 +562,170 @@ LogicalResult lowerGlobalPool(OpContext &ctx, bool max) {
   return success();
 }
 
+/// ArgMax / ArgMin: a reduction carrying (best value, its index).
+LogicalResult lowerArgExtreme(OpContext &ctx, bool max) {
+  TV &x = ctx.in(0);
+  int32_t dtype = x.dtype;
+  if (dtypeBytes(dtype) == 0 || dtype == kBool)
+    return ctx.unsupported("element type " + dtypeName(dtype));
+  auto axis = ctx.axis(ctx.attrInt("axis", 0), x.rank());
+  if (!axis)
+    return failure();
+  bool last = ctx.attrInt("select_last_index", 0);
+  int64_t rank = x.rank();
+  SmallVector<int64_t> shape;
+  SmallVector<AffineExpr> outExprs;
+  SmallVector<utils::IteratorType> its(rank, utils::IteratorType::parallel);
+  its[*axis] = utils::IteratorType::reduction;
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != *axis) {
+      shape.push_back(x.shape[d]);
+      outExprs.push_back(ctx.b.getAffineDimExpr(d));
+    }
+  Value best =
+      ctx.fill(shape, dtype, ctx.scalar(dtype, max ? -INFINITY : INFINITY));
+  Value index = ctx.fill(shape, kInt64, ctx.scalar(kInt64, 0));
+  AffineMap outMap = AffineMap::get(rank, 0, outExprs, ctx.b.getContext());
+  AffineMap maps[] = {ctx.b.getMultiDimIdentityMap(rank), outMap, outMap};
+  int64_t reduced = *axis;
+  auto op = linalg::GenericOp::create(
+      ctx.b, ctx.loc, TypeRange{best.getType(), index.getType()}, ctx.val(0),
+      ValueRange{best, index}, maps, its,
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        ScalarOps s{b, loc, dtype};
+        Value i = arith::IndexCastOp::create(
+            b, loc, b.getI64Type(), linalg::IndexOp::create(b, loc, reduced));
+        // The first element always wins, so that all-NaN or extreme rows
+        // still give a valid index.
+        Value first =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, i,
+                                  ScalarOps{b, loc, kInt64}.constant(0));
+        Value better = s.compare(
+            max ? (last ? "ge" : "gt") : (last ? "le" : "lt"), a[0], a[1]);
+        better = arith::OrIOp::create(b, loc, first, better);
+        linalg::YieldOp::create(
+            b, loc,
+            ValueRange{arith::SelectOp::create(b, loc, better, a[0], a[1]),
+                       arith::SelectOp::create(b, loc, better, i, a[2])});
+      });
+  Value result = op.getResult(1);
+  if (ctx.attrInt("keepdims", 1))
+    result = ctx.reshape(result, keptShape(x.shape, {*axis}));
+  ctx.set(0, result, kInt64);
+  return success();
+}
+
+/// MaxPool / AveragePool over N x C x spatial. The input is padded (with
+/// -inf for max, 0 for average, plus room for ceil_mode's partial windows);
+/// the average divides by a window sum of a 0/1 mask of what counts.
+LogicalResult lowerPool(OpContext &ctx, bool max) {
+  TV &x = ctx.in(0);
+  int64_t spatial = x.rank() - 2;
+  if (spatial < 1)
+    return ctx.invalid("needs an N x C x spatial input");
+  if (dtypeBytes(x.dtype) == 0 || x.dtype == kBool ||
+      (!max && !isFloatType(x.dtype)))
+    return ctx.unsupported("element type " + dtypeName(x.dtype));
+  if (ctx.wants(1))
+    return ctx.unsupported("the Indices output");
+  std::vector<int64_t> kernel = ctx.attrInts("kernel_shape"),
+                       strides = ctx.attrInts("strides"),
+                       dilations = ctx.attrInts("dilations"),
+                       pads = ctx.attrInts("pads");
+  if (int64_t(kernel.size()) != spatial)
+    return ctx.invalid("kernel_shape must have one entry per spatial dim");
+  if (strides.empty())
+    strides.assign(spatial, 1);
+  if (dilations.empty())
+    dilations.assign(spatial, 1);
+  if (pads.empty())
+    pads.assign(2 * spatial, 0);
+  bool ceil = ctx.attrInt("ceil_mode", 0);
+  bool includePad = ctx.attrInt("count_include_pad", 0);
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  SmallVector<int64_t> outShape = {x.shape[0], x.shape[1]};
+  SmallVector<int64_t> padded = x.shape, before(x.rank(), 0);
+  SmallVector<int64_t> counted = x.shape; // input plus explicit pads
+  for (int64_t d = 0; d < spatial; ++d) {
+    int64_t in = x.shape[d + 2], extent = (kernel[d] - 1) * dilations[d] + 1;
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      int64_t out = (in + strides[d] - 1) / strides[d];
+      int64_t total =
+          std::max<int64_t>(0, (out - 1) * strides[d] + extent - in);
+      pads[d] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      pads[d + spatial] = total - pads[d];
+    } else if (autoPad == "VALID") {
+      pads[d] = pads[d + spatial] = 0;
+    }
+    int64_t span = in + pads[d] + pads[d + spatial] - extent;
+    if (span < 0 || strides[d] < 1)
+      return ctx.invalid("the window is larger than the padded input");
+    int64_t out =
+        (ceil ? (span + strides[d] - 1) / strides[d] : span / strides[d]) + 1;
+    // A last window must start inside the input or its left padding.
+    if (ceil && (out - 1) * strides[d] >= in + pads[d])
+      --out;
+    outShape.push_back(out);
+    before[d + 2] = pads[d];
+    counted[d + 2] = in + pads[d] + pads[d + spatial];
+    padded[d + 2] = std::max(counted[d + 2], (out - 1) * strides[d] + extent);
+  }
+  int32_t dtype = x.dtype;
+  auto window = [&](Value source, bool takeMax) {
+    int64_t rank = x.rank(), loops = rank + spatial;
+    MLIRContext *mctx = ctx.b.getContext();
+    SmallVector<AffineExpr> in = {getAffineDimExpr(0, mctx),
+                                  getAffineDimExpr(1, mctx)};
+    for (int64_t d = 0; d < spatial; ++d)
+      in.push_back(getAffineDimExpr(2 + d, mctx) * strides[d] +
+                   getAffineDimExpr(rank + d, mctx) * dilations[d]);
+    SmallVector<AffineExpr> kernelExprs;
+    for (int64_t d = 0; d < spatial; ++d)
+      kernelExprs.push_back(getAffineDimExpr(rank + d, mctx));
+    // The kernel loops get their extent from a dummy operand.
+    Value extentOf =
+        ctx.empty(SmallVector<int64_t>(kernel.begin(), kernel.end()), dtype);
+    Value init =
+        ctx.fill(outShape, dtype, ctx.scalar(dtype, takeMax ? -INFINITY : 0));
+    AffineMap maps[] = {
+        AffineMap::get(loops, 0, in, mctx),
+        AffineMap::get(loops, 0, kernelExprs, mctx),
+        AffineMap::getMultiDimIdentityMap(loops, mctx)
+            .getSubMap(llvm::to_vector(llvm::seq<unsigned>(0, rank)))};
+    return linalg::GenericOp::create(
+               ctx.b, ctx.loc, init.getType(), ValueRange{source, extentOf},
+               init, maps, iterators(rank, spatial),
+               [&](OpBuilder &b, Location loc, ValueRange a) {
+                 ScalarOps s{b, loc, dtype};
+                 linalg::YieldOp::create(
+                     b, loc, takeMax ? s.max(a[2], a[0]) : s.add(a[2], a[0]));
+               })
+        .getResult(0);
+  };
+  Value fillValue = ctx.scalar(dtype, max ? -INFINITY : 0);
+  Value input =
+      ctx.insert(ctx.val(0), ctx.fill(padded, dtype, fillValue), before);
+  if (max) {
+    ctx.set(0, window(input, true), dtype);
+    return success();
+  }
+  // What the divisor counts: the input, or the input and explicit pads.
+  Value ones =
+      ctx.fill(includePad ? counted : x.shape, dtype, ctx.scalar(dtype, 1));
+  SmallVector<int64_t> maskOffset(x.rank(), 0);
+  if (!includePad)
+    maskOffset = before;
+  Value mask = ctx.insert(ones, ctx.fill(padded, dtype, ctx.scalar(dtype, 0)),
+                          maskOffset);
+  Value out = ctx.broadcastMap(
+      outShape, dtype, {window(input, false), window(mask, false)},
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        return ScalarOps{b, loc, dtype}.div(a[0], a[1]);
+      });
+  ctx.set(0, out, dtype);
+  return success();
+}
+
 void addReduce(LoweringTable &t, StringRef name, ReduceKind kind,
                int64_t axesInputSince = 18) {
   t[name] = [kind, axesInputSince](OpContext &ctx) {
@@ -574,6 +738,10 @@ void addReduce(LoweringTable &t, StringRef name, ReduceKind kind,
 void addNeuralLowerings(LoweringTable &t) {
   t["MatMul"] = lowerMatMul;
   t["Gemm"] = lowerGemm;
+  t["MaxPool"] = [](OpContext &ctx) { return lowerPool(ctx, true); };
+  t["AveragePool"] = [](OpContext &ctx) { return lowerPool(ctx, false); };
+  t["ArgMax"] = [](OpContext &ctx) { return lowerArgExtreme(ctx, true); };
+  t["ArgMin"] = [](OpContext &ctx) { return lowerArgExtreme(ctx, false); };
   t["Conv"] = lowerConv;
   t["Softmax"] = [](OpContext &ctx) { return lowerSoftmax(ctx, false); };
   t["LogSoftmax"] = [](OpContext &ctx) { return lowerSoftmax(ctx, true); };
