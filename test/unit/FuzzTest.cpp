@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Fixtures.h"
+#include "Mutate.h"
 #include "modrwkv/Checkpoint/Config.h"
 #include "modrwkv/Checkpoint/Tensor.h"
 
@@ -14,7 +15,6 @@
 
 #include <gtest/gtest.h>
 
-#include <random>
 
 using namespace modrwkv::checkpoint;
 
@@ -24,43 +24,6 @@ std::string load(const std::string &path) {
   auto buffer = llvm::MemoryBuffer::getFile(path);
   EXPECT_TRUE(bool(buffer)) << path;
   return buffer ? (*buffer)->getBuffer().str() : std::string();
-}
-
-/// One random edit: byte flips, byte sets, truncation, duplication,
-/// deletion; biased to the metadata (headers, pickle, central directory).
-std::string mutate(const std::string &seed, std::mt19937_64 &rng) {
-  std::string s = seed;
-  int edits = 1 + rng() % 4;
-  for (int e = 0; e < edits && !s.empty(); ++e) {
-    size_t pos = rng() % s.size();
-    // Half the edits land in the first or last 4 KiB (headers, directory).
-    if (rng() % 2) {
-      size_t window = std::min<size_t>(4096, s.size());
-      pos = rng() % 2 ? rng() % window : s.size() - 1 - rng() % window;
-    }
-    switch (rng() % 6) {
-    case 0:
-      s[pos] ^= char(1u << (rng() % 8));
-      break;
-    case 1:
-      s[pos] = char(rng());
-      break;
-    case 2:
-      s.resize(pos);
-      break;
-    case 3:
-      s.insert(pos, s.substr(pos, rng() % 64));
-      break;
-    case 4:
-      s.erase(pos, rng() % 64);
-      break;
-    case 5: // boundary values: all-ones or all-zeros (sizes, offsets)
-      s.replace(pos, std::min<size_t>(4, s.size() - pos),
-                std::string(4, rng() % 2 ? '\xff' : '\0'));
-      break;
-    }
-  }
-  return s;
 }
 
 void fuzz(const std::string &seedPath, bool pth, int iterations) {

@@ -9,3 +9,4 @@ mkdir -p "$out"
 "$python" "$gen" -o "$out/plain-fp16.safetensors" --layers 1 --width 64 --vocab 33 --ranks 3,5,2,7 --dtype fp16
 rm -rf "$out/artifact"
 "$tools/modrwkv-compile" "$out/seed.pth" -o "$out/artifact"
+"$python" "$(dirname "$0")/../OnnxImporter/make_models.py" "$out/onnx"

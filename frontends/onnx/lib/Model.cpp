@@ -2,6 +2,7 @@
 
 #include "modrwkv/Onnx/Model.h"
 
+#include "onnx/checker.h"
 #include "onnx/defs/parser.h"
 #include "onnx/defs/schema.h"
 #include "onnx/onnx_pb.h"
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -330,6 +332,37 @@ llvm::Error pinDims(onnx::ModelProto &proto, const ReadOptions &options,
   return llvm::Error::success();
 }
 
+/// Every value is defined once, before its uses (libonnx's shape inference
+/// assumes it and crashes otherwise).
+llvm::Error checkTopology(const onnx::GraphProto &g, const std::string &path) {
+  std::set<std::string> defined;
+  for (const auto &v : g.input())
+    defined.insert(v.name());
+  for (const auto &t : g.initializer())
+    defined.insert(t.name());
+  int index = 0;
+  for (const auto &n : g.node()) {
+    std::string label =
+        n.op_type() + (n.name().empty() ? " #" + std::to_string(index)
+                                        : " '" + n.name() + "'");
+    ++index;
+    for (const std::string &in : n.input())
+      if (!in.empty() && !defined.count(in))
+        return fail(path + ": " + label + ": input '" + in +
+                    "' is not defined before it (graph inputs, "
+                    "initializers and earlier nodes' outputs)");
+    for (const std::string &out : n.output())
+      if (!out.empty() && !defined.insert(out).second)
+        return fail(path + ": " + label + ": output '" + out +
+                    "' is defined twice");
+  }
+  for (const auto &v : g.output())
+    if (!defined.count(v.name()))
+      return fail(path + ": graph output '" + v.name() +
+                  "' is not produced by any node");
+  return llvm::Error::success();
+}
+
 } // namespace
 
 std::string dtypeName(int32_t dtype) {
@@ -520,8 +553,12 @@ llvm::Expected<Model> readModel(const std::string &path,
   if (auto e = pinDims(proto, options, path))
     return std::move(e);
 
-  // Strict shape inference when every op is known to libonnx; otherwise the
-  // importer reports the unknown ops and inference only fills what it can.
+  if (auto e = checkTopology(proto.graph(), path))
+    return std::move(e);
+
+  // Shape inference only when every op is known to libonnx: its inference
+  // functions crash on inputs of unknown type. Otherwise the importer
+  // reports the unknown ops (and computes shapes itself anyway).
   bool allKnown = true;
   for (const auto &n : proto.graph().node()) {
     auto it = opsets.find(n.domain());
@@ -529,18 +566,39 @@ llvm::Expected<Model> readModel(const std::string &path,
     if (!onnx::OpSchemaRegistry::Schema(n.op_type(), version, n.domain()))
       allKnown = false;
   }
-  try {
-    onnx::ShapeInferenceOptions inference(/*check_type=*/true,
-                                          /*error_mode=*/allKnown ? 1 : 0,
-                                          /*data_prop=*/true);
-    onnx::shape_inference::InferShapes(
-        proto, onnx::OpSchemaRegistry::Instance(), inference);
-  } catch (const std::exception &e) {
-    std::string what = e.what();
-    while (!what.empty() && (what.back() == '\n' || what.back() == ' '))
-      what.pop_back();
-    return fail(path + ": ONNX shape inference failed: " + what);
-  }
+  if (allKnown)
+    try {
+      // Nodes must match their schemas (input counts, attribute types) before
+      // shape inference looks at them: libonnx's inference functions trust it.
+      {
+        onnx::checker::CheckerContext checker;
+        checker.set_ir_version(model.irVersion);
+        checker.set_opset_imports(opsets);
+        onnx::checker::LexicalScopeContext scope;
+        // Nodes with sub-graphs (If, Loop, Scan: not lowered) would need
+        // the outer scope; the importer reports them.
+        for (const auto &n : proto.graph().node())
+          if (std::none_of(n.attribute().begin(), n.attribute().end(),
+                           [](const onnx::AttributeProto &a) {
+                             return a.has_g() || a.graphs_size();
+                           }))
+            onnx::checker::check_node(n, checker, scope);
+      }
+      onnx::ShapeInferenceOptions inference(/*check_type=*/true,
+                                            /*error_mode=*/1,
+                                            /*data_prop=*/true);
+      onnx::shape_inference::InferShapes(
+          proto, onnx::OpSchemaRegistry::Instance(), inference);
+    } catch (const std::exception &e) {
+      std::string what = e.what();
+      while (!what.empty() && (what.back() == '\n' || what.back() == ' '))
+        what.pop_back();
+      return fail(path + ": " +
+                  (dynamic_cast<const onnx::checker::ValidationError *>(&e)
+                       ? "invalid node: "
+                       : "ONNX shape inference failed: ") +
+                  what);
+    }
 
   const onnx::GraphProto &g = proto.graph();
   Graph &graph = model.graph;
