@@ -73,11 +73,17 @@ bool foldable(ArrayRef<TV *> inputs) {
   return true;
 }
 
-LogicalResult lowerUnary(OpContext &ctx, const UnaryFn &fn, bool floatOnly) {
+LogicalResult lowerUnary(OpContext &ctx, const UnaryFn &fn, bool floatOnly,
+                         const std::function<double(double)> &host) {
   TV &x = ctx.in(0);
   if (floatOnly && !isFloatType(x.dtype))
     return ctx.unsupported("element type " + dtypeName(x.dtype));
   int32_t dtype = x.dtype;
+  TV *operands[] = {&x};
+  if (host && foldable(operands) &&
+      foldBroadcast(ctx, operands, dtype, x.shape,
+                    [&](ArrayRef<double> a) { return host(a[0]); }))
+    return success();
   Value out =
       ctx.broadcastMap(x.shape, dtype, {ctx.val(0)},
                        [&](OpBuilder &b, Location loc, ValueRange args) {
@@ -110,9 +116,10 @@ Value select(ScalarOps &s, Value c, Value x, Value y) {
 }
 
 void addUnary(LoweringTable &t, StringRef name, UnaryFn fn,
-              bool floatOnly = true) {
-  t[name] = [fn, floatOnly](OpContext &ctx) {
-    return lowerUnary(ctx, fn, floatOnly);
+              bool floatOnly = true,
+              std::function<double(double)> host = nullptr) {
+  t[name] = [fn, floatOnly, host](OpContext &ctx) {
+    return lowerUnary(ctx, fn, floatOnly, host);
   };
 }
 
@@ -393,10 +400,10 @@ void addElementwiseLowerings(LoweringTable &t) {
           return x;
         return math::AbsIOp::create(s.b, s.loc, x);
       },
-      false);
+      false, [](double x) { return std::fabs(x); });
   addUnary(
       t, "Neg", [](ScalarOps &s, OpContext &, Value x) { return s.neg(x); },
-      false);
+      false, [](double x) { return -x; });
   addUnary(
       t, "Sign",
       [](ScalarOps &s, OpContext &, Value x) {

@@ -478,6 +478,74 @@ LogicalResult lowerGather(OpContext &ctx) {
   return success();
 }
 
+LogicalResult lowerGatherElements(OpContext &ctx) {
+  TV &x = ctx.in(0), &indices = ctx.in(1);
+  auto axis = ctx.axis(ctx.attrInt("axis", 0), x.rank());
+  if (!axis)
+    return failure();
+  if (indices.rank() != x.rank())
+    return ctx.invalid("indices must have the rank of the data");
+  if (indices.dtype != kInt64 && indices.dtype != kInt32)
+    return ctx.invalid("indices must be int32 or int64");
+  int64_t dim = x.shape[*axis];
+  Value data = ctx.val(0), idxTensor = ctx.val(1);
+  ctx.set(0,
+          ctx.gatherMap(
+              indices.shape, x.dtype, data,
+              [&](OpBuilder &b, Location loc, ValueRange pos) {
+                Value i = tensor::ExtractOp::create(b, loc, idxTensor, pos);
+                i = arith::IndexCastOp::create(b, loc, b.getIndexType(), i);
+                Value negative =
+                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, i,
+                                          indexConst(b, loc, 0));
+                Value wrapped =
+                    arith::AddIOp::create(b, loc, i, indexConst(b, loc, dim));
+                SmallVector<Value> idx(pos);
+                idx[*axis] =
+                    arith::SelectOp::create(b, loc, negative, wrapped, i);
+                return idx;
+              }),
+          x.dtype);
+  return success();
+}
+
+/// Trilu: keeps the elements on and above (upper) or below (lower) the
+/// k-th diagonal of the last two dims.
+LogicalResult lowerTrilu(OpContext &ctx) {
+  TV &x = ctx.in(0);
+  if (x.rank() < 2)
+    return ctx.invalid("needs rank >= 2");
+  int64_t k = 0;
+  if (ctx.has(1)) {
+    auto kv = ctx.constInts(1);
+    if (!kv)
+      return failure();
+    if (kv->size() != 1)
+      return ctx.invalid("k must hold one value");
+    k = (*kv)[0];
+  }
+  bool upper = ctx.attrInt("upper", 1);
+  int64_t rank = x.rank();
+  int32_t dtype = x.dtype;
+  Value out = ctx.broadcastMap(
+      x.shape, dtype, {ctx.val(0)},
+      [&](OpBuilder &b, Location loc, ValueRange a) {
+        Value i = linalg::IndexOp::create(b, loc, rank - 2);
+        Value j = linalg::IndexOp::create(b, loc, rank - 1);
+        // keep when j - i >= k (upper) or j - i <= k (lower)
+        Value diff = arith::SubIOp::create(b, loc, j, i);
+        Value keep = arith::CmpIOp::create(b, loc,
+                                           upper ? arith::CmpIPredicate::sge
+                                                 : arith::CmpIPredicate::sle,
+                                           diff, indexConst(b, loc, k));
+        return arith::SelectOp::create(b, loc, keep, a[0],
+                                       ScalarOps{b, loc, dtype}.constant(0))
+            .getResult();
+      });
+  ctx.set(0, out, dtype);
+  return success();
+}
+
 LogicalResult lowerTranspose(OpContext &ctx) {
   TV &x = ctx.in(0);
   std::vector<int64_t> perm = ctx.attrInts("perm");
@@ -721,6 +789,8 @@ void addShapeLowerings(LoweringTable &t) {
   t["Split"] = lowerSplit;
   t["Slice"] = lowerSlice;
   t["Gather"] = lowerGather;
+  t["GatherElements"] = lowerGatherElements;
+  t["Trilu"] = lowerTrilu;
   t["Transpose"] = lowerTranspose;
   t["Expand"] = lowerExpand;
   t["ConstantOfShape"] = lowerConstantOfShape;
