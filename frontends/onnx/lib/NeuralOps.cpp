@@ -562,23 +562,17 @@ LogicalResult lowerGlobalPool(OpContext &ctx, bool max) {
   return success();
 }
 
-/// ArgMax / ArgMin: a reduction carrying (best value, its index).
-LogicalResult lowerArgExtreme(OpContext &ctx, bool max) {
-  TV &x = ctx.in(0);
+/// The index of the first (or last) max / min along `axis`, a reduction
+/// carrying (best value, its index); int64 without the axis.
+Value argExtreme(OpContext &ctx, TV &x, int64_t axis, bool max, bool last) {
   int32_t dtype = x.dtype;
-  if (dtypeBytes(dtype) == 0 || dtype == kBool)
-    return ctx.unsupported("element type " + dtypeName(dtype));
-  auto axis = ctx.axis(ctx.attrInt("axis", 0), x.rank());
-  if (!axis)
-    return failure();
-  bool last = ctx.attrInt("select_last_index", 0);
   int64_t rank = x.rank();
   SmallVector<int64_t> shape;
   SmallVector<AffineExpr> outExprs;
   SmallVector<utils::IteratorType> its(rank, utils::IteratorType::parallel);
-  its[*axis] = utils::IteratorType::reduction;
+  its[axis] = utils::IteratorType::reduction;
   for (int64_t d = 0; d < rank; ++d)
-    if (d != *axis) {
+    if (d != axis) {
       shape.push_back(x.shape[d]);
       outExprs.push_back(ctx.b.getAffineDimExpr(d));
     }
@@ -587,7 +581,7 @@ LogicalResult lowerArgExtreme(OpContext &ctx, bool max) {
   Value index = ctx.fill(shape, kInt64, ctx.scalar(kInt64, 0));
   AffineMap outMap = AffineMap::get(rank, 0, outExprs, ctx.b.getContext());
   AffineMap maps[] = {ctx.b.getMultiDimIdentityMap(rank), outMap, outMap};
-  int64_t reduced = *axis;
+  int64_t reduced = axis;
   auto op = linalg::GenericOp::create(
       ctx.b, ctx.loc, TypeRange{best.getType(), index.getType()}, ctx.val(0),
       ValueRange{best, index}, maps, its,
@@ -608,10 +602,97 @@ LogicalResult lowerArgExtreme(OpContext &ctx, bool max) {
             ValueRange{arith::SelectOp::create(b, loc, better, a[0], a[1]),
                        arith::SelectOp::create(b, loc, better, i, a[2])});
       });
-  Value result = op.getResult(1);
+  return op.getResult(1);
+}
+
+LogicalResult lowerArgExtreme(OpContext &ctx, bool max) {
+  TV &x = ctx.in(0);
+  if (dtypeBytes(x.dtype) == 0 || x.dtype == kBool)
+    return ctx.unsupported("element type " + dtypeName(x.dtype));
+  auto axis = ctx.axis(ctx.attrInt("axis", 0), x.rank());
+  if (!axis)
+    return failure();
+  Value result =
+      argExtreme(ctx, x, *axis, max, ctx.attrInt("select_last_index", 0));
   if (ctx.attrInt("keepdims", 1))
     result = ctx.reshape(result, keptShape(x.shape, {*axis}));
   ctx.set(0, result, kInt64);
+  return success();
+}
+
+/// One-hot of the first maximum along the axis.
+LogicalResult lowerHardmax(OpContext &ctx) {
+  TV &x = ctx.in(0);
+  if (!isFloatType(x.dtype))
+    return ctx.invalid("needs a floating-point input");
+  auto axis = ctx.axis(ctx.attrInt("axis", ctx.opset < 13 ? 1 : -1), x.rank());
+  if (!axis)
+    return failure();
+  if (ctx.opset < 13 && *axis != x.rank() - 1)
+    return ctx.unsupported("axis before the last dim (2-D coercion)");
+  Value best = ctx.reshape(argExtreme(ctx, x, *axis, true, false),
+                           keptShape(x.shape, {*axis}));
+  int32_t dtype = x.dtype;
+  int64_t a = *axis;
+  Value out = ctx.broadcastMap(
+      x.shape, dtype, {ctx.val(0), best},
+      [&](OpBuilder &b, Location loc, ValueRange v) {
+        Value i = arith::IndexCastOp::create(
+            b, loc, b.getI64Type(), linalg::IndexOp::create(b, loc, a));
+        Value hit =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, i, v[1]);
+        ScalarOps s{b, loc, dtype};
+        return arith::SelectOp::create(b, loc, hit, s.constant(1),
+                                       s.constant(0))
+            .getResult();
+      });
+  ctx.set(0, out, dtype);
+  return success();
+}
+
+/// CumSum: out[p] = sum over t of x[p with axis = t] for t <= p[axis]
+/// (< when exclusive; >= / > when reversed), as a masked reduction.
+LogicalResult lowerCumSum(OpContext &ctx) {
+  TV &x = ctx.in(0);
+  auto axisValue = ctx.constInts(1);
+  if (!axisValue)
+    return failure();
+  if (axisValue->size() != 1)
+    return ctx.invalid("axis must hold one value");
+  auto axis = ctx.axis((*axisValue)[0], x.rank());
+  if (!axis)
+    return failure();
+  bool exclusive = ctx.attrInt("exclusive", 0),
+       reverse = ctx.attrInt("reverse", 0);
+  int32_t dtype = x.dtype;
+  int64_t rank = x.rank(), a = *axis;
+  MLIRContext *mctx = ctx.b.getContext();
+  SmallVector<AffineExpr> in;
+  for (int64_t d = 0; d < rank; ++d)
+    in.push_back(getAffineDimExpr(d == a ? rank : d, mctx));
+  AffineMap maps[] = {
+      AffineMap::get(rank + 1, 0, in, mctx),
+      AffineMap::getMultiDimIdentityMap(rank + 1, mctx)
+          .getSubMap(llvm::to_vector(llvm::seq<unsigned>(0, rank)))};
+  Value init = ctx.fill(x.shape, dtype, ctx.scalar(dtype, 0));
+  auto predicate =
+      reverse
+          ? (exclusive ? arith::CmpIPredicate::sgt : arith::CmpIPredicate::sge)
+          : (exclusive ? arith::CmpIPredicate::slt : arith::CmpIPredicate::sle);
+  Value out = linalg::GenericOp::create(
+                  ctx.b, ctx.loc, init.getType(), ctx.val(0), init, maps,
+                  iterators(rank, 1),
+                  [&](OpBuilder &b, Location loc, ValueRange v) {
+                    Value t = linalg::IndexOp::create(b, loc, rank);
+                    Value p = linalg::IndexOp::create(b, loc, a);
+                    Value take = arith::CmpIOp::create(b, loc, predicate, t, p);
+                    ScalarOps s{b, loc, dtype};
+                    Value term = arith::SelectOp::create(b, loc, take, v[0],
+                                                         s.constant(0));
+                    linalg::YieldOp::create(b, loc, s.add(v[1], term));
+                  })
+                  .getResult(0);
+  ctx.set(0, out, dtype);
   return success();
 }
 
@@ -741,6 +822,8 @@ void addNeuralLowerings(LoweringTable &t) {
   t["MaxPool"] = [](OpContext &ctx) { return lowerPool(ctx, true); };
   t["AveragePool"] = [](OpContext &ctx) { return lowerPool(ctx, false); };
   t["ArgMax"] = [](OpContext &ctx) { return lowerArgExtreme(ctx, true); };
+  t["Hardmax"] = lowerHardmax;
+  t["CumSum"] = lowerCumSum;
   t["ArgMin"] = [](OpContext &ctx) { return lowerArgExtreme(ctx, false); };
   t["Conv"] = lowerConv;
   t["Softmax"] = [](OpContext &ctx) { return lowerSoftmax(ctx, false); };
