@@ -134,6 +134,66 @@ LogicalResult lowerGemm(OpContext &ctx) {
   return success();
 }
 
+/// The sliding window of Conv and the pools, with auto_pad resolved.
+struct Window {
+  std::vector<int64_t> kernel, strides, dilations;
+  std::vector<int64_t> pads; ///< the begins of every spatial dim, then ends
+
+  int64_t padsEnd(int64_t d) const { return pads[d + kernel.size()]; }
+  int64_t extent(int64_t d) const { return (kernel[d] - 1) * dilations[d] + 1; }
+  /// Padded length minus the window's extent (>= 0).
+  int64_t span(int64_t d, int64_t in) const {
+    return in + pads[d] + padsEnd(d) - extent(d);
+  }
+};
+
+/// Reads strides, dilations, pads and auto_pad for a window `kernel` over
+/// the spatial dims of `shape` (N x C x spatial).
+std::optional<Window> readWindow(OpContext &ctx, ArrayRef<int64_t> shape,
+                                 std::vector<int64_t> kernel) {
+  int64_t spatial = kernel.size();
+  Window w{kernel, ctx.attrInts("strides"), ctx.attrInts("dilations"),
+           ctx.attrInts("pads")};
+  if (w.strides.empty())
+    w.strides.assign(spatial, 1);
+  if (w.dilations.empty())
+    w.dilations.assign(spatial, 1);
+  if (w.pads.empty())
+    w.pads.assign(2 * spatial, 0);
+  if (int64_t(w.strides.size()) != spatial ||
+      int64_t(w.dilations.size()) != spatial ||
+      int64_t(w.pads.size()) != 2 * spatial) {
+    (void)ctx.invalid("strides, dilations or pads have the wrong length");
+    return std::nullopt;
+  }
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  for (int64_t d = 0; d < spatial; ++d) {
+    int64_t in = shape[d + 2];
+    if (w.strides[d] < 1 || w.dilations[d] < 1) {
+      (void)ctx.invalid("non-positive strides or dilations");
+      return std::nullopt;
+    }
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      int64_t out = (in + w.strides[d] - 1) / w.strides[d];
+      int64_t total =
+          std::max<int64_t>(0, (out - 1) * w.strides[d] + w.extent(d) - in);
+      w.pads[d] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      w.pads[d + spatial] = total - w.pads[d];
+    } else if (autoPad == "VALID") {
+      w.pads[d] = w.pads[d + spatial] = 0;
+    } else if (autoPad != "NOTSET") {
+      (void)ctx.invalid("unknown auto_pad '" + autoPad + "'");
+      return std::nullopt;
+    }
+    if (w.pads[d] < 0 || w.padsEnd(d) < 0 || w.span(d, in) < 0) {
+      (void)ctx.invalid("negative pads, or a window larger than the padded "
+                        "input");
+      return std::nullopt;
+    }
+  }
+  return w;
+}
+
 LogicalResult lowerConv(OpContext &ctx) {
   TV &x = ctx.in(0), &w = ctx.in(1);
   int64_t spatial = x.rank() - 2;
@@ -147,46 +207,19 @@ LogicalResult lowerConv(OpContext &ctx) {
     return ctx.invalid("channels do not match the groups");
   int64_t Cg = C / group, Mg = M / group;
   std::vector<int64_t> kernel(w.shape.begin() + 2, w.shape.end());
-  std::vector<int64_t> strides = ctx.attrInts("strides"),
-                       dilations = ctx.attrInts("dilations"),
-                       pads = ctx.attrInts("pads");
-  if (strides.empty())
-    strides.assign(spatial, 1);
-  if (dilations.empty())
-    dilations.assign(spatial, 1);
-  if (pads.empty())
-    pads.assign(2 * spatial, 0);
   if (ctx.hasAttr("kernel_shape") && ctx.attrInts("kernel_shape") != kernel)
     return ctx.invalid("kernel_shape disagrees with the weight");
-  if (int64_t(strides.size()) != spatial ||
-      int64_t(dilations.size()) != spatial ||
-      int64_t(pads.size()) != 2 * spatial)
-    return ctx.invalid("strides, dilations or pads have the wrong length");
-  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  auto window = readWindow(ctx, x.shape, kernel);
+  if (!window)
+    return failure();
+  std::vector<int64_t> &strides = window->strides,
+                       &dilations = window->dilations;
   SmallVector<int64_t> padded = x.shape, outShape = {N, group, Mg};
   SmallVector<int64_t> before(x.rank(), 0);
   for (int64_t d = 0; d < spatial; ++d) {
-    int64_t in = x.shape[d + 2], extent = (kernel[d] - 1) * dilations[d] + 1;
-    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-      int64_t out = (in + strides[d] - 1) / strides[d];
-      int64_t total =
-          std::max<int64_t>(0, (out - 1) * strides[d] + extent - in);
-      int64_t small = total / 2;
-      pads[d] = autoPad == "SAME_UPPER" ? small : total - small;
-      pads[d + spatial] = total - pads[d];
-    } else if (autoPad == "VALID") {
-      pads[d] = pads[d + spatial] = 0;
-    } else if (autoPad != "NOTSET") {
-      return ctx.invalid("unknown auto_pad '" + autoPad + "'");
-    }
-    if (pads[d] < 0 || pads[d + spatial] < 0 || strides[d] < 1 ||
-        dilations[d] < 1)
-      return ctx.invalid("negative pads or non-positive strides/dilations");
-    before[d + 2] = pads[d];
-    padded[d + 2] = in + pads[d] + pads[d + spatial];
-    if (padded[d + 2] < extent)
-      return ctx.invalid("the kernel is larger than the padded input");
-    outShape.push_back((padded[d + 2] - extent) / strides[d] + 1);
+    before[d + 2] = window->pads[d];
+    padded[d + 2] = x.shape[d + 2] + window->pads[d] + window->padsEnd(d);
+    outShape.push_back(window->span(d, x.shape[d + 2]) / strides[d] + 1);
   }
   int32_t dtype = x.dtype;
   Value input = ctx.val(0);
@@ -709,50 +742,34 @@ LogicalResult lowerPool(OpContext &ctx, bool max) {
     return ctx.unsupported("element type " + dtypeName(x.dtype));
   if (ctx.wants(1))
     return ctx.unsupported("the Indices output");
-  std::vector<int64_t> kernel = ctx.attrInts("kernel_shape"),
-                       strides = ctx.attrInts("strides"),
-                       dilations = ctx.attrInts("dilations"),
-                       pads = ctx.attrInts("pads");
+  std::vector<int64_t> kernel = ctx.attrInts("kernel_shape");
   if (int64_t(kernel.size()) != spatial)
     return ctx.invalid("kernel_shape must have one entry per spatial dim");
-  if (strides.empty())
-    strides.assign(spatial, 1);
-  if (dilations.empty())
-    dilations.assign(spatial, 1);
-  if (pads.empty())
-    pads.assign(2 * spatial, 0);
+  auto window = readWindow(ctx, x.shape, kernel);
+  if (!window)
+    return failure();
+  std::vector<int64_t> &strides = window->strides,
+                       &dilations = window->dilations;
   bool ceil = ctx.attrInt("ceil_mode", 0);
   bool includePad = ctx.attrInt("count_include_pad", 0);
-  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
   SmallVector<int64_t> outShape = {x.shape[0], x.shape[1]};
   SmallVector<int64_t> padded = x.shape, before(x.rank(), 0);
   SmallVector<int64_t> counted = x.shape; // input plus explicit pads
   for (int64_t d = 0; d < spatial; ++d) {
-    int64_t in = x.shape[d + 2], extent = (kernel[d] - 1) * dilations[d] + 1;
-    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
-      int64_t out = (in + strides[d] - 1) / strides[d];
-      int64_t total =
-          std::max<int64_t>(0, (out - 1) * strides[d] + extent - in);
-      pads[d] = autoPad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      pads[d + spatial] = total - pads[d];
-    } else if (autoPad == "VALID") {
-      pads[d] = pads[d + spatial] = 0;
-    }
-    int64_t span = in + pads[d] + pads[d + spatial] - extent;
-    if (span < 0 || strides[d] < 1)
-      return ctx.invalid("the window is larger than the padded input");
+    int64_t in = x.shape[d + 2], span = window->span(d, in);
     int64_t out =
         (ceil ? (span + strides[d] - 1) / strides[d] : span / strides[d]) + 1;
     // A last window must start inside the input or its left padding.
-    if (ceil && (out - 1) * strides[d] >= in + pads[d])
+    if (ceil && (out - 1) * strides[d] >= in + window->pads[d])
       --out;
     outShape.push_back(out);
-    before[d + 2] = pads[d];
-    counted[d + 2] = in + pads[d] + pads[d + spatial];
-    padded[d + 2] = std::max(counted[d + 2], (out - 1) * strides[d] + extent);
+    before[d + 2] = window->pads[d];
+    counted[d + 2] = in + window->pads[d] + window->padsEnd(d);
+    padded[d + 2] =
+        std::max(counted[d + 2], (out - 1) * strides[d] + window->extent(d));
   }
   int32_t dtype = x.dtype;
-  auto window = [&](Value source, bool takeMax) {
+  auto windowReduce = [&](Value source, bool takeMax) {
     int64_t rank = x.rank(), loops = rank + spatial;
     MLIRContext *mctx = ctx.b.getContext();
     SmallVector<AffineExpr> in = {getAffineDimExpr(0, mctx),
@@ -787,7 +804,7 @@ LogicalResult lowerPool(OpContext &ctx, bool max) {
   Value input =
       ctx.insert(ctx.val(0), ctx.fill(padded, dtype, fillValue), before);
   if (max) {
-    ctx.set(0, window(input, true), dtype);
+    ctx.set(0, windowReduce(input, true), dtype);
     return success();
   }
   // What the divisor counts: the input, or the input and explicit pads.
@@ -799,7 +816,7 @@ LogicalResult lowerPool(OpContext &ctx, bool max) {
   Value mask = ctx.insert(ones, ctx.fill(padded, dtype, ctx.scalar(dtype, 0)),
                           maskOffset);
   Value out = ctx.broadcastMap(
-      outShape, dtype, {window(input, false), window(mask, false)},
+      outShape, dtype, {windowReduce(input, false), windowReduce(mask, false)},
       [&](OpBuilder &b, Location loc, ValueRange a) {
         return ScalarOps{b, loc, dtype}.div(a[0], a[1]);
       });
