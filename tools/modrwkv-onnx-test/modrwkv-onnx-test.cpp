@@ -37,6 +37,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <set>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -177,15 +178,26 @@ public:
       const DataSet &set = (*sets)[s];
       if (!compiled.error.empty() &&
           compiled.failure.kind == fe::ImportFailure::NeedsConstant) {
+        // Binding some inputs can reveal more (a lowering stops at the
+        // first unknown operand): bind until the import asks for no more.
         options.boundInputs.clear();
-        for (const std::string &name : compiled.failure.inputs) {
-          auto index = inputIndex(*model, name);
-          if (!index || *index >= set.inputs.size())
-            return {Outcome::Fail, "no data for input '" + name + "'"};
-          options.boundInputs[name] = set.inputs[*index];
+        std::set<std::string> wanted = compiled.failure.inputs;
+        Compiled bound = compiled;
+        for (int round = 0;
+             round < 8 && !bound.error.empty() &&
+             bound.failure.kind == fe::ImportFailure::NeedsConstant;
+             ++round) {
+          wanted.insert(bound.failure.inputs.begin(),
+                        bound.failure.inputs.end());
+          for (const std::string &name : wanted) {
+            auto index = inputIndex(*model, name);
+            if (!index || *index >= set.inputs.size())
+              return {Outcome::Fail, "no data for input '" + name + "'"};
+            options.boundInputs[name] = set.inputs[*index];
+          }
+          bound = compile(*model, options, artifactDir);
         }
         note = " (inputs deciding shapes bound at compile time)";
-        auto bound = compile(*model, options, artifactDir);
         if (!bound.error.empty())
           return failedCompile(bound);
         if (Result r = execute(*model, set, options, artifactDir);
