@@ -85,6 +85,9 @@ cl::list<std::string>
     dims("dim", cl::desc("Pin a symbolic input dimension of an ONNX model"),
          cl::value_desc("NAME=SIZE"));
 
+cl::opt<unsigned> optLevel("opt-level", cl::init(3),
+                           cl::desc("LLVM optimization level (0-3)"));
+
 cl::opt<bool> progress("progress",
                        cl::desc("Report each stage and its time on stderr "
                                 "(default: when stderr is a terminal)"));
@@ -229,6 +232,9 @@ int main(int argc, char **argv) {
   stages.begin("optimizing LLVM IR");
   modrwkv::CodegenOptions options;
   options.cpu = cpu;
+  if (optLevel > 3)
+    return error("--opt-level must be 0, 1, 2 or 3");
+  options.optLevel = optLevel;
   options.adapterSource = adapterPath;
   llvm::LLVMContext llvmContext;
   auto llvmModule = modrwkv::translateToLLVM(*module, llvmContext, options);
