@@ -3,7 +3,7 @@
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 #include "modrwkv/Passes/Passes.h"
 
-#include "mlir/IR/DialectResourceBlobManager.h"
+#include "Blobs.h"
 
 namespace modrwkv {
 #define GEN_PASS_DEF_RWKVMERGEBONE
@@ -11,35 +11,10 @@ namespace modrwkv {
 } // namespace modrwkv
 
 using namespace mlir;
+using namespace modrwkv;
 using namespace modrwkv::rwkv;
 
 namespace {
-
-/// The f32 data and key of a dense_resource constant, if `v` is one.
-struct Blob {
-  ArrayRef<float> data;
-  StringRef key;
-  ShapedType type;
-};
-
-std::optional<Blob> blobOf(Value v) {
-  auto constant = v.getDefiningOp<arith::ConstantOp>();
-  if (!constant)
-    return std::nullopt;
-  auto attr = dyn_cast<DenseResourceElementsAttr>(constant.getValue());
-  if (!attr || !attr.getElementType().isF32())
-    return std::nullopt;
-  AsmResourceBlob *blob = attr.getRawHandle().getBlob();
-  if (!blob)
-    return std::nullopt;
-  ArrayRef<char> bytes = blob->getData();
-  auto type = cast<ShapedType>(attr.getType());
-  if (bytes.size() != size_t(type.getNumElements()) * sizeof(float))
-    return std::nullopt;
-  return Blob{ArrayRef<float>(reinterpret_cast<const float *>(bytes.data()),
-                              type.getNumElements()),
-              attr.getRawHandle().getKey(), type};
-}
 
 /// The merged [N, K] weight (see rwkv.linear for the formulas).
 void merge(const Blob &w, const Blob &a, StringRef variant, float *out) {
@@ -85,13 +60,9 @@ struct RwkvMergeBonePass
       OpBuilder b(op);
       for (const AdapterSlot &slot : slots) {
         Blob w = *blobOf(slot.weight->get()), a = *blobOf(slot.adapter);
-        AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
-            w.data.size() * sizeof(float), alignof(float), true);
-        merge(w, a, slot.variant,
-              reinterpret_cast<float *>(blob.getMutableData().data()));
-        auto attr = DenseResourceElementsAttr::get(
-            w.type, (w.key + "+" + a.key).str(), std::move(blob));
-        slot.weight->set(arith::ConstantOp::create(b, op->getLoc(), attr));
+        slot.weight->set(makeBlobConstant(
+            b, op->getLoc(), w.type, (w.key + "+" + a.key).str(),
+            [&](float *out) { merge(w, a, slot.variant, out); }));
       }
       dropAdapters(op);
     }

@@ -22,6 +22,15 @@ namespace {
 } // namespace
 
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+  // Multimodal side: fuse, lower, and inline the encoder towers into their
+  // entry points.
+  MmFuseAdapterCompressionOptions fusionOptions;
+  fusionOptions.mode = options.adapterFusion;
+  pm.addNestedPass<func::FuncOp>(createMmFuseAdapterCompression(fusionOptions));
+  pm.addNestedPass<func::FuncOp>(createMmLower());
+  pm.addPass(createInlinerPass());
+  pm.addPass(createSymbolDCEPass());
+
   // Model level -> linalg/tensor/arith/math (+ scf/vector for the WKV).
   if (options.mergeBone)
     pm.addNestedPass<func::FuncOp>(createRwkvMergeBone());

@@ -1,5 +1,6 @@
 //===- modrwkv-opt.cpp - mlir-opt with the modrwkv dialects and passes ----===//
 
+#include "modrwkv/Dialect/Mm/MmDialect.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 #include "modrwkv/Passes/Passes.h"
 
@@ -15,7 +16,7 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
-  registry.insert<modrwkv::rwkv::RwkvDialect>();
+  registry.insert<modrwkv::rwkv::RwkvDialect, modrwkv::mm::MmDialect>();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "modrwkv optimizer driver\n", registry));
 }

@@ -2,12 +2,16 @@
 //
 // Model-level transforms and the CPU lowering of the `rwkv` dialect. The
 // named pipeline `modrwkv-cpu-pipeline` takes a module produced by the
-// checkpoint frontend down to the LLVM dialect.
+// checkpoint frontend (and the mm ops of a multimodal model) down to the
+// LLVM dialect.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef MODRWKV_PASSES_PASSES_H
 #define MODRWKV_PASSES_PASSES_H
+
+#include "modrwkv/Dialect/Mm/MmDialect.h"
+#include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -46,6 +50,12 @@ struct CpuPipelineOptions
       llvm::cl::desc("Fold Bone adapters into their weights (rwkv-merge-bone) "
                      "instead of applying them at run time"),
       llvm::cl::init(false)};
+  Option<std::string> adapterFusion{
+      *this, "adapter-fusion",
+      llvm::cl::desc("How a conv compression is fused into the multimodal "
+                     "adapter: auto, fold or loops "
+                     "(mm-fuse-adapter-compression)"),
+      llvm::cl::init("auto")};
 };
 
 /// rwkv (tensors) -> linalg/tensor/arith -> bufferization -> scf/vector ->

@@ -110,4 +110,50 @@ def RwkvCopiesToLinalg : Pass<"rwkv-copies-to-linalg", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
 }
 
+def MmFuseAdapterCompression
+    : Pass<"mm-fuse-adapter-compression", "mlir::func::FuncOp"> {
+  let summary = "Fuse a sequence compression into the adapter's first layer";
+  let description = [{
+    For each `mm.adapter` fed by an `mm.compress`:
+    - frame stacking is a re-layout: the first weight [hidden, d * K] is
+      viewed as [hidden, d, K] and the adapter reads the frames directly
+      (a window product with kernel = stride = K; nothing is copied);
+    - a bias-free conv [m, d, k] followed by the first linear [hidden, m] is
+      two linear maps. `fold` computes W1 * Wconv = [hidden, d, k] on the
+      blobs at compile time (hidden*d*k multiply-adds per output token);
+      `loops` keeps both weights and computes the conv one output token at
+      a time, so its output never goes to memory (m*d*k + hidden*m).
+      `auto` takes the one with fewer FLOPs; folding needs constant weights
+      and falls back to `loops` otherwise; `none` leaves the compression
+      unfused (for comparisons).
+    Adapters not fed by a compression, and compressions feeding anything
+    else, are left alone.
+  }];
+  let options = [
+    Option<"mode", "mode", "std::string", /*default=*/"\"auto\"",
+           "How to fuse a conv compression: auto, fold, loops or none">
+  ];
+  let dependentDialects = ["mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def MmLower : Pass<"mm-lower", "mlir::func::FuncOp"> {
+  let summary = "Lower mm ops to rwkv, linalg, tensor, scf and func";
+  let description = [{
+    `mm.encoder_call` becomes `func.call` (inline it next); `mm.compress`
+    and the window products of `mm.adapter` become `linalg.generic`
+    contractions over a zero-padded sequence (the loop-fused form an
+    `scf.for` over output tokens); the adapter's linear layers and norm
+    become `rwkv.linear` and `rwkv.layer_norm`; `mm.splice` becomes an
+    `rwkv.embedding` of the non-placeholder tokens and an `scf.for` that
+    writes feature rows over the placeholder positions.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::func::FuncDialect",
+                           "modrwkv::rwkv::RwkvDialect"];
+}
+
 #endif // MODRWKV_PASSES_TD
