@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian bookworm machine and builds modrwkv into build/:
 # installs the toolchain (LLVM/MLIR 22, clang-22, CMake, Ninja, libonnx and
-# protobuf), the test dependencies (GoogleTest, Debian's numpy, torch and
+# protobuf, stb for image decoding), the test dependencies (GoogleTest, Debian's numpy, torch and
 # onnx for the references, the generators and the ONNX node tests), creates the Python venv the tests use (.venv,
 # on top of Debian's packages), configures and builds.
 set -euo pipefail
@@ -12,7 +12,8 @@ packages=(
   clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   nlohmann-json3-dev libgtest-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
-  python3 python3-venv python3-numpy python3-torch python3-onnx
+  libstb-dev
+  python3 python3-venv python3-numpy python3-torch python3-onnx python3-pil
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -32,8 +33,8 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-.venv/bin/python -c "import numpy, torch, onnx" || {
-  echo "setup: numpy/torch/onnx missing from the venv" >&2; exit 1; }
+.venv/bin/python -c "import numpy, torch, onnx, PIL" || {
+  echo "setup: numpy/torch/onnx/PIL missing from the venv" >&2; exit 1; }
 
 cmake -G Ninja -S . -B build \
   -DCMAKE_BUILD_TYPE=Release \

@@ -2,6 +2,8 @@
 
 #include "ArtifactFiles.h"
 
+#include <algorithm>
+
 #include "Errors.h"
 
 #include <dlfcn.h>
@@ -23,7 +25,8 @@ ArtifactFiles::~ArtifactFiles() {
     dlclose(library);
 }
 
-void ArtifactFiles::open(const std::string &directory, const std::string &abi) {
+void ArtifactFiles::open(const std::string &directory,
+                         std::initializer_list<const char *> abis) {
   dir = directory;
   manifestPath = dir + "/manifest.json";
   std::ifstream in(manifestPath);
@@ -38,9 +41,14 @@ void ArtifactFiles::open(const std::string &directory, const std::string &abi) {
       manifest.value("format", "") != "modrwkv-artifact" ||
       manifest.value("version", 0) != 1)
     throw Failure(manifestPath + ": not a version-1 modrwkv artifact manifest");
-  if (manifest.value("abi", "") != abi)
-    throw Failure(manifestPath + ": entry ABI '" + manifest.value("abi", "") +
-                  "', this runtime call needs '" + abi + "'");
+  std::string abi = manifest.value("abi", "");
+  if (std::find(abis.begin(), abis.end(), abi) == abis.end()) {
+    std::string wanted;
+    for (const char *a : abis)
+      wanted += (wanted.empty() ? "'" : " or '") + std::string(a) + "'";
+    throw Failure(manifestPath + ": entry ABI '" + abi +
+                  "', this runtime call needs " + wanted);
+  }
   if (manifest.value("target", "") != "cpu")
     throw Failure(manifestPath + ": artifact target '" +
                   manifest.value("target", "") +

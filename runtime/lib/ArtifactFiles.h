@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 
 namespace modrwkv::runtime {
@@ -22,9 +23,9 @@ public:
   ArtifactFiles &operator=(const ArtifactFiles &) = delete;
   ~ArtifactFiles();
 
-  /// Opens `dir`, whose manifest must declare entry ABI `abi` for the CPU;
-  /// throws Failure naming the file at fault.
-  void open(const std::string &dir, const std::string &abi);
+  /// Opens `dir`, whose manifest must declare one of the entry ABIs `abis`
+  /// for the CPU; throws Failure naming the file at fault.
+  void open(const std::string &dir, std::initializer_list<const char *> abis);
   /// A symbol of model.so; throws if missing.
   void *symbol(const std::string &name) const;
 

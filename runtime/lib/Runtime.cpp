@@ -46,6 +46,9 @@ template <int R> MemRef<R> describe(void *data, const int64_t (&sizes)[R]) {
 
 using ForwardFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<2> *, MemRef<2> *,
                            MemRef<4> *, MemRef<2> *);
+/// rwkv7-forward-mm-v1: modality rows after the tokens.
+using ForwardMmFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<2> *, MemRef<2> *,
+                             MemRef<2> *, MemRef<4> *, MemRef<2> *);
 
 constexpr int64_t kPrefillChunk = 128;
 constexpr char kStateMagic[8] = {'M', 'R', 'W', 'K', 'V', 'S', 'T', '1'};
@@ -56,6 +59,8 @@ struct modrwkv_model {
   modrwkv::runtime::ArtifactFiles files;
   int64_t layers = 0, width = 0, heads = 0, headSize = 0, vocab = 0;
   ForwardFn forward = nullptr;
+  ForwardMmFn forwardMm = nullptr; ///< multimodal artifacts
+  int32_t placeholder = -1;        ///< token replaced by modality rows
   struct WeightEntry {
     uint64_t offset;
     int64_t count;
@@ -86,7 +91,7 @@ int64_t positive(const nlohmann::json &config, const char *key,
 }
 
 void loadModel(modrwkv_model &m, const std::string &dir) {
-  m.files.open(dir, "rwkv7-forward-v1");
+  m.files.open(dir, {"rwkv7-forward-v1", "rwkv7-forward-mm-v1"});
   const std::string &manifestPath = m.files.manifestPath;
   const nlohmann::json &manifest = m.files.manifest;
   const nlohmann::json &config = manifest["config"];
@@ -99,8 +104,17 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
     throw Failure(manifestPath + ": heads x head_size != width");
   if (m.files.weightBytes == 0)
     throw Failure(manifestPath + ": the model has no weights");
-  m.forward =
-      reinterpret_cast<ForwardFn>(m.files.symbol(manifest.value("entry", "")));
+  void *entry = m.files.symbol(manifest.value("entry", ""));
+  if (manifest["abi"] == "rwkv7-forward-mm-v1") {
+    const nlohmann::json &mm =
+        manifest.value("multimodal", nlohmann::json::object());
+    if (!mm.contains("placeholder") || !mm["placeholder"].is_number_integer())
+      throw Failure(manifestPath + ": multimodal.placeholder is missing");
+    m.placeholder = mm["placeholder"].get<int32_t>();
+    m.forwardMm = reinterpret_cast<ForwardMmFn>(entry);
+  } else {
+    m.forward = reinterpret_cast<ForwardFn>(entry);
+  }
   for (const nlohmann::json &t :
        manifest["weights"].value("tensors", nlohmann::json::array())) {
     int64_t count = 1;
@@ -118,16 +132,30 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
 }
 
 void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
-         int64_t n, float *logits) {
+         int64_t n, const float *features, int64_t rows, float *logits) {
   if (s.model != &m)
     throw Failure("state belongs to another model");
   if (n < 1 || !tokens)
     throw Failure("need at least one token");
-  for (int64_t i = 0; i < n; ++i)
+  if (rows < 0 || (rows > 0 && !features))
+    throw Failure("bad modality rows");
+  int64_t placeholders = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (m.placeholder >= 0 && tokens[i] == m.placeholder) {
+      ++placeholders;
+      continue;
+    }
     if (tokens[i] < 0 || tokens[i] >= m.vocab)
       throw Failure("token " + std::to_string(tokens[i]) + " at position " +
                     std::to_string(i) + " is outside the vocabulary [0, " +
                     std::to_string(m.vocab) + ")");
+  }
+  if (placeholders != rows)
+    throw Failure("placeholder count mismatch: the tokens hold " +
+                  std::to_string(placeholders) + " placeholder" +
+                  (placeholders == 1 ? "" : "s") + " (id " +
+                  std::to_string(m.placeholder) + "), " + std::to_string(rows) +
+                  " modality row" + (rows == 1 ? " was" : "s were") + " given");
   int64_t L = m.layers, C = m.width, H = m.heads, N = m.headSize;
   float *att = s.values.data(), *ffn = att + L * C, *wkv = ffn + L * C;
   auto weights = describe<1>(m.files.weights, {int64_t(m.files.weightBytes)});
@@ -144,7 +172,16 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
     }
     auto tokenRef = describe<1>(const_cast<int32_t *>(tokens + start), {count});
     auto logitsRef = describe<2>(out, {count, m.vocab});
-    m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
+    if (m.forwardMm) {
+      int64_t used =
+          std::count(tokens + start, tokens + start + count, m.placeholder);
+      auto featureRef = describe<2>(const_cast<float *>(features), {used, C});
+      features += used * C;
+      m.forwardMm(&weights, &tokenRef, &featureRef, &attRef, &ffnRef, &wkvRef,
+                  &logitsRef);
+    } else {
+      m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
+    }
     if (start + count == n)
       std::memcpy(s.logits.data(), out + (count - 1) * m.vocab,
                   m.vocab * sizeof(float));
@@ -239,8 +276,31 @@ API int modrwkv_prefill(const modrwkv_model *model, modrwkv_state *state,
   return guarded([&] {
     if (!model || !state)
       throw Failure("modrwkv_prefill: no model or state");
-    run(*model, *state, tokens, n, logits);
+    run(*model, *state, tokens, n, nullptr, 0, logits);
   });
+}
+
+API int modrwkv_prefill_features(const modrwkv_model *model,
+                                 modrwkv_state *state, const int32_t *tokens,
+                                 int64_t n, const float *features, int64_t rows,
+                                 float *logits) {
+  return guarded([&] {
+    if (!model || !state)
+      throw Failure("modrwkv_prefill_features: no model or state");
+    if (model->placeholder < 0)
+      throw Failure(model->files.dir +
+                    ": not a multimodal artifact (compiled without "
+                    "--encoder)");
+    run(*model, *state, tokens, n, features, rows, logits);
+  });
+}
+
+API int32_t modrwkv_model_placeholder(const modrwkv_model *model) {
+  return model ? model->placeholder : -1;
+}
+
+API int64_t modrwkv_model_width(const modrwkv_model *model) {
+  return model ? model->width : 0;
 }
 
 API int modrwkv_decode(const modrwkv_model *model, modrwkv_state *state,

@@ -75,10 +75,15 @@ class Rwkv7:
 
     def step(self, token, state):
         """One token in RNN mode; updates `state`, returns logits."""
+        return self.step_embedding(self.w["emb.weight"][token], state)
+
+    def step_embedding(self, embedding, state):
+        """step() for an input row given as its embedding (before ln0), as
+        multimodal models feed adapter rows."""
         w, H, N = self.w, self.H, self.N
         v1 = lambda name: w[name].reshape(-1)
         sig = lambda z: 1.0 / (1.0 + np.exp(-z))
-        x = self.layer_norm(w["emb.weight"][token], w["blocks.0.ln0.weight"],
+        x = self.layer_norm(embedding, w["blocks.0.ln0.weight"],
                             w["blocks.0.ln0.bias"])
         v_first = None
         for i in range(self.L):

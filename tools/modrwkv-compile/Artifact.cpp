@@ -3,9 +3,11 @@
 #include "Artifact.h"
 
 #include "modrwkv/Checkpoint/Importer.h"
+#include "modrwkv/Multimodal/Builder.h"
 #include "modrwkv/Onnx/Importer.h"
 #include "modrwkv/Passes/Passes.h"
 
+#include "modrwkv/Dialect/Mm/MmDialect.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -79,6 +81,10 @@ StringRef graphSymbol(Attribute graph) {
 /// Graph entries take descriptors of [weights,] inputs and outputs; the
 /// language-model entry is `void(ptr x 6)` (see runtime.h): state and
 /// logits updated in place through the descriptors.
+bool isMultimodal(ModuleOp module) {
+  return bool(module->getAttr(multimodal::kSpliceAttrName));
+}
+
 LogicalResult checkEntry(ModuleOp module) {
   if (ArrayAttr graphs = graphsOf(module)) {
     for (Attribute g : graphs) {
@@ -89,18 +95,21 @@ LogicalResult checkEntry(ModuleOp module) {
         return module.emitError("lowered module has no void entry point @")
                << name;
     }
-    return success();
   }
+  if (!module->hasAttr(checkpoint::kConfigAttrName))
+    return success();
   std::string name = ("_mlir_ciface_" + checkpoint::kEntryName).str();
   auto entry = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
   if (!entry)
     return module.emitError("lowered module has no entry point @") << name;
   LLVM::LLVMFunctionType type = entry.getFunctionType();
+  unsigned buffers = isMultimodal(module) ? 7 : 6;
   if (!isa<LLVM::LLVMVoidType>(type.getReturnType()) ||
-      type.getNumParams() != 6)
-    return entry.emitError("entry point must return nothing and take the six "
-                           "buffers (weights, tokens, att_shift, ffn_shift, "
-                           "wkv, logits); got ")
+      type.getNumParams() != buffers)
+    return entry.emitError("entry point must return nothing and take the ")
+           << buffers
+           << " buffers (weights, tokens, [features,] att_shift, ffn_shift, "
+              "wkv, logits); got "
            << type << ": state or logits were not updated in place";
   return success();
 }
@@ -221,6 +230,20 @@ LogicalResult describeLanguageModel(ModuleOp module,
   }
   manifest["entry"] = ("_mlir_ciface_" + checkpoint::kEntryName).str();
   manifest["abi"] = "rwkv7-forward-v1";
+  if (auto splice =
+          module->getAttrOfType<DictionaryAttr>(multimodal::kSpliceAttrName)) {
+    manifest["abi"] = "rwkv7-forward-mm-v1";
+    nlohmann::json mm = nlohmann::json::object();
+    for (NamedAttribute a : splice) {
+      if (auto i = dyn_cast<IntegerAttr>(a.getValue()))
+        mm[a.getName().str()] = i.getInt();
+      else
+        mm[a.getName().str()] = cast<StringAttr>(a.getValue()).str();
+    }
+    if (auto pre = module->getAttrOfType<StringAttr>(kPreprocessAttrName))
+      mm["preprocess"] = nlohmann::json::parse(pre.str());
+    manifest["multimodal"] = mm;
+  }
   manifest["config"] = cfg;
   manifest["state"] = {
       {"att_shift", {L, C}}, {"ffn_shift", {L, C}}, {"wkv", {L, H, N, N}}};
@@ -262,7 +285,8 @@ LogicalResult describeGraphs(ModuleOp module, nlohmann::json &manifest) {
                       {"inputs", inputs},
                       {"outputs", outputs}});
   }
-  manifest["abi"] = "graph-v1";
+  if (!manifest.contains("abi"))
+    manifest["abi"] = "graph-v1";
   manifest["graphs"] = graphs;
   return success();
 }
@@ -275,7 +299,7 @@ void initCompiler(DialectRegistry &registry) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
-  registry.insert<rwkv::RwkvDialect>();
+  registry.insert<rwkv::RwkvDialect, mm::MmDialect>();
 }
 
 LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
@@ -379,9 +403,10 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
       {"source", source.str()},
       {"weights",
        {{"file", "weights.bin"}, {"size", weightBytes}, {"tensors", table}}}};
-  if (failed(graphsOf(module)
-                 ? describeGraphs(module, manifest)
-                 : describeLanguageModel(module, table, options, manifest)))
+  if (module->hasAttr(checkpoint::kConfigAttrName) &&
+      failed(describeLanguageModel(module, table, options, manifest)))
+    return failure();
+  if (graphsOf(module) && failed(describeGraphs(module, manifest)))
     return failure();
   std::error_code ec;
   llvm::raw_fd_ostream os(join("manifest.json"), ec, llvm::sys::fs::OF_Text);

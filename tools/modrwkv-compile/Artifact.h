@@ -20,6 +20,10 @@
 
 namespace modrwkv {
 
+/// Module attribute: the encoder preprocessing (JSON text, by modality)
+/// that the manifest carries for the runtime.
+constexpr llvm::StringLiteral kPreprocessAttrName = "mm.preprocess";
+
 struct CodegenOptions {
   std::string cpu = "native"; ///< LLVM CPU name, or "native"
   unsigned optLevel = 3;

@@ -3,6 +3,14 @@
 //   modrwkv-compile CHECKPOINT|MODEL.onnx -o OUT [--target cpu]
 //                   [--emit mlir|llvm|artifact] [--pipeline PIPELINE]
 //                   [--cpu NAME] [--dim NAME=SIZE ...]
+//   modrwkv-compile MODRWKV_CHECKPOINT --encoder TOWER.onnx
+//                   [--encoder-config preprocessor_config.json] -o OUT
+//                   [--adapter-fusion auto|fold|loops|none] [--stats]
+//
+// With --encoder, the checkpoint's projector (adapter + compression) and
+// the tower compile with the language model into one artifact: the model's
+// entry takes the adapter rows spliced at placeholder tokens, and a graph
+// `image` (tower + compression + adapter) yields them.
 //
 // --emit mlir writes the imported IR (weights elided), --emit llvm the
 // optimized LLVM IR, both to the file OUT ('-' for stdout); --emit artifact
@@ -16,7 +24,9 @@
 #include "modrwkv/Checkpoint/Config.h"
 #include "modrwkv/Checkpoint/Importer.h"
 #include "modrwkv/Checkpoint/Tensor.h"
+#include "modrwkv/Dialect/Mm/MmDialect.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
+#include "modrwkv/Multimodal/Builder.h"
 #include "modrwkv/Onnx/Importer.h"
 #include "modrwkv/Passes/Passes.h"
 
@@ -38,7 +48,10 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
+#include <fstream>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -84,6 +97,36 @@ cl::opt<std::string> cpu("cpu", cl::init("native"),
 cl::list<std::string>
     dims("dim", cl::desc("Pin a symbolic input dimension of an ONNX model"),
          cl::value_desc("NAME=SIZE"));
+
+cl::opt<std::string>
+    encoderPath("encoder",
+                cl::desc("ONNX encoder tower of a ModRWKV checkpoint"),
+                cl::value_desc("tower.onnx"));
+cl::opt<std::string> encoderConfig(
+    "encoder-config",
+    cl::desc("The tower's preprocessing (Hugging Face "
+             "preprocessor_config.json: size, image_mean, image_std, "
+             "rescale_factor, resample)"),
+    cl::value_desc("json"));
+cl::opt<int64_t> stackFrames("stack",
+                             cl::desc("Frames per adapter row (default: "
+                                      "from the adapter and tower widths)"),
+                             cl::init(0));
+cl::opt<int64_t> compressionStride(
+    "compression-stride",
+    cl::desc("Stride of the conv compression (default: kernel - 1)"),
+    cl::init(-1));
+cl::opt<int64_t> compressionPadding(
+    "compression-padding",
+    cl::desc("Padding of the conv compression (default: 0 when it keeps the "
+             "width, 2 for the widening speech adapter)"),
+    cl::init(-1));
+cl::opt<std::string> adapterFusion(
+    "adapter-fusion", cl::init("auto"),
+    cl::desc(
+        "Fuse a conv compression into the adapter by folding the "
+        "weights (fold) or the loops (loops); auto picks fewer FLOPs; none "
+        "leaves it unfused"));
 
 cl::opt<unsigned> optLevel("opt-level", cl::init(3),
                            cl::desc("LLVM optimization level (0-3)"));
@@ -134,12 +177,133 @@ int writeText(llvm::function_ref<void(llvm::raw_ostream &)> print) {
   file->keep();
   return 0;
 }
+/// Pins the symbolic dims named by --dim.
+int readDims(modrwkv::onnxfe::ReadOptions &readOptions) {
+  for (const std::string &dim : dims) {
+    auto [name, size] = llvm::StringRef(dim).split('=');
+    long long value;
+    if (name.empty() || size.getAsInteger(10, value))
+      return error("--dim " + dim + ": expected NAME=SIZE");
+    readOptions.dims[name.str()] = value;
+  }
+  return 0;
+}
+
+/// The runtime's image preprocessing from a Hugging Face
+/// preprocessor_config.json (or SigLIP's defaults) and the tower's
+/// [1, 3, H, W] input.
+int imagePreprocessing(ModuleOp module, nlohmann::json &out) {
+  auto graphs =
+      module->getAttrOfType<ArrayAttr>(modrwkv::onnxfe::kGraphsAttrName);
+  auto inputs = cast<DictionaryAttr>(graphs[0]).getAs<ArrayAttr>("inputs");
+  auto input = cast<DictionaryAttr>(inputs[0]);
+  auto shape = input.getAs<ArrayAttr>("shape");
+  if (inputs.size() != 1 || shape.size() != 4 ||
+      cast<IntegerAttr>(shape[0]).getInt() != 1 ||
+      cast<IntegerAttr>(shape[1]).getInt() != 3 ||
+      input.getAs<StringAttr>("dtype").getValue() != "float32")
+    return error(encoderPath + ": an image tower must take one float32 input "
+                               "[1, 3, H, W]");
+  int64_t height = cast<IntegerAttr>(shape[2]).getInt(),
+          width = cast<IntegerAttr>(shape[3]).getInt();
+  nlohmann::json cfg = nlohmann::json::object();
+  if (!encoderConfig.empty()) {
+    std::ifstream in(encoderConfig);
+    if (!in)
+      return error("cannot read " + encoderConfig);
+    try {
+      cfg = nlohmann::json::parse(in);
+    } catch (const std::exception &e) {
+      return error(encoderConfig + ": not JSON: " + e.what());
+    }
+  }
+  try {
+    out = {{"kind", "image"},
+           {"height", height},
+           {"width", width},
+           {"mean", cfg.value("do_normalize", true)
+                        ? cfg.value("image_mean", std::vector<double>(3, 0.5))
+                        : std::vector<double>(3, 0.0)},
+           {"std", cfg.value("do_normalize", true)
+                       ? cfg.value("image_std", std::vector<double>(3, 0.5))
+                       : std::vector<double>(3, 1.0)},
+           {"rescale", cfg.value("do_rescale", true)
+                           ? cfg.value("rescale_factor", 1.0 / 255)
+                           : 1.0}};
+    int resample = cfg.value("resample", 2);
+    const char *names[] = {"nearest", nullptr, "bilinear", "bicubic"};
+    if (resample < 0 || resample > 3 || !names[resample])
+      return error(encoderConfig + ": resample " + std::to_string(resample) +
+                   " is not supported (0 nearest, 2 bilinear, 3 bicubic)");
+    out["resample"] = names[resample];
+    if (out["mean"].size() != 3 || out["std"].size() != 3)
+      return error(encoderConfig + ": image_mean and image_std need 3 values");
+    for (double sd : out["std"].get<std::vector<double>>())
+      if (!(sd > 0))
+        return error(encoderConfig + ": image_std must be positive");
+    if (cfg.contains("size") && cfg["size"].is_object() &&
+        cfg["size"].contains("height")) {
+      if (cfg["size"]["height"] != height || cfg["size"]["width"] != width)
+        return error(encoderConfig + ": size " + cfg["size"].dump() +
+                     " differs from the tower's input " +
+                     std::to_string(height) + "x" + std::to_string(width));
+    } else if (cfg.contains("size")) {
+      return error(encoderConfig + ": only size {height, width} is supported");
+    }
+  } catch (const nlohmann::json::exception &e) {
+    return error(encoderConfig + ": " + e.what());
+  }
+  return 0;
+}
+
+/// Adds the tower and the projector to `module` (the language model).
+int addEncoder(MLIRContext &context, ModuleOp module,
+               modrwkv::multimodal::Projector &&projector) {
+  modrwkv::onnxfe::ReadOptions readOptions;
+  if (int rc = readDims(readOptions))
+    return rc;
+  auto model = modrwkv::onnxfe::readModel(encoderPath, readOptions);
+  if (!model)
+    return error(llvm::toString(model.takeError()));
+  modrwkv::onnxfe::ImportOptions importOptions;
+  importOptions.callable = true;
+  importOptions.symbol = "tower";
+  modrwkv::onnxfe::ImportFailure failure;
+  auto tower =
+      modrwkv::onnxfe::importModel(context, *model, importOptions, failure);
+  if (!tower)
+    return error(failure.message);
+  nlohmann::json preprocess;
+  if (int rc = imagePreprocessing(*tower, preprocess))
+    return rc;
+  modrwkv::multimodal::EncoderOptions options;
+  options.stack = stackFrames;
+  options.stride = compressionStride;
+  options.padding = compressionPadding;
+  std::string message;
+  if (!modrwkv::multimodal::addEncoder(module, *tower, std::move(projector),
+                                       options, message))
+    return error(inputPath + " + " + encoderPath + ": " + message);
+  module->setAttr(
+      modrwkv::kPreprocessAttrName,
+      StringAttr::get(&context,
+                      nlohmann::json{{options.modality, preprocess}}.dump()));
+  return 0;
+}
+
 int importCheckpoint(MLIRContext &context, Stages &stages,
                      OwningOpRef<ModuleOp> &module) {
   stages.begin("reading the checkpoint");
   auto tensors = modrwkv::checkpoint::readCheckpoint(inputPath);
   if (!tensors)
     return error(llvm::toString(tensors.takeError()));
+  std::optional<modrwkv::multimodal::Projector> projector;
+  if (!encoderPath.empty()) {
+    auto taken = modrwkv::multimodal::takeProjector(*tensors, inputPath);
+    if (!taken)
+      return error(llvm::toString(taken.takeError()));
+    projector = std::move(*taken);
+  }
   auto config = modrwkv::checkpoint::inferConfig(*tensors, inputPath);
   if (!config)
     return error(llvm::toString(config.takeError()));
@@ -154,7 +318,12 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
   }
   stages.begin("importing into the rwkv dialect");
   module = modrwkv::checkpoint::importRwkv7(
-      context, *config, std::move(*tensors), adapters ? &*adapters : nullptr);
+      context, *config, std::move(*tensors), adapters ? &*adapters : nullptr,
+      projector ? modrwkv::multimodal::kPlaceholder : -1);
+  if (projector) {
+    stages.begin("importing the encoder tower");
+    return addEncoder(context, *module, std::move(*projector));
+  }
   return 0;
 }
 
@@ -162,13 +331,8 @@ int importOnnx(MLIRContext &context, Stages &stages,
                OwningOpRef<ModuleOp> &module) {
   stages.begin("reading the ONNX model");
   modrwkv::onnxfe::ReadOptions readOptions;
-  for (const std::string &dim : dims) {
-    auto [name, size] = llvm::StringRef(dim).split('=');
-    long long value;
-    if (name.empty() || size.getAsInteger(10, value))
-      return error("--dim " + dim + ": expected NAME=SIZE");
-    readOptions.dims[name.str()] = value;
-  }
+  if (int rc = readDims(readOptions))
+    return rc;
   auto model = modrwkv::onnxfe::readModel(inputPath, readOptions);
   if (!model)
     return error(llvm::toString(model.takeError()));
@@ -177,6 +341,44 @@ int importOnnx(MLIRContext &context, Stages &stages,
   module = modrwkv::onnxfe::importModel(context, *model, {}, failure);
   if (!module)
     return error(failure.message);
+  return 0;
+}
+
+/// FLOPs of the adapters and compressions, and how they were fused.
+int64_t adapterFlops(ModuleOp module, std::string &how) {
+  int64_t total = 0;
+  module.walk([&](Operation *op) {
+    if (auto flops = modrwkv::mm::productFlops(op))
+      total += *flops;
+    if (auto adapter = dyn_cast<modrwkv::mm::AdapterOp>(op)) {
+      auto w1 = cast<ShapedType>(adapter.getW1().getType());
+      how = adapter.getX().getDefiningOp<modrwkv::mm::CompressOp>()
+                ? "no compression fusion"
+            : adapter.getConv() ? "loop fusion (conv kept)"
+            : w1.getRank() == 3 ? "folded into the first layer"
+                                : "no compression";
+      if (w1.getRank() == 3 &&
+          !adapter.getW1().getDefiningOp<arith::ConstantOp>())
+        how = "frame stacking read in place";
+    }
+  });
+  return total;
+}
+
+/// --stats: runs the fusion now (the pipeline's own run is then a no-op)
+/// and prints the FLOPs per encoder call before and after.
+int printStats(ModuleOp module) {
+  std::string how;
+  int64_t before = adapterFlops(module, how);
+  if (failed(modrwkv::runPipeline(
+          module, "func.func(mm-fuse-adapter-compression{mode=" +
+                      adapterFusion + "})")))
+    return 1;
+  int64_t after = adapterFlops(module, how);
+  llvm::outs() << "adapter + compression FLOPs per encoder call: " << before
+               << " unfused, " << after << " fused (" << how << ", "
+               << llvm::format("%.2fx", double(before) / double(after))
+               << ")\n";
   return 0;
 }
 
@@ -189,6 +391,10 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "modrwkv-compile: RWKV-7 checkpoint to a native "
                               "artifact\n");
+  // --stats is LLVM's own flag (its statistics, empty in release builds of
+  // LLVM); here it also prints the adapter's FLOPs.
+  cl::Option *statsOption = cl::getRegisteredOptions().lookup("stats");
+  bool stats = statsOption && statsOption->getNumOccurrences() > 0;
   if (target != "cpu")
     return error("unsupported target '" + target + "' (supported: cpu)");
 
@@ -199,8 +405,17 @@ int main(int argc, char **argv) {
   OwningOpRef<ModuleOp> module;
   bool onnx = llvm::StringRef(inputPath).ends_with(".onnx") ||
               llvm::StringRef(inputPath).ends_with(".onnxtxt");
-  if (!onnx && !dims.empty())
+  if (!onnx && !dims.empty() && encoderPath.empty())
     return error("--dim applies to ONNX models only");
+  bool mmOptions = !encoderConfig.empty() || stackFrames.getNumOccurrences() ||
+                   compressionStride.getNumOccurrences() ||
+                   compressionPadding.getNumOccurrences() || stats;
+  if (encoderPath.empty() && mmOptions)
+    return error("--encoder-config, --stack, --compression-stride, "
+                 "--compression-padding and --stats need --encoder");
+  if (onnx && !encoderPath.empty())
+    return error("--encoder goes with a ModRWKV checkpoint, not an ONNX "
+                 "model");
   if (onnx && (!adapterPath.empty() || mergeAdapter || dtype != "f32"))
     return error("--adapter, --merge-adapter and --dtype apply to RWKV "
                  "checkpoints only");
@@ -217,10 +432,14 @@ int main(int argc, char **argv) {
     });
   }
 
+  if (stats && printStats(*module))
+    return 1;
+
   stages.begin("lowering (modrwkv-cpu-pipeline)");
   if (dtype != "f32" && dtype != "bf16")
     return error("unsupported --dtype '" + dtype + "' (f32, bf16)");
-  std::string defaultPipeline = "modrwkv-cpu-pipeline{weight-dtype=" + dtype;
+  std::string defaultPipeline = "modrwkv-cpu-pipeline{weight-dtype=" + dtype +
+                                " adapter-fusion=" + adapterFusion;
   if (mergeAdapter)
     defaultPipeline += " merge-bone=1";
   defaultPipeline += "}";

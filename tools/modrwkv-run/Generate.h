@@ -6,6 +6,8 @@
 #include "modrwkv/runtime.h"
 #include "modrwkv/text.h"
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +30,24 @@ int fail(const std::string &message);
 /// the adapter in `path`. Returns the exit status.
 int swapAdapter(modrwkv_model *model, const std::string &artifact,
                 const std::string &path);
+
+/// Adapter rows of the images of a prompt, in order, and how the artifact
+/// splices them (manifest.json `multimodal`).
+struct Encoded {
+  std::vector<float> features;      ///< rows x width
+  std::vector<int64_t> rowsPerItem; ///< per image
+  std::string splice;               ///< "placeholder" or "prefix"
+  int32_t placeholder = -1, begin = -1, end = -1;
+};
+
+/// Runs each image through the artifact's `image` graph. Returns the exit
+/// status.
+int encodeImages(const std::string &artifact,
+                 const std::vector<std::string> &images, Encoded &out);
+
+/// The tokens that carry `encoded`'s rows: per image, `begin`, one
+/// placeholder per row, `end` (placeholders only for prefix splicing).
+std::vector<int32_t> modalityTokens(const Encoded &encoded);
 
 /// Generates text from the prompt (or chats on stdin), streaming it to
 /// stdout; the state continues from whatever it holds. Returns the exit

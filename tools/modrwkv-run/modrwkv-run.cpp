@@ -15,6 +15,13 @@
 // streams the generated text to stdout and timing to stderr. Without
 // --tokens, --prompt or --prompt-file, a prompt piped on stdin is read.
 //
+// Multimodal artifacts (compiled with --encoder): --image FILE (repeatable)
+// encodes each image with the artifact's tower and adapter. With --tokens,
+// the placeholder tokens (65532) take the rows in order, and their count
+// must match; in text mode the images are fed before the prompt, each as
+// 65530, one placeholder per row, 65531 (placeholders only, for artifacts
+// that splice a prefix).
+//
 // Both: --state-in FILE starts from a saved state, --state-out FILE saves
 // the state at the end (after the last token fed or generated); --adapter
 // FILE swaps in another Bone adapter (artifact compiled with an unmerged
@@ -45,6 +52,7 @@ namespace {
 
 struct Options {
   std::string artifact, tokens, logitsOut, stateIn, stateOut, adapter;
+  std::vector<std::string> images;
   bool step = false;
   GenerateOptions text;
 };
@@ -113,6 +121,7 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
       {"--state-in", str(o.stateIn)},
       {"--state-out", str(o.stateOut)},
       {"--adapter", str(o.adapter)},
+      {"--image", [&](const std::string &v) { o.images.push_back(v); }},
       {"--prompt", [&](const std::string &v) { t.prompt = v; }},
       {"--prompt-file", str(t.promptFile)},
       {"--vocab", str(t.vocab)},
@@ -157,7 +166,7 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
             "           [--seed S] [--stop STR]...\n"
             "           [--vocab FILE] [--tokens-out FILE]\n"
             "       both: [--state-in FILE] [--state-out FILE] [--adapter "
-            "FILE]\n");
+            "FILE] [--image FILE]...\n");
         return false;
       } else if (!arg.empty() && arg[0] == '-') {
         throw std::runtime_error("unknown option " + arg);
@@ -183,7 +192,7 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
 }
 
 int runTokens(const Options &o, const modrwkv_model *model,
-              modrwkv_state *state) {
+              modrwkv_state *state, const Encoded &encoded) {
   std::vector<int32_t> tokens;
   std::string error;
   if (!parseTokens(o.tokens, tokens, error))
@@ -192,7 +201,14 @@ int runTokens(const Options &o, const modrwkv_model *model,
   int64_t n = int64_t(tokens.size());
   std::vector<float> logits(n * vocab);
   int rc = 0;
-  if (o.step) {
+  if (!encoded.rowsPerItem.empty()) {
+    if (o.step)
+      return fail("--step and --image exclude each other");
+    rc = modrwkv_prefill_features(
+        model, state, tokens.data(), n, encoded.features.data(),
+        int64_t(encoded.features.size()) / modrwkv_model_width(model),
+        logits.data());
+  } else if (o.step) {
     for (int64_t i = 0; i < n && rc == 0; ++i)
       rc = modrwkv_decode(model, state, tokens[i], logits.data() + i * vocab);
   } else {
@@ -235,9 +251,22 @@ int main(int argc, char **argv) {
   if (status == 0 && !o.stateIn.empty() &&
       modrwkv_state_load(state, o.stateIn.c_str()) != 0)
     status = fail(modrwkv_last_error());
+  Encoded encoded;
+  if (status == 0 && !o.images.empty())
+    status = encodeImages(o.artifact, o.images, encoded);
+  if (status == 0 && o.tokens.empty() && !o.images.empty()) {
+    // Text mode: the images first, then the prompt continues the state.
+    std::vector<int32_t> tokens = modalityTokens(encoded);
+    if (modrwkv_prefill_features(
+            model, state, tokens.data(), int64_t(tokens.size()),
+            encoded.features.data(),
+            int64_t(encoded.features.size()) / modrwkv_model_width(model),
+            nullptr) != 0)
+      status = fail(modrwkv_last_error());
+  }
   if (status == 0)
     status = o.tokens.empty() ? generate(o.text, model, state)
-                              : runTokens(o, model, state);
+                              : runTokens(o, model, state, encoded);
   if (status == 0 && !o.stateOut.empty() &&
       modrwkv_state_save(state, o.stateOut.c_str()) != 0)
     status = fail(modrwkv_last_error());

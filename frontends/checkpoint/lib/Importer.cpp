@@ -1,6 +1,7 @@
 //===- Importer.cpp - RWKV-7 checkpoint to `rwkv` IR ----------------------===//
 
 #include "modrwkv/Checkpoint/Importer.h"
+#include "modrwkv/Dialect/Mm/MmDialect.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -14,6 +15,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 using namespace mlir;
+using namespace modrwkv;
 using namespace modrwkv::rwkv;
 
 namespace modrwkv::checkpoint {
@@ -22,9 +24,10 @@ namespace {
 class ModuleBuilder {
 public:
   ModuleBuilder(MLIRContext &ctx, const ModelConfig &cfg, TensorMap &tensors,
-                const std::map<std::string, std::string> &variants)
-      : cfg(cfg), tensors(tensors), variants(variants), b(&ctx),
-        loc(UnknownLoc::get(&ctx)) {}
+                const std::map<std::string, std::string> &variants,
+                int32_t placeholder)
+      : cfg(cfg), tensors(tensors), variants(variants),
+        placeholder(placeholder), b(&ctx), loc(UnknownLoc::get(&ctx)) {}
 
   OwningOpRef<ModuleOp> build();
 
@@ -79,6 +82,7 @@ private:
   const ModelConfig &cfg;
   TensorMap &tensors;
   const std::map<std::string, std::string> &variants; ///< weight -> variant
+  int32_t placeholder; ///< token replaced by modality rows, or -1
   OpBuilder b;
   Location loc;
 };
@@ -157,6 +161,8 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
   auto logitsType = act(V);
   SmallVector<RankedTensorType> argTypes = {tokensType, shiftType, shiftType,
                                             wkvType, logitsType};
+  if (placeholder >= 0)
+    argTypes.insert(argTypes.begin() + 1, act(C));
   SmallVector<Type> memrefTypes;
   for (RankedTensorType t : argTypes)
     memrefTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
@@ -171,9 +177,17 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
   for (auto [type, buffer] : llvm::zip(argTypes, entry->getArguments()))
     args.push_back(bufferization::ToTensorOp::create(
         b, loc, type, buffer, b.getUnitAttr(), b.getUnitAttr()));
-  Value tokens = args[0], attShift = args[1], ffnShift = args[2], wkv = args[3];
+  Value tokens = args[0];
+  Value x;
+  if (placeholder >= 0) {
+    x = mm::SpliceOp::create(b, loc, act(C), tokens, mat("emb.weight"), args[1],
+                             b.getI32IntegerAttr(placeholder));
+    args.erase(args.begin() + 1);
+  } else {
+    x = EmbeddingOp::create(b, loc, act(C), tokens, mat("emb.weight"));
+  }
+  Value attShift = args[1], ffnShift = args[2], wkv = args[3];
 
-  Value x = EmbeddingOp::create(b, loc, act(C), tokens, mat("emb.weight"));
   x = layerNorm(x, "blocks.0.ln0");
   auto vecType = RankedTensorType::get({C}, f32);
   auto headStateType = RankedTensorType::get({H, kHeadSize, kHeadSize}, f32);
@@ -219,8 +233,8 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
   Value logits = LinearOp::create(b, loc, act(V), x, mat("head.weight"),
                                   Value(), StringAttr());
   Value results[] = {attShift, ffnShift, wkv, logits};
-  for (auto [result, buffer] :
-       llvm::zip(results, entry->getArguments().drop_front()))
+  for (auto [result, buffer] : llvm::zip(
+           results, entry->getArguments().drop_front(placeholder >= 0 ? 2 : 1)))
     bufferization::MaterializeInDestinationOp::create(
         b, loc, Type(), result, buffer, b.getUnitAttr(), b.getUnitAttr());
   func::ReturnOp::create(b, loc);
@@ -231,9 +245,11 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
 
 OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
                                   const ModelConfig &config,
-                                  TensorMap &&tensors, AdapterSet *adapters) {
-  context.loadDialect<RwkvDialect, arith::ArithDialect, func::FuncDialect,
-                      tensor::TensorDialect, memref::MemRefDialect,
+                                  TensorMap &&tensors, AdapterSet *adapters,
+                                  int32_t placeholder) {
+  context.loadDialect<RwkvDialect, mm::MmDialect, arith::ArithDialect,
+                      func::FuncDialect, tensor::TensorDialect,
+                      memref::MemRefDialect,
                       bufferization::BufferizationDialect>();
   TensorMap owned = std::move(tensors);
   std::map<std::string, std::string> variants;
@@ -254,7 +270,7 @@ OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
     }
   }
   OwningOpRef<ModuleOp> module =
-      ModuleBuilder(context, config, owned, variants).build();
+      ModuleBuilder(context, config, owned, variants, placeholder).build();
   if (!provided.empty())
     (*module)->setAttr(kAdapterAttrName, builder.getDictionaryAttr(provided));
   return module;

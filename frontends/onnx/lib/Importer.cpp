@@ -703,23 +703,33 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   if (failed(declareInputs(argTypes, inputInfos)))
     return finish();
 
-  std::string symbol =
-      sanitize(model.graph.name.empty() ? "main_graph" : model.graph.name);
+  std::string symbol = sanitize(!options.symbol.empty()    ? options.symbol
+                                : model.graph.name.empty() ? "main_graph"
+                                                           : model.graph.name);
+  OpContext graphCtx(*this, none, model.opset);
+  if (options.callable)
+    for (auto [info, type] : llvm::zip(inputInfos, argTypes))
+      type = graphCtx.tensorType(info->shape, info->dtype);
   b.setInsertionPointToEnd(module->getBody());
   auto func =
       func::FuncOp::create(b, loc, symbol, b.getFunctionType(argTypes, {}));
-  func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
+  if (options.callable)
+    func.setPrivate();
+  else
+    func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
 
-  OpContext graphCtx(*this, none, model.opset);
   for (auto [info, arg] : llvm::zip(inputInfos, entry->getArguments())) {
     TV v;
     v.dtype = info->dtype;
     v.shape = llvm::to_vector(info->shape);
-    v.value = bufferization::ToTensorOp::create(
-        b, loc, graphCtx.tensorType(info->shape, info->dtype), arg,
-        /*restrict=*/b.getUnitAttr(), /*writable=*/UnitAttr());
+    v.value = options.callable
+                  ? Value(arg)
+                  : Value(bufferization::ToTensorOp::create(
+                        b, loc, graphCtx.tensorType(info->shape, info->dtype),
+                        arg, /*restrict=*/b.getUnitAttr(),
+                        /*writable=*/UnitAttr()));
     values[info->name] = std::move(v);
   }
   for (const auto &[name, t] : options.boundInputs) {
@@ -761,6 +771,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     return b.getDictionaryAttr(fields);
   };
   SmallVector<mlir::Attribute> inputs, outputs;
+  SmallVector<Value> results;
   for (const ValueInfo *info : inputInfos)
     inputs.push_back(describe(info->name, values[info->name]));
   for (const ValueInfo &out : model.graph.outputs) {
@@ -778,14 +789,19 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
       continue;
     }
     Value result = materialize(v);
+    outputs.push_back(describe(out.name, v));
+    if (options.callable) {
+      results.push_back(result);
+      continue;
+    }
     BlockArgument buffer = entry->addArgument(
         MemRefType::get(v.shape, graphCtx.elementType(v.dtype)), loc);
     bufferization::MaterializeInDestinationOp::create(
         b, loc, Type(), result, buffer, b.getUnitAttr(), b.getUnitAttr());
-    outputs.push_back(describe(out.name, v));
   }
-  func::ReturnOp::create(b, loc);
-  func.setType(b.getFunctionType(entry->getArgumentTypes(), {}));
+  func::ReturnOp::create(b, loc, results);
+  func.setType(b.getFunctionType(entry->getArgumentTypes(),
+                                 ValueRange(results).getTypes()));
   NamedAttribute graph[] = {
       b.getNamedAttr("name", b.getStringAttr(model.graph.name)),
       b.getNamedAttr("symbol", b.getStringAttr(symbol)),

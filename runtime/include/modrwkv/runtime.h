@@ -54,6 +54,21 @@ int modrwkv_state_copy(modrwkv_state *dst, const modrwkv_state *src);
  * kept in the state either way. */
 int modrwkv_prefill(const modrwkv_model *model, modrwkv_state *state,
                     const int32_t *tokens, int64_t n, float *logits);
+/* Multimodal artifacts (ABI "rwkv7-forward-mm-v1", compiled with
+ * --encoder): feeds `n` tokens where each placeholder token (see
+ * modrwkv_model_placeholder) takes the next of the `rows` x width floats of
+ * `features` (an encoder graph's output) as its embedding. The number of
+ * placeholders must equal `rows`. Plain modrwkv_prefill works too (no
+ * placeholders allowed then). */
+int modrwkv_prefill_features(const modrwkv_model *model, modrwkv_state *state,
+                             const int32_t *tokens, int64_t n,
+                             const float *features, int64_t rows,
+                             float *logits);
+/* The placeholder token id of a multimodal artifact, -1 for others. */
+int32_t modrwkv_model_placeholder(const modrwkv_model *model);
+/* The model width C (floats per feature row). */
+int64_t modrwkv_model_width(const modrwkv_model *model);
+
 /* Feeds one token; same as modrwkv_prefill with n = 1. */
 int modrwkv_decode(const modrwkv_model *model, modrwkv_state *state,
                    int32_t token, float *logits);

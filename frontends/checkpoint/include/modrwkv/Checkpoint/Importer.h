@@ -38,11 +38,15 @@ constexpr llvm::StringLiteral kAdapterAttrName = "rwkv.adapter_tensors";
 
 /// Consumes `tensors` (moved into resource blobs) and builds the module.
 /// With `adapters`, the base tensors they replace are swapped in and each
-/// adapted projection carries its Bone adapter.
+/// adapted projection carries its Bone adapter. With a `placeholder` id
+/// (>= 0) the entry takes a `memref<?xC>` of modality rows after the tokens
+/// (ABI rwkv7-forward-mm-v1) and splices them in place of that token
+/// (mm.splice).
 mlir::OwningOpRef<mlir::ModuleOp> importRwkv7(mlir::MLIRContext &context,
                                               const ModelConfig &config,
                                               TensorMap &&tensors,
-                                              AdapterSet *adapters = nullptr);
+                                              AdapterSet *adapters = nullptr,
+                                              int32_t placeholder = -1);
 
 } // namespace modrwkv::checkpoint
 

@@ -32,6 +32,11 @@ struct ImportOptions {
   /// decides shapes, e.g. the `shape` operand of Reshape in the backend
   /// tests, where every operand is a graph input).
   std::map<std::string, Tensor> boundInputs;
+  /// Import as `func private @<symbol>(tensor...) -> (tensor...)` instead:
+  /// a tower that other IR calls (mm.encoder_call) and that is inlined into
+  /// its caller. `onnx.graphs` still describes its inputs and outputs.
+  bool callable = false;
+  std::string symbol; ///< for callable imports; "" = the graph's name
 };
 
 /// Why an import failed, so that callers can tell "not supported" from

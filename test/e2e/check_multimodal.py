@@ -1,0 +1,228 @@
+#!/usr/bin/env python3
+"""ModRWKV end to end: a ViT tower exported from PyTorch to ONNX, a random
+adapter with conv compression and a random RWKV-7 in one checkpoint ->
+modrwkv-compile --encoder -> modrwkv-run --image, compared with a float64
+reference of the whole pipeline (PyTorch ViT in float64, the adapter and
+splice in numpy, reference.py's RWKV-7): max|err| / std(ref) <= 1e-3.
+
+The fused pipelines (conv folded into the first layer, loop fusion) and the
+unfused one agree; an image that needs resizing matches PIL's resampling;
+bad inputs fail with clear errors.
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "onnx"))
+import reference  # noqa: E402
+from export_encoders import ViT  # noqa: E402
+from gen_checkpoint import make_state_dict  # noqa: E402
+from harness import Checks, run  # noqa: E402
+
+TOLERANCE = 1e-3
+WIDTH, D_ENC, HIDDEN, IMAGE = 64, 48, 128, 32
+# The released vocabulary: the modality tokens 65530..65532 are inside it.
+VOCAB = 65536
+MEAN, STD = [0.48, 0.46, 0.41], [0.27, 0.26, 0.28]
+BEGIN, END, PLACEHOLDER = 65530, 65531, 65532
+
+
+def make_checkpoint(path, conv, seed=0):
+    """`llm.` + RWKV-7 keys and the later release's proj.* adapter."""
+    sd = make_state_dict(2, WIDTH, VOCAB, 4 * WIDTH, (16, 16, 8, 32), seed,
+                         torch.float32)
+    sd = {"llm." + k: v for k, v in sd.items()}
+    g = torch.Generator().manual_seed(seed + 1)
+    rnd = lambda *s, scale=0.1: torch.randn(*s, generator=g) * scale
+    sd["proj.mlp.0.weight"] = rnd(HIDDEN, D_ENC)
+    sd["proj.mlp.0.bias"] = rnd(HIDDEN)
+    sd["proj.mlp.2.weight"] = rnd(WIDTH, HIDDEN)
+    sd["proj.mlp.2.bias"] = rnd(WIDTH)
+    sd["proj.pre_norm.weight"] = 1 + rnd(WIDTH)
+    sd["proj.pre_norm.bias"] = rnd(WIDTH)
+    if conv:
+        sd["proj.conv.weight"] = rnd(D_ENC, D_ENC, 3, scale=0.2)
+    torch.save(sd, path)
+    return {k: v.double().numpy() for k, v in sd.items()}
+
+
+def adapter_reference(sd, features):
+    """The released adapter in float64: conv (k3 s2), MLP, y + LN(y)."""
+    x = features
+    if "proj.conv.weight" in sd:
+        w = sd["proj.conv.weight"]
+        rows = (len(x) - 3) // 2 + 1
+        x = np.stack([np.einsum("ocj,jc->o", w, x[2 * t:2 * t + 3])
+                      for t in range(rows)])
+    h = np.maximum(x @ sd["proj.mlp.0.weight"].T + sd["proj.mlp.0.bias"], 0)
+    y = h @ sd["proj.mlp.2.weight"].T + sd["proj.mlp.2.bias"]
+    return y + reference.Rwkv7.layer_norm(y, sd["proj.pre_norm.weight"],
+                                          sd["proj.pre_norm.bias"])
+
+
+def model_reference(sd, tokens, rows):
+    llm = {k[4:]: v for k, v in sd.items() if k.startswith("llm.")}
+    model = reference.Rwkv7(llm)
+    state, out, used = model.zero_state(), [], 0
+    for t in tokens:
+        if t == PLACEHOLDER:
+            out.append(model.step_embedding(rows[used], state))
+            used += 1
+        else:
+            out.append(model.step(t, state))
+    return np.stack(out)
+
+
+def pixels_of(rgb):
+    x = (rgb.astype(np.float64) / 255 - MEAN) / STD
+    return x.transpose(2, 0, 1)[None]
+
+
+def rel_err(got, want):
+    return float(np.abs(got - want).max() / want.std())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--tools", required=True)
+    ap.add_argument("--workdir", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    tool = lambda name: os.path.join(args.tools, name)
+    path = lambda name: os.path.join(args.workdir, name)
+    from PIL import Image
+
+    torch.manual_seed(0)
+    vit = ViT(image=IMAGE, patch=8, dim=D_ENC, depth=2, heads=4).eval()
+    torch.onnx.export(vit, (torch.zeros(1, 3, IMAGE, IMAGE),), path("vit.onnx"),
+                      opset_version=17, input_names=["pixel_values"],
+                      output_names=["last_hidden_state"])
+    with open(path("preprocessor_config.json"), "w") as f:
+        json.dump({"size": {"height": IMAGE, "width": IMAGE},
+                   "image_mean": MEAN, "image_std": STD,
+                   "rescale_factor": 1 / 255, "resample": 2}, f)
+    sd = make_checkpoint(path("model.pth"), conv=True)
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (IMAGE, IMAGE, 3), dtype=np.uint8)
+              for _ in range(2)]
+    for i, im in enumerate(images):
+        Image.fromarray(im).save(path(f"image{i}.png"))
+    vit64 = vit.double()
+    with torch.no_grad():
+        feats = [vit64(torch.from_numpy(pixels_of(im)))[0].numpy()
+                 for im in images]
+    rows = [adapter_reference(sd, f) for f in feats]
+    n = len(rows[0])
+    prompt = [5, 6, BEGIN] + [PLACEHOLDER] * n + [END, 7, BEGIN] + \
+        [PLACEHOLDER] * n + [END, 8, 9]
+    want = model_reference(sd, prompt, np.concatenate(rows))
+
+    checks = Checks()
+    compile_cmd = [tool("modrwkv-compile"), path("model.pth"), "--encoder",
+                   path("vit.onnx"), "--encoder-config",
+                   path("preprocessor_config.json"), "--opt-level", "2"]
+    outputs = {}
+    # hidden 128 x 48 x 3 folded > 48 x 48 x 3 + 128 x 48 conv then linear:
+    # auto keeps the conv (loop fusion); mm-fuse-adapter-compression's lit
+    # test shows auto folding where that is cheaper.
+    expected_stats = {"none": "no compression fusion",
+                      "auto": "loop fusion", "fold": "folded",
+                      "loops": "loop fusion"}
+    for mode in ["none", "auto", "fold", "loops"]:
+        art = path("art-" + mode)
+        proc = run(compile_cmd + ["-o", art, "--adapter-fusion", mode,
+                                  "--stats"])
+        stats = proc.stdout.decode().strip()
+        checks(expected_stats[mode] in stats, f"--stats ({mode}): {stats}")
+        out = path(f"logits-{mode}.npy")
+        run([tool("modrwkv-run"), art, "--image", path("image0.png"),
+             "--image", path("image1.png"), "--tokens",
+             ",".join(map(str, prompt)), "--logits-out", out])
+        got = np.load(out)
+        outputs[mode] = got
+        err = rel_err(got, want)
+        checks(err <= TOLERANCE,
+               f"{mode}: two images spliced, {len(prompt)} tokens: "
+               f"max|err|/std = {err:.2e}")
+    for mode in ["auto", "fold", "loops"]:
+        err = rel_err(outputs[mode], outputs["none"])
+        checks(err <= 1e-4, f"fused ({mode}) agrees with unfused: {err:.2e}")
+
+    # An image that needs resizing (48x40 -> 32x32) against PIL: nearest
+    # is exact; bilinear rounds between passes in fixed point in PIL, so
+    # about 3% of the pixels differ by one level, which the random ViT and
+    # RWKV amplify to a few 1e-2 (a wrong filter or axis gives O(1)).
+    big = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    Image.fromarray(big).save(path("big.png"))
+    with open(os.path.join(path("art-auto"), "manifest.json")) as f:
+        manifest = json.load(f)
+    tokens = [BEGIN] + [PLACEHOLDER] * n + [END, 5]
+    for name, code, tolerance in [("nearest", Image.NEAREST, TOLERANCE),
+                                  ("bilinear", Image.BILINEAR, 1e-1)]:
+        art = path("art-" + name)
+        shutil.rmtree(art, ignore_errors=True)
+        shutil.copytree(path("art-auto"), art)
+        manifest["multimodal"]["preprocess"]["image"]["resample"] = name
+        with open(os.path.join(art, "manifest.json"), "w") as f:
+            json.dump(manifest, f)
+        small = np.asarray(Image.fromarray(big).resize((IMAGE, IMAGE), code))
+        with torch.no_grad():
+            f = vit64(torch.from_numpy(pixels_of(small)))[0].numpy()
+        want = model_reference(sd, tokens, adapter_reference(sd, f))
+        run([tool("modrwkv-run"), art, "--image", path("big.png"), "--tokens",
+             ",".join(map(str, tokens)), "--logits-out", path("big.npy")])
+        err = rel_err(np.load(path("big.npy")), want)
+        checks(err <= tolerance,
+               f"48x40 image resized ({name}) vs PIL: {err:.2e}")
+
+    art = path("art-auto")
+    checks.expect_error(
+        "placeholder count mismatch", [tool("modrwkv-run"), art, "--image",
+                                       path("image0.png"), "--tokens",
+                                       f"5,{PLACEHOLDER},6"],
+        "placeholder count mismatch: the tokens hold 1 placeholder",
+        f"{n} modality rows were given")
+    with open(path("broken.png"), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    checks.expect_error(
+        "unreadable image", [tool("modrwkv-run"), art, "--image",
+                             path("broken.png"), "--tokens", "5"],
+        "broken.png: cannot read the image")
+    make_checkpoint(path("wide.pth"), conv=False)
+    wide = torch.load(path("wide.pth"))
+    wide["proj.mlp.0.weight"] = torch.zeros(HIDDEN, 40)
+    torch.save(wide, path("wide.pth"))
+    checks.expect_error(
+        "encoder/adapter width mismatch",
+        [tool("modrwkv-compile"), path("wide.pth"), "--encoder",
+         path("vit.onnx"), "-o", path("art-wide")],
+        "encoder/adapter width mismatch: the tower's features are 48 wide, "
+        "the adapter's first layer takes 40 (not a multiple)")
+    del wide["proj.mlp.0.weight"]
+    torch.save(wide, path("wide.pth"))
+    checks.expect_error(
+        "missing adapter tensor",
+        [tool("modrwkv-compile"), path("wide.pth"), "--encoder",
+         path("vit.onnx"), "-o", path("art-wide")],
+        "no ModRWKV adapter in this checkpoint")
+    run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o",
+         path("text.pth")])
+    run([tool("modrwkv-compile"), path("text.pth"), "-o", path("art-text"),
+         "--opt-level", "0"])
+    checks.expect_error(
+        "text-only artifact given an image",
+        [tool("modrwkv-run"), path("art-text"), "--image", path("image0.png"),
+         "--tokens", "5"], "art-text: not a multimodal artifact")
+    checks.finish()
+
+
+if __name__ == "__main__":
+    main()

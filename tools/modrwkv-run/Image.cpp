@@ -1,0 +1,135 @@
+//===- Image.cpp - image files to encoder input for modrwkv-run -----------===//
+
+#include "Image.h"
+
+#include <stb/stb_image.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+
+namespace {
+
+double triangle(double x) {
+  x = std::fabs(x);
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/// Keys' cubic with a = -0.5, PIL's BICUBIC.
+double cubic(double x) {
+  constexpr double a = -0.5;
+  x = std::fabs(x);
+  if (x < 1.0)
+    return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0)
+    return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
+/// One output position of a 1-D resampling: the first input index and the
+/// normalized weights.
+struct Taps {
+  int64_t first = 0;
+  std::vector<double> weights;
+};
+
+/// PIL's coefficients: the filter is widened by the scale when shrinking
+/// (antialiasing); nearest takes the input pixel under the output center.
+std::vector<Taps> taps(int64_t in, int64_t out, const std::string &filter) {
+  std::vector<Taps> all(out);
+  double scale = double(in) / double(out);
+  if (filter == "nearest") {
+    for (int64_t i = 0; i < out; ++i)
+      all[i] = {std::min<int64_t>(int64_t((i + 0.5) * scale), in - 1), {1.0}};
+    return all;
+  }
+  double (*f)(double) = filter == "bicubic" ? cubic : triangle;
+  double support = (filter == "bicubic" ? 2.0 : 1.0);
+  double filterScale = std::max(scale, 1.0);
+  support *= filterScale;
+  for (int64_t i = 0; i < out; ++i) {
+    double center = (i + 0.5) * scale;
+    int64_t lo = std::max<int64_t>(int64_t(center - support + 0.5), 0);
+    int64_t hi = std::min<int64_t>(int64_t(center + support + 0.5), in);
+    Taps &t = all[i];
+    t.first = lo;
+    double sum = 0.0;
+    for (int64_t x = lo; x < hi; ++x) {
+      double w = f((x - center + 0.5) / filterScale);
+      t.weights.push_back(w);
+      sum += w;
+    }
+    for (double &w : t.weights)
+      w = sum != 0.0 ? w / sum : 0.0;
+  }
+  return all;
+}
+
+/// Resamples an 8-bit interleaved RGB image along one axis, rounding to 8
+/// bits as PIL does between its horizontal and vertical passes.
+std::vector<uint8_t> resample(const std::vector<uint8_t> &src, int64_t width,
+                              int64_t height, int64_t outWidth,
+                              int64_t outHeight, const std::string &filter) {
+  std::vector<Taps> tx = taps(width, outWidth, filter);
+  std::vector<uint8_t> mid(outWidth * height * 3);
+  auto clamp8 = [](double v) {
+    return uint8_t(std::clamp(std::lround(v), 0L, 255L));
+  };
+  for (int64_t y = 0; y < height; ++y)
+    for (int64_t x = 0; x < outWidth; ++x)
+      for (int c = 0; c < 3; ++c) {
+        double acc = 0.0;
+        for (size_t k = 0; k < tx[x].weights.size(); ++k)
+          acc += tx[x].weights[k] * src[(y * width + tx[x].first + k) * 3 + c];
+        mid[(y * outWidth + x) * 3 + c] = clamp8(acc);
+      }
+  std::vector<Taps> ty = taps(height, outHeight, filter);
+  std::vector<uint8_t> out(outWidth * outHeight * 3);
+  for (int64_t y = 0; y < outHeight; ++y)
+    for (int64_t x = 0; x < outWidth; ++x)
+      for (int c = 0; c < 3; ++c) {
+        double acc = 0.0;
+        for (size_t k = 0; k < ty[y].weights.size(); ++k)
+          acc += ty[y].weights[k] *
+                 mid[((ty[y].first + k) * outWidth + x) * 3 + c];
+        out[(y * outWidth + x) * 3 + c] = clamp8(acc);
+      }
+  return out;
+}
+
+} // namespace
+
+bool loadImage(const std::string &path, const nlohmann::json &preprocess,
+               std::vector<float> &pixels, std::string &error) {
+  int width = 0, height = 0, channels = 0;
+  std::unique_ptr<stbi_uc, void (*)(void *)> data(
+      stbi_load(path.c_str(), &width, &height, &channels, 3), stbi_image_free);
+  if (!data) {
+    const char *reason = stbi_failure_reason();
+    error = path + ": cannot read the image (" +
+            (reason ? reason : "unknown error") + ")";
+    return false;
+  }
+  try {
+    int64_t outHeight = preprocess.at("height"),
+            outWidth = preprocess.at("width");
+    std::vector<double> mean = preprocess.at("mean"),
+                        std = preprocess.at("std");
+    double rescale = preprocess.at("rescale");
+    std::string filter = preprocess.at("resample");
+    std::vector<uint8_t> rgb(data.get(),
+                             data.get() + size_t(width) * height * 3);
+    if (width != outWidth || height != outHeight)
+      rgb = resample(rgb, width, height, outWidth, outHeight, filter);
+    pixels.assign(3 * outHeight * outWidth, 0.0f);
+    for (int c = 0; c < 3; ++c)
+      for (int64_t i = 0; i < outHeight * outWidth; ++i)
+        pixels[c * outHeight * outWidth + i] =
+            float((rgb[i * 3 + c] * rescale - mean[c]) / std[c]);
+  } catch (const nlohmann::json::exception &e) {
+    error = "the artifact's image preprocessing is malformed: " +
+            std::string(e.what());
+    return false;
+  }
+  return true;
+}
