@@ -78,12 +78,13 @@ StringRef graphSymbol(Attribute graph) {
   return cast<DictionaryAttr>(graph).getAs<StringAttr>("symbol").getValue();
 }
 
-/// Graph entries take descriptors of [weights,] inputs and outputs; the
-/// language-model entry is `void(ptr x 6)` (see runtime.h): state and
-/// logits updated in place through the descriptors.
 bool isMultimodal(ModuleOp module) {
   return bool(module->getAttr(multimodal::kSpliceAttrName));
 }
+
+/// Graph entries take descriptors of [weights,] inputs and outputs; the
+/// language-model entry is `void(ptr x 6)` (x 7 with the modality rows, see
+/// runtime.h): state and logits updated in place through the descriptors.
 
 LogicalResult checkEntry(ModuleOp module) {
   if (ArrayAttr graphs = graphsOf(module)) {

@@ -6,8 +6,6 @@
 #include "modrwkv/runtime.h"
 #include "modrwkv/text.h"
 
-#include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>

@@ -65,36 +65,23 @@ std::vector<Taps> taps(int64_t in, int64_t out, const std::string &filter) {
   return all;
 }
 
-/// Resamples an 8-bit interleaved RGB image along one axis, rounding to 8
-/// bits as PIL does between its horizontal and vertical passes.
-std::vector<uint8_t> resample(const std::vector<uint8_t> &src, int64_t width,
-                              int64_t height, int64_t outWidth,
-                              int64_t outHeight, const std::string &filter) {
-  std::vector<Taps> tx = taps(width, outWidth, filter);
-  std::vector<uint8_t> mid(outWidth * height * 3);
-  auto clamp8 = [](double v) {
-    return uint8_t(std::clamp(std::lround(v), 0L, 255L));
-  };
-  for (int64_t y = 0; y < height; ++y)
-    for (int64_t x = 0; x < outWidth; ++x)
-      for (int c = 0; c < 3; ++c) {
+/// Resamples the middle axis of an 8-bit [outer, in, inner] array to `out`
+/// positions, rounding to 8 bits as PIL does after each pass.
+std::vector<uint8_t> resampleAxis(const std::vector<uint8_t> &src,
+                                  int64_t outer, int64_t in, int64_t inner,
+                                  int64_t out, const std::string &filter) {
+  std::vector<Taps> t = taps(in, out, filter);
+  std::vector<uint8_t> dst(outer * out * inner);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < out; ++i)
+      for (int64_t j = 0; j < inner; ++j) {
         double acc = 0.0;
-        for (size_t k = 0; k < tx[x].weights.size(); ++k)
-          acc += tx[x].weights[k] * src[(y * width + tx[x].first + k) * 3 + c];
-        mid[(y * outWidth + x) * 3 + c] = clamp8(acc);
+        for (size_t k = 0; k < t[i].weights.size(); ++k)
+          acc += t[i].weights[k] * src[(o * in + t[i].first + k) * inner + j];
+        dst[(o * out + i) * inner + j] =
+            uint8_t(std::clamp(std::lround(acc), 0L, 255L));
       }
-  std::vector<Taps> ty = taps(height, outHeight, filter);
-  std::vector<uint8_t> out(outWidth * outHeight * 3);
-  for (int64_t y = 0; y < outHeight; ++y)
-    for (int64_t x = 0; x < outWidth; ++x)
-      for (int c = 0; c < 3; ++c) {
-        double acc = 0.0;
-        for (size_t k = 0; k < ty[y].weights.size(); ++k)
-          acc += ty[y].weights[k] *
-                 mid[((ty[y].first + k) * outWidth + x) * 3 + c];
-        out[(y * outWidth + x) * 3 + c] = clamp8(acc);
-      }
-  return out;
+  return dst;
 }
 
 } // namespace
@@ -120,7 +107,10 @@ bool loadImage(const std::string &path, const nlohmann::json &preprocess,
     std::vector<uint8_t> rgb(data.get(),
                              data.get() + size_t(width) * height * 3);
     if (width != outWidth || height != outHeight)
-      rgb = resample(rgb, width, height, outWidth, outHeight, filter);
+      // Horizontal pass over [height, width, 3], then vertical over
+      // [1, height, outWidth * 3].
+      rgb = resampleAxis(resampleAxis(rgb, height, width, 3, outWidth, filter),
+                         1, height, outWidth * 3, outHeight, filter);
     pixels.assign(3 * outHeight * outWidth, 0.0f);
     for (int c = 0; c < 3; ++c)
       for (int64_t i = 0; i < outHeight * outWidth; ++i)

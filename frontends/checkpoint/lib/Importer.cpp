@@ -90,23 +90,8 @@ private:
 Value ModuleBuilder::weight(StringRef name, ArrayRef<int64_t> shape,
                             bool transpose) {
   Tensor &t = tensors.find(name.str())->second;
-  size_t bytes = t.data.size() * sizeof(float);
-  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes, alignof(float),
-                                                       /*dataIsMutable=*/true);
-  float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
-  if (transpose) {
-    int64_t rows = t.shape[0], cols = t.shape[1];
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        dst[j * rows + i] = t.data[i * cols + j];
-  } else {
-    std::copy(t.data.begin(), t.data.end(), dst);
-  }
-  std::vector<float>().swap(t.data); // the blob owns the values now
-  auto type = RankedTensorType::get(shape, b.getF32Type());
   std::string key = transpose ? (name + ".T").str() : name.str();
-  auto attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
-  return arith::ConstantOp::create(b, loc, attr);
+  return tensorConstant(b, loc, t, shape, key, transpose);
 }
 
 /// Offsets, sizes and strides of `state[layer]` (a slice of `sliceShape`).
@@ -242,6 +227,26 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
 }
 
 } // namespace
+
+Value tensorConstant(OpBuilder &b, Location loc, Tensor &t,
+                     ArrayRef<int64_t> shape, StringRef key, bool transpose) {
+  size_t bytes = t.data.size() * sizeof(float);
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes, alignof(float),
+                                                       /*dataIsMutable=*/true);
+  float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
+  if (transpose) {
+    int64_t rows = t.shape[0], cols = t.shape[1];
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        dst[j * rows + i] = t.data[i * cols + j];
+  } else {
+    std::copy(t.data.begin(), t.data.end(), dst);
+  }
+  std::vector<float>().swap(t.data); // the blob owns the values now
+  auto type = RankedTensorType::get(shape, b.getF32Type());
+  auto attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
+  return arith::ConstantOp::create(b, loc, attr);
+}
 
 OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
                                   const ModelConfig &config,

@@ -12,7 +12,6 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 
 #include "llvm/Support/ScopedPrinter.h"
 
@@ -24,14 +23,7 @@ namespace modrwkv::multimodal {
 namespace {
 
 Value constant(OpBuilder &b, Location loc, Tensor &t, const std::string &key) {
-  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
-      t.data.size() * sizeof(float), alignof(float), /*dataIsMutable=*/true);
-  std::copy(t.data.begin(), t.data.end(),
-            reinterpret_cast<float *>(blob.getMutableData().data()));
-  std::vector<float>().swap(t.data);
-  auto type = RankedTensorType::get(t.shape, b.getF32Type());
-  return arith::ConstantOp::create(
-      b, loc, DenseResourceElementsAttr::get(type, key, std::move(blob)));
+  return checkpoint::tensorConstant(b, loc, t, t.shape, key);
 }
 
 /// The compression the projector implies for `dEnc`-wide features.

@@ -23,6 +23,7 @@
 #include "modrwkv/Checkpoint/Adapter.h"
 #include "modrwkv/Checkpoint/Config.h"
 
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -35,6 +36,13 @@ constexpr llvm::StringLiteral kConfigAttrName = "rwkv.config";
 /// variant for Bone tensors, "replaces" for base tensors it replaced); the
 /// runtime may overwrite these when it swaps adapters.
 constexpr llvm::StringLiteral kAdapterAttrName = "rwkv.adapter_tensors";
+
+/// `t` as an f32 dense_resource constant `key` of `shape` (t's element
+/// order; the shapes may differ by unit dims), or transposed (a 2-D `t`).
+/// The blob takes the values: `t.data` is emptied.
+mlir::Value tensorConstant(mlir::OpBuilder &b, mlir::Location loc, Tensor &t,
+                           llvm::ArrayRef<int64_t> shape, llvm::StringRef key,
+                           bool transpose = false);
 
 /// Consumes `tensors` (moved into resource blobs) and builds the module.
 /// With `adapters`, the base tensors they replace are swapped in and each
