@@ -152,6 +152,18 @@ def main():
         checks(err <= TOLERANCE,
                f"{mode}: two images spliced, {len(prompt)} tokens: "
                f"max|err|/std = {err:.2e}")
+    # The runtime prefills in chunks of 128 tokens: rows of the first image
+    # straddle the boundary, the second image lies in the next chunk.
+    image_tokens = [BEGIN] + [PLACEHOLDER] * n + [END]
+    long_prompt = list(range(1, 121)) + image_tokens + [7] * 20 + \
+        image_tokens + [8]
+    want_long = model_reference(sd, long_prompt, np.concatenate(rows))
+    run([tool("modrwkv-run"), path("art-auto"), "--image", path("image0.png"),
+         "--image", path("image1.png"), "--tokens",
+         ",".join(map(str, long_prompt)), "--logits-out", path("long.npy")])
+    err = rel_err(np.load(path("long.npy")), want_long)
+    checks(err <= TOLERANCE, f"{len(long_prompt)} tokens, images across "
+           f"prefill chunks: max|err|/std = {err:.2e}")
     for mode in ["auto", "fold", "loops"]:
         err = rel_err(outputs[mode], outputs["none"])
         checks(err <= 1e-4, f"fused ({mode}) agrees with unfused: {err:.2e}")

@@ -46,6 +46,14 @@ TEST(Runtime, BadCallsFailCleanly) {
   EXPECT_NE(std::string(modrwkv_last_error()).find("outside the vocabulary"),
             std::string::npos);
   EXPECT_EQ(modrwkv_prefill(nullptr, s.get(), &token, 1, nullptr), -1);
+  // A text-only artifact has no placeholder and takes no modality rows.
+  EXPECT_EQ(modrwkv_model_placeholder(m.get()), -1);
+  float row[64] = {};
+  EXPECT_EQ(
+      modrwkv_prefill_features(m.get(), s.get(), &token, 1, row, 1, nullptr),
+      -1);
+  EXPECT_NE(std::string(modrwkv_last_error()).find("not a multimodal artifact"),
+            std::string::npos);
 }
 
 TEST(Runtime, DecodeMatchesPrefillAndStateRoundTrips) {
