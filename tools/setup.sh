@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian bookworm machine and builds modrwkv into build/:
 # installs the toolchain (LLVM/MLIR 22, clang-22, CMake, Ninja, libonnx and
-# protobuf, stb for image decoding), the test dependencies (GoogleTest, Debian's numpy, torch and
-# onnx for the references, the generators and the ONNX node tests), creates the Python venv the tests use (.venv,
+# protobuf, stb for image decoding), the test dependencies (GoogleTest, Debian's numpy, torch,
+# torchaudio and onnx for the references, the generators and the ONNX node tests), creates the Python venv the tests use (.venv,
 # on top of Debian's packages), configures and builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,8 @@ packages=(
   nlohmann-json3-dev libgtest-dev
   libonnx-dev libprotobuf-dev protobuf-compiler
   libstb-dev
-  python3 python3-venv python3-numpy python3-torch python3-onnx python3-pil
+  python3 python3-venv python3-numpy python3-torch python3-torchaudio
+  python3-onnx python3-pil
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -33,8 +34,10 @@ fi
 if [ ! -x .venv/bin/python ]; then
   /usr/bin/python3 -m venv --system-site-packages .venv
 fi
-.venv/bin/python -c "import numpy, torch, onnx, PIL" || {
-  echo "setup: numpy/torch/onnx/PIL missing from the venv" >&2; exit 1; }
+.venv/bin/python -c "import numpy, torch, torchaudio, onnx, PIL" || {
+  echo "setup: numpy/torch/torchaudio/onnx/PIL missing from the venv" >&2
+  exit 1
+}
 
 cmake -G Ninja -S . -B build \
   -DCMAKE_BUILD_TYPE=Release \

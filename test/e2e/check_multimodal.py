@@ -9,7 +9,6 @@ The fused pipelines (conv folded into the first layer, loop fusion) and the
 unfused one agree; an image that needs resizing matches PIL's resampling;
 bad inputs fail with clear errors.
 """
-import argparse
 import json
 import os
 import shutil
@@ -24,7 +23,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "onnx"))
 import reference  # noqa: E402
 from export_encoders import ViT  # noqa: E402
 from gen_checkpoint import make_state_dict  # noqa: E402
-from harness import Checks, run  # noqa: E402
+from harness import Checks, run, workspace  # noqa: E402
 
 TOLERANCE = 1e-3
 WIDTH, D_ENC, HIDDEN, IMAGE = 64, 48, 128, 32
@@ -53,16 +52,28 @@ def make_checkpoint(path, conv, seed=0):
     return {k: v.double().numpy() for k, v in sd.items()}
 
 
-def adapter_reference(sd, features):
-    """The released adapter in float64: conv (k3 s2), MLP, y + LN(y)."""
+def adapter_reference(sd, features, stride=2, padding=0, stack=0):
+    """The released adapters in float64: Conv1d compression (bias-free,
+    kernel from the weight) or `stack` frames per row
+    (unfold(0, K, K).flatten(1)), Linear -> ReLU -> Linear, and y + LN(y)
+    when there is a pre_norm."""
     x = features
     if "proj.conv.weight" in sd:
         w = sd["proj.conv.weight"]
-        rows = (len(x) - 3) // 2 + 1
-        x = np.stack([np.einsum("ocj,jc->o", w, x[2 * t:2 * t + 3])
+        k = w.shape[2]
+        x = np.pad(x, ((padding, padding), (0, 0)))
+        rows = (len(x) - k) // stride + 1
+        x = np.stack([np.einsum("ocj,jc->o", w,
+                                x[stride * t:stride * t + k])
                       for t in range(rows)])
+    elif stack:
+        rows = len(x) // stack
+        x = x[:rows * stack].reshape(rows, stack, -1).transpose(0, 2, 1)
+        x = x.reshape(rows, -1)
     h = np.maximum(x @ sd["proj.mlp.0.weight"].T + sd["proj.mlp.0.bias"], 0)
     y = h @ sd["proj.mlp.2.weight"].T + sd["proj.mlp.2.bias"]
+    if "proj.pre_norm.weight" not in sd:
+        return y
     return y + reference.Rwkv7.layer_norm(y, sd["proj.pre_norm.weight"],
                                           sd["proj.pre_norm.bias"])
 
@@ -90,13 +101,7 @@ def rel_err(got, want):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--tools", required=True)
-    ap.add_argument("--workdir", required=True)
-    args = ap.parse_args()
-    os.makedirs(args.workdir, exist_ok=True)
-    tool = lambda name: os.path.join(args.tools, name)
-    path = lambda name: os.path.join(args.workdir, name)
+    tool, path = workspace(__doc__)
     from PIL import Image
 
     torch.manual_seed(0)

@@ -1,4 +1,6 @@
 """Helpers shared by the end-to-end test scripts."""
+import argparse
+import os
 import subprocess
 import sys
 
@@ -43,3 +45,15 @@ class Checks:
     def finish(self):
         print(f"{self.passed} passed, {self.failed} failed")
         sys.exit(1 if self.failed else 0)
+
+
+def workspace(description):
+    """Parses --tools and --workdir (created); returns `tool(name)` and
+    `path(name)`, the paths of a tool and of a file in the workdir."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--tools", required=True)
+    ap.add_argument("--workdir", required=True)
+    args = ap.parse_args()
+    os.makedirs(args.workdir, exist_ok=True)
+    return (lambda name: os.path.join(args.tools, name),
+            lambda name: os.path.join(args.workdir, name))

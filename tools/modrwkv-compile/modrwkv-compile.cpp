@@ -10,7 +10,8 @@
 // With --encoder, the checkpoint's projector (adapter + compression) and
 // the tower compile with the language model into one artifact: the model's
 // entry takes the adapter rows spliced at placeholder tokens, and a graph
-// `image` (tower + compression + adapter) yields them.
+// `image` or `audio` (tower + compression + adapter; the tower's input shape
+// says which) yields them.
 //
 // --emit mlir writes the imported IR (weights elided), --emit llvm the
 // optimized LLVM IR, both to the file OUT ('-' for stdout); --emit artifact
@@ -19,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Artifact.h"
+#include "Preprocessing.h"
 
 #include "modrwkv/Checkpoint/Adapter.h"
 #include "modrwkv/Checkpoint/Config.h"
@@ -51,7 +53,6 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
-#include <fstream>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -105,8 +106,9 @@ cl::opt<std::string>
 cl::opt<std::string> encoderConfig(
     "encoder-config",
     cl::desc("The tower's preprocessing (Hugging Face "
-             "preprocessor_config.json: size, image_mean, image_std, "
-             "rescale_factor, resample)"),
+             "preprocessor_config.json; images: size, image_mean, image_std, "
+             "rescale_factor, resample; audio: sampling_rate, feature_size, "
+             "n_fft, hop_length, do_normalize)"),
     cl::value_desc("json"));
 cl::opt<int64_t> stackFrames("stack",
                              cl::desc("Frames per adapter row (default: "
@@ -189,73 +191,6 @@ int readDims(modrwkv::onnxfe::ReadOptions &readOptions) {
   return 0;
 }
 
-/// The runtime's image preprocessing from a Hugging Face
-/// preprocessor_config.json (or SigLIP's defaults) and the tower's
-/// [1, 3, H, W] input.
-int imagePreprocessing(ModuleOp module, nlohmann::json &out) {
-  auto graphs =
-      module->getAttrOfType<ArrayAttr>(modrwkv::onnxfe::kGraphsAttrName);
-  auto inputs = cast<DictionaryAttr>(graphs[0]).getAs<ArrayAttr>("inputs");
-  auto input = cast<DictionaryAttr>(inputs[0]);
-  auto shape = input.getAs<ArrayAttr>("shape");
-  if (inputs.size() != 1 || shape.size() != 4 ||
-      cast<IntegerAttr>(shape[0]).getInt() != 1 ||
-      cast<IntegerAttr>(shape[1]).getInt() != 3 ||
-      input.getAs<StringAttr>("dtype").getValue() != "float32")
-    return error(encoderPath + ": an image tower must take one float32 input "
-                               "[1, 3, H, W]");
-  int64_t height = cast<IntegerAttr>(shape[2]).getInt(),
-          width = cast<IntegerAttr>(shape[3]).getInt();
-  nlohmann::json cfg = nlohmann::json::object();
-  if (!encoderConfig.empty()) {
-    std::ifstream in(encoderConfig);
-    if (!in)
-      return error("cannot read " + encoderConfig);
-    try {
-      cfg = nlohmann::json::parse(in);
-    } catch (const std::exception &e) {
-      return error(encoderConfig + ": not JSON: " + e.what());
-    }
-  }
-  try {
-    out = {{"kind", "image"},
-           {"height", height},
-           {"width", width},
-           {"mean", cfg.value("do_normalize", true)
-                        ? cfg.value("image_mean", std::vector<double>(3, 0.5))
-                        : std::vector<double>(3, 0.0)},
-           {"std", cfg.value("do_normalize", true)
-                       ? cfg.value("image_std", std::vector<double>(3, 0.5))
-                       : std::vector<double>(3, 1.0)},
-           {"rescale", cfg.value("do_rescale", true)
-                           ? cfg.value("rescale_factor", 1.0 / 255)
-                           : 1.0}};
-    int resample = cfg.value("resample", 2);
-    const char *names[] = {"nearest", nullptr, "bilinear", "bicubic"};
-    if (resample < 0 || resample > 3 || !names[resample])
-      return error(encoderConfig + ": resample " + std::to_string(resample) +
-                   " is not supported (0 nearest, 2 bilinear, 3 bicubic)");
-    out["resample"] = names[resample];
-    if (out["mean"].size() != 3 || out["std"].size() != 3)
-      return error(encoderConfig + ": image_mean and image_std need 3 values");
-    for (double sd : out["std"].get<std::vector<double>>())
-      if (!(sd > 0))
-        return error(encoderConfig + ": image_std must be positive");
-    if (cfg.contains("size") && cfg["size"].is_object() &&
-        cfg["size"].contains("height")) {
-      if (cfg["size"]["height"] != height || cfg["size"]["width"] != width)
-        return error(encoderConfig + ": size " + cfg["size"].dump() +
-                     " differs from the tower's input " +
-                     std::to_string(height) + "x" + std::to_string(width));
-    } else if (cfg.contains("size")) {
-      return error(encoderConfig + ": only size {height, width} is supported");
-    }
-  } catch (const nlohmann::json::exception &e) {
-    return error(encoderConfig + ": " + e.what());
-  }
-  return 0;
-}
-
 /// Adds the tower and the projector to `module` (the language model).
 int addEncoder(MLIRContext &context, ModuleOp module,
                modrwkv::multimodal::Projector &&projector) {
@@ -274,13 +209,14 @@ int addEncoder(MLIRContext &context, ModuleOp module,
   if (!tower)
     return error(failure.message);
   nlohmann::json preprocess;
-  if (int rc = imagePreprocessing(*tower, preprocess))
-    return rc;
   modrwkv::multimodal::EncoderOptions options;
+  std::string message;
+  if (!modrwkv::towerPreprocessing(*tower, encoderPath, encoderConfig,
+                                   options.modality, preprocess, message))
+    return error(message);
   options.stack = stackFrames;
   options.stride = compressionStride;
   options.padding = compressionPadding;
-  std::string message;
   if (!modrwkv::multimodal::addEncoder(module, *tower, std::move(projector),
                                        options, message))
     return error(inputPath + " + " + encoderPath + ": " + message);

@@ -29,21 +29,27 @@ int fail(const std::string &message);
 int swapAdapter(modrwkv_model *model, const std::string &artifact,
                 const std::string &path);
 
-/// Adapter rows of the images of a prompt, in order, and how the artifact
+/// An image or audio file of a prompt.
+struct Medium {
+  std::string modality; ///< "image" or "audio": the artifact's graph
+  std::string path;
+};
+
+/// Adapter rows of the media of a prompt, in order, and how the artifact
 /// splices them (manifest.json `multimodal`).
 struct Encoded {
   std::vector<float> features;      ///< rows x width
-  std::vector<int64_t> rowsPerItem; ///< per image
+  std::vector<int64_t> rowsPerItem; ///< per medium
   std::string splice;               ///< "placeholder" or "prefix"
   int32_t placeholder = -1, begin = -1, end = -1;
 };
 
-/// Runs each image through the artifact's `image` graph. Returns the exit
-/// status.
-int encodeImages(const std::string &artifact,
-                 const std::vector<std::string> &images, Encoded &out);
+/// Runs each medium through the artifact's graph of its modality, after
+/// the preprocessing the manifest gives. Returns the exit status.
+int encodeMedia(const std::string &artifact, const std::vector<Medium> &media,
+                Encoded &out);
 
-/// The tokens that carry `encoded`'s rows: per image, `begin`, one
+/// The tokens that carry `encoded`'s rows: per medium, `begin`, one
 /// placeholder per row, `end` (placeholders only for prefix splicing).
 std::vector<int32_t> modalityTokens(const Encoded &encoded);
 

@@ -15,12 +15,13 @@
 // streams the generated text to stdout and timing to stderr. Without
 // --tokens, --prompt or --prompt-file, a prompt piped on stdin is read.
 //
-// Multimodal artifacts (compiled with --encoder): --image FILE (repeatable)
-// encodes each image with the artifact's tower and adapter. With --tokens,
-// the placeholder tokens (65532) take the rows in order, and their count
-// must match; in text mode the images are fed before the prompt, each as
-// 65530, one placeholder per row, 65531 (placeholders only, for artifacts
-// that splice a prefix).
+// Multimodal artifacts (compiled with --encoder): --image FILE and --audio
+// FILE.wav (repeatable, in any mix the artifact has encoders for) encode
+// each medium with the artifact's tower and adapter, in command-line order.
+// With --tokens, the placeholder tokens (65532) take the rows in order, and
+// their count must match; in text mode the media are fed before the prompt,
+// each as 65530, one placeholder per row, 65531 (placeholders only, for
+// artifacts that splice a prefix).
 //
 // Both: --state-in FILE starts from a saved state, --state-out FILE saves
 // the state at the end (after the last token fed or generated); --adapter
@@ -52,7 +53,7 @@ namespace {
 
 struct Options {
   std::string artifact, tokens, logitsOut, stateIn, stateOut, adapter;
-  std::vector<std::string> images;
+  std::vector<Medium> media;
   bool step = false;
   GenerateOptions text;
 };
@@ -121,7 +122,14 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
       {"--state-in", str(o.stateIn)},
       {"--state-out", str(o.stateOut)},
       {"--adapter", str(o.adapter)},
-      {"--image", [&](const std::string &v) { o.images.push_back(v); }},
+      {"--image",
+       [&](const std::string &v) {
+         o.media.push_back({"image", v});
+       }},
+      {"--audio",
+       [&](const std::string &v) {
+         o.media.push_back({"audio", v});
+       }},
       {"--prompt", [&](const std::string &v) { t.prompt = v; }},
       {"--prompt-file", str(t.promptFile)},
       {"--vocab", str(t.vocab)},
@@ -166,7 +174,8 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
             "           [--seed S] [--stop STR]...\n"
             "           [--vocab FILE] [--tokens-out FILE]\n"
             "       both: [--state-in FILE] [--state-out FILE] [--adapter "
-            "FILE] [--image FILE]...\n");
+            "FILE]\n"
+            "             [--image FILE]... [--audio FILE.wav]...\n");
         return false;
       } else if (!arg.empty() && arg[0] == '-') {
         throw std::runtime_error("unknown option " + arg);
@@ -203,7 +212,7 @@ int runTokens(const Options &o, const modrwkv_model *model,
   int rc = 0;
   if (!encoded.rowsPerItem.empty()) {
     if (o.step)
-      return fail("--step and --image exclude each other");
+      return fail("--step and --image/--audio exclude each other");
     rc = modrwkv_prefill_features(
         model, state, tokens.data(), n, encoded.features.data(),
         int64_t(encoded.features.size()) / modrwkv_model_width(model),
@@ -252,10 +261,10 @@ int main(int argc, char **argv) {
       modrwkv_state_load(state, o.stateIn.c_str()) != 0)
     status = fail(modrwkv_last_error());
   Encoded encoded;
-  if (status == 0 && !o.images.empty())
-    status = encodeImages(o.artifact, o.images, encoded);
-  if (status == 0 && o.tokens.empty() && !o.images.empty()) {
-    // Text mode: the images first, then the prompt continues the state.
+  if (status == 0 && !o.media.empty())
+    status = encodeMedia(o.artifact, o.media, encoded);
+  if (status == 0 && o.tokens.empty() && !o.media.empty()) {
+    // Text mode: the media first, then the prompt continues the state.
     std::vector<int32_t> tokens = modalityTokens(encoded);
     if (modrwkv_prefill_features(
             model, state, tokens.data(), int64_t(tokens.size()),
