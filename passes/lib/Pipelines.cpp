@@ -64,7 +64,14 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   bufferization::BufferDeallocationPipelineOptions deallocOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOptions);
 
-  // Buffers -> loops -> LLVM.
+  // Buffers -> loops -> LLVM; the products first, as vector kernels.
+  if (options.matmulKernels) {
+    RwkvMatmulKernelsOptions kernelOptions;
+    kernelOptions.tileTokens = options.tileTokens;
+    kernelOptions.tileRows = options.tileRows;
+    kernelOptions.tokenBlock = options.tokenBlock;
+    pm.addPass(createRwkvMatmulKernels(kernelOptions));
+  }
   pm.addNestedPass<func::FuncOp>(createRwkvCopiesToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   pm.addPass(createConvertVectorToSCFPass());

@@ -56,6 +56,23 @@ struct CpuPipelineOptions
                      "adapter: auto, fold or loops "
                      "(mm-fuse-adapter-compression)"),
       llvm::cl::init("auto")};
+  Option<bool> matmulKernels{
+      *this, "matmul-kernels",
+      llvm::cl::desc("Register-blocked vector kernels for the x W^T "
+                     "products (rwkv-matmul-kernels); off: plain loops"),
+      llvm::cl::init(true)};
+  Option<int64_t> tileTokens{
+      *this, "tile-tokens",
+      llvm::cl::desc("rwkv-matmul-kernels: tokens per register tile"),
+      llvm::cl::init(4)};
+  Option<int64_t> tileRows{
+      *this, "tile-rows",
+      llvm::cl::desc("rwkv-matmul-kernels: weight rows per register tile"),
+      llvm::cl::init(4)};
+  Option<int64_t> tokenBlock{
+      *this, "token-block",
+      llvm::cl::desc("rwkv-matmul-kernels: tokens per cache block"),
+      llvm::cl::init(64)};
 };
 
 /// rwkv (tensors) -> linalg/tensor/arith -> bufferization -> scf/vector ->

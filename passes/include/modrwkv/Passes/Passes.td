@@ -41,7 +41,8 @@ def RwkvLowerWkv7 : Pass<"rwkv-lower-wkv7", "mlir::func::FuncOp"> {
     vectorized. Operates on tensors; bufferization makes the state update
     in place.
   }];
-  let dependentDialects = ["mlir::scf::SCFDialect",
+  let dependentDialects = ["mlir::func::FuncDialect",
+                           "mlir::scf::SCFDialect",
                            "mlir::vector::VectorDialect",
                            "mlir::tensor::TensorDialect",
                            "mlir::arith::ArithDialect"];
@@ -108,6 +109,46 @@ def RwkvCopiesToLinalg : Pass<"rwkv-copies-to-linalg", "mlir::func::FuncOp"> {
     LLVM turns back into memcpy where the layout allows).
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect"];
+}
+
+def RwkvMatmulKernels : Pass<"rwkv-matmul-kernels", "mlir::ModuleOp"> {
+  let summary = "Register-blocked vector kernels for the x W^T products";
+  let description = [{
+    Rewrites each product `y[t, n] += sum_k x[t, k] * W[n, k]` on buffers (a
+    `linalg.generic` with maps (t, k), (n, k) -> (t, n) and a multiply-add
+    body; W f32 or bf16, K a multiple of `vector-width`, unit innermost
+    strides) into loops over register tiles:
+
+      for each block of `token-block` tokens:
+        for n0 in steps of `tile-rows`:            (W rows stay in L1)
+          for t0 in steps of `tile-tokens` (in the block):
+            acc[i][j] = 0                          (tile-tokens x tile-rows
+            for k in steps of `vector-width`:        vector accumulators)
+              acc[i][j] = fma(x[t0+i, k:], W[n0+j, k:], acc[i][j])
+            y[t0+i, n0+j] += reduce_add(acc[i][j])
+
+    so that each vector load feeds several FMAs instead of one (the plain
+    loops' dot products are bound by loads). Leftover tokens and rows use
+    1-wide tiles. The loops live in one private function per operand types
+    (`rwkv_matmul_kernel_N`), called in place of each product, so that the
+    layers share their code. Other generics, and products that do not
+    qualify, are left alone for the plain loop lowering.
+  }];
+  let options = [
+    Option<"tileTokens", "tile-tokens", "int64_t", "4",
+           "Tokens per register tile">,
+    Option<"tileRows", "tile-rows", "int64_t", "4",
+           "Weight rows per register tile">,
+    Option<"vectorWidth", "vector-width", "int64_t", "16",
+           "f32 lanes per vector (16 = one AVX-512 register)">,
+    Option<"tokenBlock", "token-block", "int64_t", "64",
+           "Tokens per cache block (their x rows stay in L2)">,
+  ];
+  let dependentDialects = ["mlir::func::FuncDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect"];
 }
 
 def MmFuseAdapterCompression

@@ -1,0 +1,240 @@
+//===- MatmulKernels.cpp - register-blocked x W^T products ----------------===//
+//
+// The plain loop lowering computes each y[t, n] as one dot product: two
+// vector loads per FMA, so the products run at a few percent of the FMA
+// peak. A tile of tile-tokens x tile-rows outputs keeps that many vector
+// accumulators in registers and reuses every loaded x and W vector across
+// the tile; the accumulators are reduced once, after the whole K loop.
+// Products with the same operand types share one kernel function.
+//
+//===----------------------------------------------------------------------===//
+
+#include "modrwkv/Passes/Passes.h"
+
+namespace modrwkv {
+#define GEN_PASS_DEF_RWKVMATMULKERNELS
+#include "modrwkv/Passes/Passes.h.inc"
+} // namespace modrwkv
+
+using namespace mlir;
+
+namespace {
+
+/// y[t, n] += sum_k x[t, k] * w[n, k] on buffers.
+struct Product {
+  Value x, w, y;
+  int64_t rows = 0, depth = 0; ///< N and K
+};
+
+Value stripExtension(Value v) {
+  if (auto ext = v.getDefiningOp<arith::ExtFOp>())
+    return ext.getIn();
+  return v;
+}
+
+/// Matches the products rwkv-to-linalg and mm-lower build (maps (t, k),
+/// (n, k) -> (t, n); body acc + ext(a) * ext(b)) whose buffers the kernel
+/// can read with vector loads.
+std::optional<Product> matchProduct(linalg::GenericOp op, int64_t width) {
+  if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
+      op.getNumDpsInits() != 1)
+    return std::nullopt;
+  MLIRContext *ctx = op.getContext();
+  AffineExpr t, n, k;
+  bindDims(ctx, t, n, k);
+  if (op.getIndexingMapsArray() !=
+      AffineMap::inferFromExprList(
+          ArrayRef<ArrayRef<AffineExpr>>{{t, k}, {n, k}, {t, n}}, ctx))
+    return std::nullopt;
+  auto iterators = op.getIteratorTypesArray();
+  if (iterators[0] != utils::IteratorType::parallel ||
+      iterators[1] != utils::IteratorType::parallel ||
+      iterators[2] != utils::IteratorType::reduction)
+    return std::nullopt;
+
+  Block &body = *op.getBlock();
+  if (body.getOperations().size() > 5) // ext, ext, mul, add, yield
+    return std::nullopt;
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto add = yield.getOperand(0).getDefiningOp<arith::AddFOp>();
+  if (!add)
+    return std::nullopt;
+  Value acc = body.getArgument(2);
+  Value product = add.getLhs() == acc   ? add.getRhs()
+                  : add.getRhs() == acc ? add.getLhs()
+                                        : Value();
+  auto mul = product ? product.getDefiningOp<arith::MulFOp>() : nullptr;
+  if (!mul)
+    return std::nullopt;
+  Value a = stripExtension(mul.getLhs()), b = stripExtension(mul.getRhs());
+  if (!((a == body.getArgument(0) && b == body.getArgument(1)) ||
+        (a == body.getArgument(1) && b == body.getArgument(0))))
+    return std::nullopt;
+
+  Product p{op.getDpsInputs()[0], op.getDpsInputs()[1], op.getDpsInits()[0]};
+  auto x = cast<MemRefType>(p.x.getType());
+  auto w = cast<MemRefType>(p.w.getType());
+  auto y = cast<MemRefType>(p.y.getType());
+  Type wElem = w.getElementType();
+  if (!x.getElementType().isF32() || !y.getElementType().isF32() ||
+      !(wElem.isF32() || wElem.isBF16()) || !w.hasStaticShape() ||
+      !x.isLastDimUnitStride() || !w.isLastDimUnitStride())
+    return std::nullopt;
+  p.rows = w.getDimSize(0);
+  p.depth = w.getDimSize(1);
+  if (p.depth % width != 0)
+    return std::nullopt;
+  return p;
+}
+
+class KernelEmitter {
+public:
+  KernelEmitter(const Product &p, int64_t width, Location loc)
+      : p(p), width(width), loc(loc) {}
+
+  /// The loop nest of the pass description, before `op`.
+  void emit(OpBuilder &b, int64_t tileTokens, int64_t tileRows,
+            int64_t tokenBlock) {
+    Value tokens = memref::DimOp::create(b, loc, p.x, 0);
+    int64_t mainRows = p.rows - p.rows % tileRows;
+    forLoop(
+        b, idx(b, 0), tokens, idx(b, tokenBlock), [&](OpBuilder &b, Value tb) {
+          Value end = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, tb, idx(b, tokenBlock)),
+              tokens);
+          Value span = arith::SubIOp::create(b, loc, end, tb);
+          Value mainEnd = arith::AddIOp::create(
+              b, loc, tb,
+              arith::SubIOp::create(
+                  b, loc, span,
+                  arith::RemUIOp::create(b, loc, span, idx(b, tileTokens))));
+          auto rowLoop = [&](int64_t lo, int64_t hi, int64_t nt) {
+            if (lo == hi)
+              return;
+            forLoop(b, idx(b, lo), idx(b, hi), idx(b, nt),
+                    [&](OpBuilder &b, Value n0) {
+                      forLoop(b, tb, mainEnd, idx(b, tileTokens),
+                              [&](OpBuilder &b, Value t0) {
+                                tile(b, t0, n0, tileTokens, nt);
+                              });
+                      forLoop(b, mainEnd, end, idx(b, 1),
+                              [&](OpBuilder &b, Value t0) {
+                                tile(b, t0, n0, 1, nt);
+                              });
+                    });
+          };
+          rowLoop(0, mainRows, tileRows);
+          rowLoop(mainRows, p.rows, 1);
+        });
+  }
+
+private:
+  Value idx(OpBuilder &b, int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  }
+  Value plus(OpBuilder &b, Value v, int64_t c) {
+    return c == 0 ? v : arith::AddIOp::create(b, loc, v, idx(b, c));
+  }
+  void forLoop(OpBuilder &b, Value lo, Value hi, Value step,
+               llvm::function_ref<void(OpBuilder &, Value)> body) {
+    scf::ForOp::create(b, loc, lo, hi, step, ValueRange{},
+                       [&](OpBuilder &nb, Location, Value iv, ValueRange) {
+                         body(nb, iv);
+                         scf::YieldOp::create(nb, loc);
+                       });
+  }
+
+  /// y[t0 + i, n0 + j] += x[t0 + i, :] . w[n0 + j, :] for the mt x nt tile.
+  void tile(OpBuilder &b, Value t0, Value n0, int64_t mt, int64_t nt) {
+    Type f32 = b.getF32Type();
+    auto lanes = VectorType::get({width}, f32);
+    auto wLanes = VectorType::get(
+        {width}, cast<MemRefType>(p.w.getType()).getElementType());
+    Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(lanes));
+    SmallVector<Value> init(mt * nt, zero);
+    auto loop = scf::ForOp::create(
+        b, loc, idx(b, 0), idx(b, p.depth), idx(b, width), init,
+        [&](OpBuilder &nb, Location, Value k, ValueRange acc) {
+          SmallVector<Value> xs, ws, next;
+          for (int64_t i = 0; i < mt; ++i)
+            xs.push_back(vector::LoadOp::create(
+                nb, loc, lanes, p.x, ValueRange{plus(nb, t0, i), k}));
+          for (int64_t j = 0; j < nt; ++j) {
+            Value w = vector::LoadOp::create(nb, loc, wLanes, p.w,
+                                             ValueRange{plus(nb, n0, j), k});
+            if (w.getType() != lanes)
+              w = arith::ExtFOp::create(nb, loc, lanes, w);
+            ws.push_back(w);
+          }
+          for (int64_t i = 0; i < mt; ++i)
+            for (int64_t j = 0; j < nt; ++j)
+              next.push_back(vector::FMAOp::create(nb, loc, xs[i], ws[j],
+                                                   acc[i * nt + j]));
+          scf::YieldOp::create(nb, loc, next);
+        });
+    for (int64_t i = 0; i < mt; ++i)
+      for (int64_t j = 0; j < nt; ++j) {
+        SmallVector<Value> at = {plus(b, t0, i), plus(b, n0, j)};
+        Value old = memref::LoadOp::create(b, loc, p.y, at);
+        Value sum = vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::ADD, loop.getResult(i * nt + j), old,
+            arith::FastMathFlags::reassoc);
+        memref::StoreOp::create(b, loc, sum, p.y, at);
+      }
+  }
+
+  const Product &p;
+  int64_t width;
+  Location loc;
+};
+
+struct RwkvMatmulKernelsPass
+    : public modrwkv::impl::RwkvMatmulKernelsBase<RwkvMatmulKernelsPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (tileTokens < 1 || tileRows < 1 || vectorWidth < 1 || tokenBlock < 1) {
+      getOperation().emitError("rwkv-matmul-kernels: tile sizes, vector "
+                               "width and token block must be >= 1");
+      return signalPassFailure();
+    }
+    ModuleOp module = getOperation();
+    SmallVector<std::pair<linalg::GenericOp, Product>> products;
+    module.walk([&](linalg::GenericOp op) {
+      if (auto p = matchProduct(op, vectorWidth))
+        products.push_back({op, *p});
+    });
+    // One kernel function per operand types: the layers share them.
+    llvm::DenseMap<FunctionType, func::FuncOp> kernels;
+    SymbolTable symbols(module);
+    for (auto &[op, p] : products) {
+      OpBuilder b(op);
+      Location loc = op.getLoc();
+      auto type = b.getFunctionType(
+          TypeRange{p.x.getType(), p.w.getType(), p.y.getType()}, {});
+      func::FuncOp &kernel = kernels[type];
+      if (!kernel) {
+        OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
+        kernel = func::FuncOp::create(
+            mb, loc, "rwkv_matmul_kernel_" + std::to_string(kernels.size() - 1),
+            type);
+        kernel.setPrivate();
+        symbols.insert(kernel);
+        Block *body = kernel.addEntryBlock();
+        OpBuilder kb = OpBuilder::atBlockBegin(body);
+        Product args = p;
+        args.x = body->getArgument(0);
+        args.w = body->getArgument(1);
+        args.y = body->getArgument(2);
+        KernelEmitter(args, vectorWidth, loc)
+            .emit(kb, tileTokens, tileRows,
+                  std::max<int64_t>(tokenBlock, tileTokens));
+        func::ReturnOp::create(kb, loc);
+      }
+      func::CallOp::create(b, loc, kernel, ValueRange{p.x, p.w, p.y});
+      op.erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,119 @@
+// RUN: modrwkv-opt %s --rwkv-matmul-kernels --cse | FileCheck %s
+// RUN: modrwkv-opt %s --rwkv-matmul-kernels="tile-tokens=2 tile-rows=3 token-block=8" --cse | FileCheck %s --check-prefix=TILE
+
+#x = affine_map<(t, n, k) -> (t, k)>
+#w = affine_map<(t, n, k) -> (n, k)>
+#y = affine_map<(t, n, k) -> (t, n)>
+#wt = affine_map<(t, n, k) -> (k, n)>
+
+// Two products with the same operand types share one kernel; a third with
+// other types gets its own.
+// CHECK-LABEL: func @products
+// CHECK-NOT: linalg.generic
+// CHECK: call @[[F32:rwkv_matmul_kernel_[0-9]+]](%arg0, %arg1, %arg2)
+// CHECK: call @[[F32]](%arg0, %arg1, %arg2)
+// CHECK: call @[[BF16:rwkv_matmul_kernel_[0-9]+]](%arg0, %arg3, %arg4)
+func.func @products(%x: memref<?x32xf32>, %w: memref<6x32xf32>, %y: memref<?x6xf32>,
+                    %wb: memref<5x32xbf16>, %yb: memref<?x5xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x32xf32>, memref<6x32xf32>) outs(%y : memref<?x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x32xf32>, memref<6x32xf32>) outs(%y : memref<?x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %b, %a : f32
+    %s = arith.addf %m, %acc : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wb : memref<?x32xf32>, memref<5x32xbf16>) outs(%yb : memref<?x5xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %e = arith.extf %b : bf16 to f32
+    %m = arith.mulf %a, %e : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// Not products the kernels handle: K not a multiple of the vector width, a
+// strided innermost dim, W stored [K, N], a body that is not multiply-add.
+// CHECK-LABEL: func @left_alone
+// CHECK-NOT: call
+// CHECK-COUNT-4: linalg.generic
+// CHECK-NOT: call
+func.func @left_alone(%x: memref<?x20xf32>, %w: memref<6x20xf32>, %y: memref<?x6xf32>,
+                      %xs: memref<?x32xf32, strided<[64, 2]>>, %w32: memref<6x32xf32>,
+                      %wt: memref<32x6xf32>, %x32: memref<?x32xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x20xf32>, memref<6x20xf32>) outs(%y : memref<?x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%xs, %w32 : memref<?x32xf32, strided<[64, 2]>>, memref<6x32xf32>) outs(%y : memref<?x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #wt, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x32, %wt : memref<?x32xf32>, memref<32x6xf32>) outs(%y : memref<?x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x32, %w32 : memref<?x32xf32>, memref<6x32xf32>) outs(%y : memref<?x6xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.maximumf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// The f32 kernel: token blocks of 64; 4 x 4 tiles over rows [0, 4) and
+// 1-token tiles for the block's leftover tokens; then 1-row tiles for rows
+// [4, 6). The 4 x 4 tile: 4 x and 4 W loads, 16 FMAs per 16 lanes of K, one
+// reduction per output, added to what y holds.
+// CHECK: func.func private @[[F32]](%[[X:.*]]: memref<?x32xf32>, %[[W:.*]]: memref<6x32xf32>, %[[Y:.*]]: memref<?x6xf32>)
+// CHECK-DAG: %[[C64:.*]] = arith.constant 64 : index
+// CHECK: scf.for %[[TB:.*]] = %{{.*}} to %{{.*}} step %[[C64]]
+// CHECK: scf.for %[[N0:.*]] = %{{.*}} to %c4 step %c4
+// CHECK: scf.for %[[T0:.*]] = %[[TB]] to %{{.*}} step %c4
+// CHECK: scf.for %[[K:.*]] = %{{.*}} to %c32 step %c16 iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.load %[[X]]
+// CHECK-COUNT-4: vector.load %[[W]]
+// CHECK-COUNT-16: vector.fma
+// CHECK: scf.yield
+// CHECK: %[[OLD:.*]] = memref.load %[[Y]][%[[T0]], %[[N0]]]
+// CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}}#0, %[[OLD]] fastmath<reassoc>
+// CHECK: memref.store %[[SUM]], %[[Y]][%[[T0]], %[[N0]]]
+// CHECK-COUNT-15: vector.reduction
+// CHECK: scf.for {{.*}} step %c1
+// CHECK: iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK-COUNT-4: vector.fma
+// CHECK: scf.for %{{.*}} = %c4 to %c6 step %c1
+// CHECK: iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: iter_args({{.*}}) -> (vector<16xf32>)
+
+// The bf16 kernel widens W after the load.
+// CHECK: func.func private @[[BF16]]
+// CHECK: vector.load %{{.*}} : memref<5x32xbf16>, vector<16xbf16>
+// CHECK-NEXT: arith.extf %{{.*}} : vector<16xbf16> to vector<16xf32>
+
+// Options: 2 x 3 tiles in blocks of 8 tokens.
+// TILE: func.func private @rwkv_matmul_kernel_0
+// TILE: step %c8
+// TILE: scf.for %{{.*}} = %{{.*}} to %c6 step %c3
+// TILE: step %c2
+// TILE: iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// TILE-COUNT-6: vector.fma
