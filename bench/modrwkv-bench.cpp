@@ -38,10 +38,10 @@ template <typename Fn> double seconds(Fn body) {
 int main(int argc, char **argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: modrwkv-bench ARTIFACT_DIR [--decode N] "
-                         "[--prefill T] [--runs R]\n");
+                         "[--prefill T] [--runs R] [--threads N]\n");
     return 1;
   }
-  int64_t decode = 32, prefill = 512, runs = 5;
+  int64_t decode = 32, prefill = 512, runs = 5, threads = 0;
   for (int i = 2; i + 1 < argc; i += 2) {
     std::string arg = argv[i];
     int64_t v = std::atoll(argv[i + 1]);
@@ -55,9 +55,15 @@ int main(int argc, char **argv) {
       prefill = v;
     else if (arg == "--runs")
       runs = v;
+    else if (arg == "--threads")
+      threads = v;
   }
   modrwkv_model *model = modrwkv_model_load(argv[1]);
   if (!model) {
+    std::fprintf(stderr, "modrwkv-bench: %s\n", modrwkv_last_error());
+    return 1;
+  }
+  if (threads > 0 && modrwkv_model_set_threads(model, int(threads)) != 0) {
     std::fprintf(stderr, "modrwkv-bench: %s\n", modrwkv_last_error());
     return 1;
   }

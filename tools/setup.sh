@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian bookworm machine and builds modrwkv into build/:
 # installs the toolchain (LLVM/MLIR 22, clang-22, CMake, Ninja, libonnx and
-# protobuf, stb for image decoding), the test dependencies (GoogleTest, Debian's numpy, torch,
-# torchaudio and onnx for the references, the generators and the ONNX node tests), creates the Python venv the tests use (.venv,
-# on top of Debian's packages), configures and builds.
+# protobuf, stb for image decoding, LLVM's OpenMP runtime for threaded
+# models), the test dependencies (GoogleTest, Debian's numpy, torch,
+# torchaudio and onnx for the references, the generators and the ONNX node
+# tests), creates the Python venv the tests use (.venv, on top of Debian's
+# packages), configures and builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +13,7 @@ packages=(
   build-essential cmake ninja-build git
   clang-22 llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   nlohmann-json3-dev libgtest-dev
-  libonnx-dev libprotobuf-dev protobuf-compiler
+  libonnx-dev libprotobuf-dev protobuf-compiler libomp-22-dev
   libstb-dev
   python3 python3-venv python3-numpy python3-torch python3-torchaudio
   python3-onnx python3-pil

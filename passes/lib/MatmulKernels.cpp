@@ -89,13 +89,52 @@ std::optional<Product> matchProduct(linalg::GenericOp op, int64_t width) {
 
 class KernelEmitter {
 public:
-  KernelEmitter(const Product &p, int64_t width, Location loc)
-      : p(p), width(width), loc(loc) {}
+  KernelEmitter(const Product &p, int64_t width, bool parallel, Location loc)
+      : p(p), width(width), parallel(parallel), loc(loc) {}
 
-  /// The loop nest of the pass description, before `op`.
-  void emit(OpBuilder &b, int64_t tileTokens, int64_t tileRows,
-            int64_t tokenBlock) {
-    Value tokens = memref::DimOp::create(b, loc, p.x, 0);
+  /// The loop nest of the pass description as the function `name` (args x,
+  /// w, y) and its strips `name`_strip<rows> (the token loops for a few W
+  /// rows: the body of the parallel loop, so that each thread runs a call).
+  func::FuncOp emit(OpBuilder &mb, StringRef name, int64_t tileTokens,
+                    int64_t tileRows, int64_t tokenBlock) {
+    Type index = mb.getIndexType();
+    auto type =
+        mb.getFunctionType({p.x.getType(), p.w.getType(), p.y.getType()}, {});
+    auto stripType =
+        mb.getFunctionType({p.x.getType(), p.w.getType(), p.y.getType(), index,
+                            index, index, index},
+                           {});
+    auto function = [&](const std::string &symbol, FunctionType t) {
+      auto f = func::FuncOp::create(mb, loc, symbol, t);
+      f.setPrivate();
+      return f;
+    };
+    func::FuncOp kernel = function(name.str(), type);
+    // strip(x, w, y, tb, mainEnd, end, n0) for `nt` rows from n0.
+    auto strip = [&](int64_t nt) {
+      func::FuncOp f =
+          function((name + "_strip" + std::to_string(nt)).str(), stripType);
+      Block *body = f.addEntryBlock();
+      OpBuilder b = OpBuilder::atBlockBegin(body);
+      Product args = p;
+      args.x = body->getArgument(0);
+      args.w = body->getArgument(1);
+      args.y = body->getArgument(2);
+      auto a = body->getArguments();
+      forLoop(b, a[3], a[4], idx(b, tileTokens), [&](OpBuilder &b, Value t0) {
+        tile(b, args, t0, a[6], tileTokens, nt);
+      });
+      forLoop(b, a[4], a[5], idx(b, 1),
+              [&](OpBuilder &b, Value t0) { tile(b, args, t0, a[6], 1, nt); });
+      func::ReturnOp::create(b, loc);
+      return f;
+    };
+
+    Block *body = kernel.addEntryBlock();
+    OpBuilder b = OpBuilder::atBlockBegin(body);
+    Value x = body->getArgument(0), w = body->getArgument(1),
+          y = body->getArgument(2);
+    Value tokens = memref::DimOp::create(b, loc, x, 0);
     int64_t mainRows = p.rows - p.rows % tileRows;
     forLoop(
         b, idx(b, 0), tokens, idx(b, tokenBlock), [&](OpBuilder &b, Value tb) {
@@ -111,21 +150,19 @@ public:
           auto rowLoop = [&](int64_t lo, int64_t hi, int64_t nt) {
             if (lo == hi)
               return;
-            forLoop(b, idx(b, lo), idx(b, hi), idx(b, nt),
-                    [&](OpBuilder &b, Value n0) {
-                      forLoop(b, tb, mainEnd, idx(b, tileTokens),
-                              [&](OpBuilder &b, Value t0) {
-                                tile(b, t0, n0, tileTokens, nt);
-                              });
-                      forLoop(b, mainEnd, end, idx(b, 1),
-                              [&](OpBuilder &b, Value t0) {
-                                tile(b, t0, n0, 1, nt);
-                              });
-                    });
+            func::FuncOp f = strip(nt);
+            rowsLoop(b, idx(b, lo), idx(b, hi), idx(b, nt),
+                     [&](OpBuilder &b, Value n0) {
+                       func::CallOp::create(
+                           b, loc, f,
+                           ValueRange{x, w, y, tb, mainEnd, end, n0});
+                     });
           };
           rowLoop(0, mainRows, tileRows);
           rowLoop(mainRows, p.rows, 1);
         });
+    func::ReturnOp::create(b, loc);
+    return kernel;
   }
 
 private:
@@ -144,8 +181,19 @@ private:
                        });
   }
 
+  /// Rows of W are independent: with `parallel`, threads split them.
+  void rowsLoop(OpBuilder &b, Value lo, Value hi, Value step,
+                llvm::function_ref<void(OpBuilder &, Value)> body) {
+    if (!parallel)
+      return forLoop(b, lo, hi, step, body);
+    scf::ParallelOp::create(
+        b, loc, ValueRange{lo}, ValueRange{hi}, ValueRange{step},
+        [&](OpBuilder &nb, Location, ValueRange ivs) { body(nb, ivs[0]); });
+  }
+
   /// y[t0 + i, n0 + j] += x[t0 + i, :] . w[n0 + j, :] for the mt x nt tile.
-  void tile(OpBuilder &b, Value t0, Value n0, int64_t mt, int64_t nt) {
+  void tile(OpBuilder &b, const Product &p, Value t0, Value n0, int64_t mt,
+            int64_t nt) {
     Type f32 = b.getF32Type();
     auto lanes = VectorType::get({width}, f32);
     auto wLanes = VectorType::get(
@@ -185,6 +233,7 @@ private:
 
   const Product &p;
   int64_t width;
+  bool parallel;
   Location loc;
 };
 
@@ -206,7 +255,6 @@ struct RwkvMatmulKernelsPass
     });
     // One kernel function per operand types: the layers share them.
     llvm::DenseMap<FunctionType, func::FuncOp> kernels;
-    SymbolTable symbols(module);
     for (auto &[op, p] : products) {
       OpBuilder b(op);
       Location loc = op.getLoc();
@@ -215,21 +263,11 @@ struct RwkvMatmulKernelsPass
       func::FuncOp &kernel = kernels[type];
       if (!kernel) {
         OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
-        kernel = func::FuncOp::create(
-            mb, loc, "rwkv_matmul_kernel_" + std::to_string(kernels.size() - 1),
-            type);
-        kernel.setPrivate();
-        symbols.insert(kernel);
-        Block *body = kernel.addEntryBlock();
-        OpBuilder kb = OpBuilder::atBlockBegin(body);
-        Product args = p;
-        args.x = body->getArgument(0);
-        args.w = body->getArgument(1);
-        args.y = body->getArgument(2);
-        KernelEmitter(args, vectorWidth, loc)
-            .emit(kb, tileTokens, tileRows,
-                  std::max<int64_t>(tokenBlock, tileTokens));
-        func::ReturnOp::create(kb, loc);
+        std::string name =
+            "rwkv_matmul_kernel_" + std::to_string(kernels.size() - 1);
+        kernel = KernelEmitter(p, vectorWidth, parallel, loc)
+                     .emit(mb, name, tileTokens, tileRows,
+                           std::max<int64_t>(tokenBlock, tileTokens));
       }
       func::CallOp::create(b, loc, kernel, ValueRange{p.x, p.w, p.y});
       op.erase();

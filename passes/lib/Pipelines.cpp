@@ -70,10 +70,13 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
     kernelOptions.tileTokens = options.tileTokens;
     kernelOptions.tileRows = options.tileRows;
     kernelOptions.tokenBlock = options.tokenBlock;
+    kernelOptions.parallel = options.parallel;
     pm.addPass(createRwkvMatmulKernels(kernelOptions));
   }
   pm.addNestedPass<func::FuncOp>(createRwkvCopiesToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  if (options.parallel)
+    pm.addPass(createConvertSCFToOpenMPPass());
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());

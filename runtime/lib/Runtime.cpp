@@ -5,6 +5,8 @@
 #include "ArtifactFiles.h"
 #include "Errors.h"
 
+#include <dlfcn.h>
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -226,6 +228,21 @@ API void modrwkv_model_free(modrwkv_model *model) { delete model; }
 
 API int64_t modrwkv_model_vocab_size(const modrwkv_model *model) {
   return model ? model->vocab : 0;
+}
+
+API int modrwkv_model_set_threads(modrwkv_model *model, int n) {
+  return guarded([&] {
+    if (!model || n < 1)
+      throw Failure("modrwkv_model_set_threads: bad arguments");
+    // libomp comes with model.so when it was compiled with --parallel.
+    auto setThreads = reinterpret_cast<void (*)(int)>(
+        dlsym(model->files.library, "omp_set_num_threads"));
+    if (setThreads)
+      setThreads(n);
+    else if (n > 1)
+      throw Failure(model->files.dir + ": compiled without --parallel, it "
+                                       "runs on one thread");
+  });
 }
 
 API int modrwkv_model_set_weight(modrwkv_model *model, const char *name,

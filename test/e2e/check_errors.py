@@ -171,6 +171,15 @@ def main():
     cases.append(("state of another model",
                   [run_tool, art, "--tokens", "1", "--state-in", other_state],
                   [other_state, "another model configuration"]))
+    serial_art = w("artifact-serial")
+    subprocess.run([compile_tool, valid, "-o", serial_art, "--parallel=0",
+                    "--opt-level", "0"], check=True)
+    cases.append(("--threads 2 on a single-threaded artifact",
+                  [run_tool, serial_art, "--tokens", "1", "--threads", "2"],
+                  ["artifact-serial: compiled without --parallel"]))
+    cases.append(("--threads -1", [run_tool, art, "--tokens", "1", "--threads",
+                                   "-1"],
+                  ["modrwkv_model_set_threads: bad arguments"]))
     bad_state = w("bad.state")
     with open(bad_state, "wb") as f:
         f.write(b"not a state")

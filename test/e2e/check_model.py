@@ -8,6 +8,7 @@ state saved after a prefix and restored gives the same logits as the
 uninterrupted run.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -84,6 +85,21 @@ def main():
         ref, _ = model.run(tokens)
         compare(f"{name}, prefill", logits(tokens), ref)
         compare(f"{name}, --step", logits(tokens, "--step"), ref)
+
+    # Threads take disjoint rows of each product, every sum is computed as
+    # on one thread: 1 and 2 threads give identical logits.
+    with open(os.path.join(art, "manifest.json")) as f:
+        threads = json.load(f).get("threads")
+    if threads == "openmp":
+        tokens = sequences[f"{args.long} tokens"]
+        same = np.array_equal(logits(tokens, "--threads", "1"),
+                              logits(tokens, "--threads", "2"))
+        failures += not same
+        print(f"{'ok  ' if same else 'FAIL'} --threads 1 and --threads 2 "
+              f"give identical logits")
+    else:
+        print(f"     (information) artifact threads: {threads}, thread "
+              f"check skipped (compiler built without libomp)")
 
     # Save after a prefix, restore, continue: same as the uninterrupted run.
     tokens = sequences["short"] + sequences[f"{args.long} tokens"][:20]

@@ -380,10 +380,23 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
     return fail("cannot find the linker driver '" + cc +
                 "' (install a C compiler or set MODRWKV_CC)");
   std::string libraryPath = join("model.so");
-  llvm::StringRef args[] = {*program,    "-shared",  "-o",
-                            libraryPath, objectPath, "-lm"};
+  SmallVector<std::string> args = {*program,    "-shared",  "-o",
+                                   libraryPath, objectPath, "-lm"};
+  // Parallel loops (--parallel) became calls into LLVM's OpenMP runtime.
+  bool openmp = llvmIR.getFunction("__kmpc_fork_call") != nullptr;
+  if (openmp) {
+#ifdef MODRWKV_LIBOMP
+    args.push_back(MODRWKV_LIBOMP);
+    args.push_back("-Wl,-rpath," +
+                   llvm::sys::path::parent_path(MODRWKV_LIBOMP).str());
+#else
+    return fail("the model has parallel loops, but this compiler was built "
+                "without libomp (install libomp-22-dev and rebuild)");
+#endif
+  }
+  SmallVector<llvm::StringRef> argRefs(args.begin(), args.end());
   std::string linkError;
-  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, {}, 0, 0,
+  int rc = llvm::sys::ExecuteAndWait(*program, argRefs, std::nullopt, {}, 0, 0,
                                      &linkError);
   llvm::sys::fs::remove(objectPath);
   if (rc != 0)
@@ -401,6 +414,7 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
       {"target", "cpu"},
       {"cpu", options.cpu},
       {"library", "model.so"},
+      {"threads", openmp ? "openmp" : "single"},
       {"source", source.str()},
       {"weights",
        {{"file", "weights.bin"}, {"size", weightBytes}, {"tensors", table}}}};

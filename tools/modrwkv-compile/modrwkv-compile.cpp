@@ -130,6 +130,16 @@ cl::opt<std::string> adapterFusion(
         "weights (fold) or the loops (loops); auto picks fewer FLOPs; none "
         "leaves it unfused"));
 
+#ifdef MODRWKV_LIBOMP
+constexpr bool kHaveOpenmp = true;
+#else
+constexpr bool kHaveOpenmp = false;
+#endif
+cl::opt<bool> parallel(
+    "parallel", cl::init(kHaveOpenmp),
+    cl::desc("Split the matrix products across threads (OpenMP; model.so "
+             "links libomp; default: on when this compiler has libomp)"));
+
 cl::opt<unsigned> optLevel("opt-level", cl::init(3),
                            cl::desc("LLVM optimization level (0-3)"));
 
@@ -378,6 +388,11 @@ int main(int argc, char **argv) {
                                 " adapter-fusion=" + adapterFusion;
   if (mergeAdapter)
     defaultPipeline += " merge-bone=1";
+  if (parallel && !kHaveOpenmp)
+    return error("--parallel: this compiler was built without libomp "
+                 "(install libomp-22-dev and rebuild)");
+  if (parallel)
+    defaultPipeline += " parallel=1";
   defaultPipeline += "}";
   if (failed(modrwkv::runPipeline(*module, pipeline.getNumOccurrences()
                                                ? llvm::StringRef(pipeline)

@@ -23,10 +23,11 @@
 // each as 65530, one placeholder per row, 65531 (placeholders only, for
 // artifacts that splice a prefix).
 //
-// Both: --state-in FILE starts from a saved state, --state-out FILE saves
-// the state at the end (after the last token fed or generated); --adapter
-// FILE swaps in another Bone adapter (artifact compiled with an unmerged
-// one).
+// Both: --threads N sets the threads of an artifact compiled with
+// --parallel (0, the default: OMP_NUM_THREADS, else one per core); --state-in
+// FILE starts from a saved state, --state-out FILE saves the state at the
+// end (after the last token fed or generated); --adapter FILE swaps in
+// another Bone adapter (artifact compiled with an unmerged one).
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,6 +57,7 @@ struct Options {
   std::vector<Medium> media;
   bool step = false;
   GenerateOptions text;
+  int threads = 0; ///< 0: the OpenMP default
 };
 
 bool parseTokens(const std::string &text, std::vector<int32_t> &tokens,
@@ -147,6 +149,7 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
       {"--repetition-penalty",
        number("--repetition-penalty", t.sampler.repetition_penalty)},
       {"--seed", number("--seed", t.sampler.seed)},
+      {"--threads", number("--threads", o.threads)},
   };
   try {
     for (int i = 1; i < argc; ++i) {
@@ -173,8 +176,8 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
             "[--repetition-penalty R]\n"
             "           [--seed S] [--stop STR]...\n"
             "           [--vocab FILE] [--tokens-out FILE]\n"
-            "       both: [--state-in FILE] [--state-out FILE] [--adapter "
-            "FILE]\n"
+            "       both: [--threads N] [--state-in FILE] [--state-out FILE] "
+            "[--adapter FILE]\n"
             "             [--image FILE]... [--audio FILE.wav]...\n");
         return false;
       } else if (!arg.empty() && arg[0] == '-') {
@@ -255,7 +258,9 @@ int main(int argc, char **argv) {
     return fail(modrwkv_last_error());
   modrwkv_state *state = modrwkv_state_create(model);
   int status = 0;
-  if (!o.adapter.empty())
+  if (o.threads != 0 && modrwkv_model_set_threads(model, o.threads) != 0)
+    status = fail(modrwkv_last_error());
+  if (status == 0 && !o.adapter.empty())
     status = swapAdapter(model, o.artifact, o.adapter);
   if (status == 0 && !o.stateIn.empty() &&
       modrwkv_state_load(state, o.stateIn.c_str()) != 0)

@@ -43,6 +43,12 @@ int64_t modrwkv_model_vocab_size(const modrwkv_model *model);
 int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
                              const float *data, int64_t count);
 
+/* Threads for this thread's later calls: artifacts compiled with
+ * --parallel (OpenMP) split each matrix product's weight rows across `n`
+ * threads (default: OMP_NUM_THREADS, else one per core). n = 1 always
+ * works; n > 1 on an artifact compiled without --parallel is an error. */
+int modrwkv_model_set_threads(modrwkv_model *model, int n);
+
 /* A zero state (the start of a document), with room for one logits row. */
 modrwkv_state *modrwkv_state_create(const modrwkv_model *model);
 void modrwkv_state_free(modrwkv_state *state);

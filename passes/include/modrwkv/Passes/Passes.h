@@ -68,11 +68,16 @@ struct CpuPipelineOptions
   Option<int64_t> tileRows{
       *this, "tile-rows",
       llvm::cl::desc("rwkv-matmul-kernels: weight rows per register tile"),
-      llvm::cl::init(4)};
+      llvm::cl::init(6)};
   Option<int64_t> tokenBlock{
       *this, "token-block",
       llvm::cl::desc("rwkv-matmul-kernels: tokens per cache block"),
       llvm::cl::init(64)};
+  Option<bool> parallel{
+      *this, "parallel",
+      llvm::cl::desc("Threads (OpenMP) split the products' weight rows: "
+                     "scf.parallel -> omp; model.so must link libomp"),
+      llvm::cl::init(false)};
 };
 
 /// rwkv (tensors) -> linalg/tensor/arith -> bufferization -> scf/vector ->

@@ -129,7 +129,9 @@ def RwkvMatmulKernels : Pass<"rwkv-matmul-kernels", "mlir::ModuleOp"> {
 
     so that each vector load feeds several FMAs instead of one (the plain
     loops' dot products are bound by loads). Leftover tokens and rows use
-    1-wide tiles. The loops live in one private function per operand types
+    1-wide tiles. With `parallel`, the loops over W rows are `scf.parallel`
+    (threads take disjoint rows of y). The loops live in one private function
+    per operand types
     (`rwkv_matmul_kernel_N`), called in place of each product, so that the
     layers share their code. Other generics, and products that do not
     qualify, are left alone for the plain loop lowering.
@@ -137,12 +139,15 @@ def RwkvMatmulKernels : Pass<"rwkv-matmul-kernels", "mlir::ModuleOp"> {
   let options = [
     Option<"tileTokens", "tile-tokens", "int64_t", "4",
            "Tokens per register tile">,
-    Option<"tileRows", "tile-rows", "int64_t", "4",
+    Option<"tileRows", "tile-rows", "int64_t", "6",
            "Weight rows per register tile">,
     Option<"vectorWidth", "vector-width", "int64_t", "16",
            "f32 lanes per vector (16 = one AVX-512 register)">,
     Option<"tokenBlock", "token-block", "int64_t", "64",
            "Tokens per cache block (their x rows stay in L2)">,
+    Option<"parallel", "parallel", "bool", "false",
+           "Split the weight rows across threads (scf.parallel, for "
+           "convert-scf-to-openmp)">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect",
                            "mlir::scf::SCFDialect",
