@@ -6,6 +6,8 @@
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/GPU/Pipelines/Passes.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
@@ -21,7 +23,14 @@ namespace {
 #include "modrwkv/Passes/Passes.h.inc"
 } // namespace
 
-void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+namespace {
+
+/// The target-independent half: multimodal fusion, the rwkv ops to linalg
+/// (the WKV-7 through `lowerWkv7`, the target's own lowering), weights out
+/// of the IR, and bufferization.
+template <typename Options>
+void buildModelToBuffers(OpPassManager &pm, const Options &options,
+                         std::unique_ptr<Pass> lowerWkv7) {
   // Multimodal side: fuse, lower, and inline the encoder towers into their
   // entry points.
   MmFuseAdapterCompressionOptions fusionOptions;
@@ -31,7 +40,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   pm.addPass(createInlinerPass());
   pm.addPass(createSymbolDCEPass());
 
-  // Model level -> linalg/tensor/arith/math (+ scf/vector for the WKV).
+  // Model level -> linalg/tensor/arith/math.
   if (options.mergeBone)
     pm.addNestedPass<func::FuncOp>(createRwkvMergeBone());
   pm.addNestedPass<func::FuncOp>(createRwkvExpandBlocks());
@@ -40,7 +49,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
     dtypeOptions.dtype = options.weightDtype;
     pm.addNestedPass<func::FuncOp>(createRwkvWeightDtype(dtypeOptions));
   }
-  pm.addNestedPass<func::FuncOp>(createRwkvLowerWkv7());
+  pm.addNestedPass<func::FuncOp>(std::move(lowerWkv7));
   pm.addNestedPass<func::FuncOp>(createRwkvToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createLinalgElementwiseOpFusionPass());
@@ -63,6 +72,13 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
   bufferization::BufferDeallocationPipelineOptions deallocOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOptions);
+  pm.addNestedPass<func::FuncOp>(createRwkvCopiesToLinalg());
+}
+
+} // namespace
+
+void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
+  buildModelToBuffers(pm, options, createRwkvLowerWkv7());
 
   // Buffers -> loops -> LLVM; the products first, as vector kernels.
   if (options.matmulKernels) {
@@ -73,7 +89,6 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
     kernelOptions.parallel = options.parallel;
     pm.addPass(createRwkvMatmulKernels(kernelOptions));
   }
-  pm.addNestedPass<func::FuncOp>(createRwkvCopiesToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (options.parallel)
     pm.addPass(createConvertSCFToOpenMPPass());
@@ -94,11 +109,42 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
 }
 
+void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
+  RwkvLowerWkv7GpuOptions wkvOptions;
+  wkvOptions.headsPerBlock = options.wkvHeadsPerBlock;
+  wkvOptions.unroll = options.wkvUnroll;
+  buildModelToBuffers(pm, options, createRwkvLowerWkv7Gpu(wkvOptions));
+
+  // Every remaining loop nest becomes a kernel; the host code keeps only
+  // launches, views and device allocations, ordered on one stream.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  RwkvParallelLoopsToGpuOptions mapOptions;
+  mapOptions.blockSize = options.blockSize;
+  pm.addNestedPass<func::FuncOp>(createRwkvParallelLoopsToGpu(mapOptions));
+  pm.addNestedPass<func::FuncOp>(createRwkvGpuHostBuffers());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createRwkvMergeGpuModules());
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+
+  // Device code -> NVVM -> PTX (or cubin); host code -> LLVM dialect.
+  gpu::GPUToNVVMPipelineOptions nvvmOptions;
+  nvvmOptions.cubinChip = options.chip;
+  nvvmOptions.cubinFeatures = options.features;
+  nvvmOptions.cubinFormat = options.format;
+  nvvmOptions.optLevel = 3;
+  gpu::buildLowerToNVVMPassPipeline(pm, nvvmOptions);
+}
+
 void registerPasses() {
   registerModRwkvPasses();
   PassPipelineRegistration<CpuPipelineOptions>(
       "modrwkv-cpu-pipeline",
       "Lower an rwkv module to the LLVM dialect for CPUs", buildCpuPipeline);
+  PassPipelineRegistration<CudaPipelineOptions>(
+      "modrwkv-cuda-pipeline",
+      "Lower an rwkv module to NVVM kernels and LLVM host code for CUDA",
+      buildCudaPipeline);
 }
 
 } // namespace modrwkv

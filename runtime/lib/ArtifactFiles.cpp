@@ -26,7 +26,8 @@ ArtifactFiles::~ArtifactFiles() {
 }
 
 void ArtifactFiles::open(const std::string &directory,
-                         std::initializer_list<const char *> abis) {
+                         std::initializer_list<const char *> abis,
+                         void (*cuda)()) {
   dir = directory;
   manifestPath = dir + "/manifest.json";
   std::ifstream in(manifestPath);
@@ -49,10 +50,12 @@ void ArtifactFiles::open(const std::string &directory,
     throw Failure(manifestPath + ": entry ABI '" + abi +
                   "', this runtime call needs " + wanted);
   }
-  if (manifest.value("target", "") != "cpu")
-    throw Failure(manifestPath + ": artifact target '" +
-                  manifest.value("target", "") +
-                  "' cannot run on the CPU runtime");
+  std::string target = manifest.value("target", "");
+  if (target == "cuda" && cuda)
+    cuda();
+  else if (target != "cpu")
+    throw Failure(manifestPath + ": artifact target '" + target +
+                  "' cannot run " + (cuda ? "here" : "on the CPU runtime"));
 
   libraryPath = dir + "/" + manifest.value("library", "model.so");
   library = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -3,6 +3,7 @@
 #include "modrwkv/runtime.h"
 
 #include "ArtifactFiles.h"
+#include "Cuda.h"
 #include "Errors.h"
 
 #include <dlfcn.h>
@@ -69,6 +70,14 @@ struct modrwkv_model {
     bool f32; ///< else bf16
   };
   std::map<std::string, WeightEntry> weightTable;
+  /// --target cuda: weights.bin uploaded once; state and tokens are copied
+  /// in and out around each call.
+  bool cuda = false;
+  void *deviceWeights = nullptr;
+
+  modrwkv_model() = default;
+  modrwkv_model(const modrwkv_model &) = delete;
+  ~modrwkv_model() { modrwkv::runtime::cuda::release(deviceWeights); }
 
   int64_t stateFloats() const {
     return 2 * layers * width + layers * heads * headSize * headSize;
@@ -93,7 +102,9 @@ int64_t positive(const nlohmann::json &config, const char *key,
 }
 
 void loadModel(modrwkv_model &m, const std::string &dir) {
-  m.files.open(dir, {"rwkv7-forward-v1", "rwkv7-forward-mm-v1"});
+  m.files.open(dir, {"rwkv7-forward-v1", "rwkv7-forward-mm-v1"},
+               modrwkv::runtime::cuda::initialize);
+  m.cuda = m.files.manifest.value("target", "") == "cuda";
   const std::string &manifestPath = m.files.manifestPath;
   const nlohmann::json &manifest = m.files.manifest;
   const nlohmann::json &config = manifest["config"];
@@ -131,6 +142,60 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
                     t.value("name", "") + "'");
     m.weightTable[t.at("name").get<std::string>()] = {offset, count, f32};
   }
+  if (m.cuda) {
+    if (m.forwardMm)
+      throw Failure(manifestPath + ": multimodal CUDA artifacts are not "
+                                   "supported");
+    m.deviceWeights = modrwkv::runtime::cuda::allocate(m.files.weightBytes);
+    modrwkv::runtime::cuda::upload(m.deviceWeights, m.files.weights,
+                                   m.files.weightBytes);
+  }
+}
+
+/// Device copies of a call's buffers (--target cuda), freed on scope exit.
+struct DeviceBuffer {
+  explicit DeviceBuffer(size_t bytes)
+      : data(modrwkv::runtime::cuda::allocate(bytes)) {}
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  ~DeviceBuffer() { modrwkv::runtime::cuda::release(data); }
+  void *data;
+};
+
+/// run() on the GPU: the state goes up once, each chunk's tokens go up and
+/// its logits come back, then the state comes back.
+void runCuda(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
+             int64_t n, float *logits) {
+  namespace cuda = modrwkv::runtime::cuda;
+  int64_t L = m.layers, C = m.width, H = m.heads, N = m.headSize;
+  int64_t chunk = std::min(kPrefillChunk, n);
+  DeviceBuffer state(s.values.size() * sizeof(float));
+  DeviceBuffer tokenBuffer(chunk * sizeof(int32_t));
+  DeviceBuffer logitBuffer(chunk * m.vocab * sizeof(float));
+  cuda::upload(state.data, s.values.data(), s.values.size() * sizeof(float));
+  float *att = static_cast<float *>(state.data), *ffn = att + L * C,
+        *wkv = ffn + L * C;
+  auto weights = describe<1>(m.deviceWeights, {int64_t(m.files.weightBytes)});
+  auto attRef = describe<2>(att, {L, C});
+  auto ffnRef = describe<2>(ffn, {L, C});
+  auto wkvRef = describe<4>(wkv, {L, H, N, N});
+  for (int64_t start = 0; start < n; start += kPrefillChunk) {
+    int64_t count = std::min(kPrefillChunk, n - start);
+    cuda::upload(tokenBuffer.data, tokens + start, count * sizeof(int32_t));
+    auto tokenRef = describe<1>(tokenBuffer.data, {count});
+    auto logitsRef = describe<2>(logitBuffer.data, {count, m.vocab});
+    m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
+    cuda::checkErrors("running the model on the GPU");
+    size_t rowBytes = m.vocab * sizeof(float);
+    if (logits)
+      cuda::download(logits + start * m.vocab, logitBuffer.data,
+                     count * rowBytes);
+    if (start + count == n)
+      cuda::download(s.logits.data(),
+                     static_cast<char *>(logitBuffer.data) +
+                         (count - 1) * rowBytes,
+                     rowBytes);
+  }
+  cuda::download(s.values.data(), state.data, s.values.size() * sizeof(float));
 }
 
 void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
@@ -158,6 +223,11 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
                   (placeholders == 1 ? "" : "s") + " (id " +
                   std::to_string(m.placeholder) + "), " + std::to_string(rows) +
                   " modality row" + (rows == 1 ? " was" : "s were") + " given");
+  if (m.cuda) {
+    runCuda(m, s, tokens, n, logits);
+    s.hasLogits = true;
+    return;
+  }
   int64_t L = m.layers, C = m.width, H = m.heads, N = m.headSize;
   float *att = s.values.data(), *ffn = att + L * C, *wkv = ffn + L * C;
   auto weights = describe<1>(m.files.weights, {int64_t(m.files.weightBytes)});
@@ -263,6 +333,10 @@ API int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
                     std::to_string(count));
     std::memcpy(static_cast<char *>(model->files.weights) + it->second.offset,
                 data, count * sizeof(float));
+    if (model->cuda)
+      modrwkv::runtime::cuda::upload(static_cast<char *>(model->deviceWeights) +
+                                         it->second.offset,
+                                     data, count * sizeof(float));
   });
 }
 

@@ -10,6 +10,7 @@
 #include "modrwkv/Dialect/Mm/MmDialect.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -342,6 +343,35 @@ std::unique_ptr<llvm::Module> translateToLLVM(ModuleOp module,
   return llvmModule;
 }
 
+std::string deviceAssembly(ModuleOp module) {
+  std::string text;
+  module.walk([&](gpu::BinaryOp binary) {
+    for (Attribute object : binary.getObjects())
+      if (auto o = dyn_cast<gpu::ObjectAttr>(object);
+          o && o.getFormat() == gpu::CompilationTarget::Assembly)
+        text += o.getObject().getValue();
+  });
+  return text;
+}
+
+/// The kernel table of a cuda artifact: every kernel model.so launches,
+/// in launch order, and the device code's file.
+nlohmann::json kernelTable(ModuleOp module, const CodegenOptions &options) {
+  nlohmann::json names = nlohmann::json::array();
+  int64_t launches = 0;
+  std::set<std::string> seen;
+  module.walk([&](gpu::LaunchFuncOp launch) {
+    ++launches;
+    std::string name = launch.getKernelName().str();
+    if (seen.insert(name).second)
+      names.push_back(name);
+  });
+  return {{"file", "kernels.ptx"},
+          {"chip", options.chip},
+          {"names", names},
+          {"launches_per_call", launches}};
+}
+
 LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
                             StringRef dir, StringRef source,
                             const CodegenOptions &options) {
@@ -408,16 +438,26 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
   uint64_t weightBytes = 0;
   if (failed(writeWeights(module, join("weights.bin"), table, weightBytes)))
     return failure();
+  bool cuda = options.target == "cuda";
+  if (cuda) {
+    std::error_code ec;
+    llvm::raw_fd_ostream ptx(join("kernels.ptx"), ec, llvm::sys::fs::OF_Text);
+    if (ec)
+      return fail("cannot write kernels.ptx: " + ec.message());
+    ptx << deviceAssembly(module);
+  }
   nlohmann::json manifest = {
       {"format", "modrwkv-artifact"},
       {"version", 1},
-      {"target", "cpu"},
+      {"target", options.target},
       {"cpu", options.cpu},
       {"library", "model.so"},
       {"threads", openmp ? "openmp" : "single"},
       {"source", source.str()},
       {"weights",
        {{"file", "weights.bin"}, {"size", weightBytes}, {"tensors", table}}}};
+  if (cuda)
+    manifest["kernels"] = kernelTable(module, options);
   if (module->hasAttr(checkpoint::kConfigAttrName) &&
       failed(describeLanguageModel(module, table, options, manifest)))
     return failure();

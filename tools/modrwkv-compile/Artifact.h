@@ -27,8 +27,14 @@ constexpr llvm::StringLiteral kPreprocessAttrName = "mm.preprocess";
 struct CodegenOptions {
   std::string cpu = "native"; ///< LLVM CPU name, or "native"
   unsigned optLevel = 3;
-  std::string adapterSource; ///< for the manifest, "" if none
+  std::string adapterSource;  ///< for the manifest, "" if none
+  std::string target = "cpu"; ///< or "cuda"
+  std::string chip;           ///< GPU architecture of a cuda target
 };
+
+/// The PTX of the module's gpu.binary objects (empty if none): what a cuda
+/// artifact's kernels.ptx holds.
+std::string deviceAssembly(mlir::ModuleOp module);
 
 /// Registers the passes and pipelines the compiler tools accept and fills
 /// `registry` with every dialect, extension and LLVM translation they use.

@@ -1,7 +1,8 @@
 //===- modrwkv-compile.cpp - checkpoint to artifact -----------------------===//
 //
-//   modrwkv-compile CHECKPOINT|MODEL.onnx -o OUT [--target cpu]
-//                   [--emit mlir|llvm|artifact] [--pipeline PIPELINE]
+//   modrwkv-compile CHECKPOINT|MODEL.onnx -o OUT [--target cpu|cuda]
+//                   [--chip sm_90] [--emit mlir|llvm|ptx|artifact]
+//                   [--pipeline PIPELINE]
 //                   [--cpu NAME] [--dim NAME=SIZE ...]
 //   modrwkv-compile MODRWKV_CHECKPOINT --encoder TOWER.onnx
 //                   [--encoder-config preprocessor_config.json] -o OUT
@@ -14,8 +15,13 @@
 // says which) yields them.
 //
 // --emit mlir writes the imported IR (weights elided), --emit llvm the
-// optimized LLVM IR, both to the file OUT ('-' for stdout); --emit artifact
-// (the default) writes the artifact directory OUT.
+// optimized LLVM IR (host code), --emit ptx the device code of a cuda
+// target, all to the file OUT ('-' for stdout); --emit artifact (the
+// default) writes the artifact directory OUT.
+//
+// --target cuda compiles a language model for NVIDIA GPUs
+// (modrwkv-cuda-pipeline): kernels as PTX for --chip, JIT-compiled by the
+// driver, and host code in model.so that launches them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -58,7 +64,7 @@ using namespace mlir;
 namespace cl = llvm::cl;
 
 namespace {
-enum class Emit { Mlir, Llvm, Artifact };
+enum class Emit { Mlir, Llvm, Ptx, Artifact };
 
 cl::opt<std::string> inputPath(cl::Positional, cl::Required,
                                cl::desc("<checkpoint .pth | .safetensors | "
@@ -68,11 +74,14 @@ cl::opt<std::string> outputPath("o", cl::Required,
                                          "for --emit mlir|llvm"),
                                 cl::value_desc("path"));
 cl::opt<std::string> target("target", cl::init("cpu"),
-                            cl::desc("Code generation target (cpu)"));
+                            cl::desc("Code generation target (cpu, cuda)"));
+cl::opt<std::string> chip("chip", cl::init("sm_90"),
+                          cl::desc("GPU architecture for --target cuda"));
 cl::opt<Emit> emit(
     "emit", cl::init(Emit::Artifact), cl::desc("What to write"),
     cl::values(clEnumValN(Emit::Mlir, "mlir", "imported rwkv IR"),
                clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
+               clEnumValN(Emit::Ptx, "ptx", "PTX of the kernels (cuda)"),
                clEnumValN(Emit::Artifact, "artifact", "artifact directory")));
 cl::opt<std::string> adapterPath(
     "adapter",
@@ -88,7 +97,7 @@ cl::opt<std::string>
           cl::desc("Storage type of the matrix weights: f32 or bf16 (fp32 "
                    "accumulation either way)"));
 cl::opt<std::string> pipeline(
-    "pipeline", cl::init("modrwkv-cpu-pipeline"),
+    "pipeline",
     cl::desc("Pass pipeline from rwkv IR to the LLVM dialect, run on the "
              "module (with or without a builtin.module(...) anchor)"));
 cl::opt<std::string> cpu("cpu", cl::init("native"),
@@ -341,8 +350,16 @@ int main(int argc, char **argv) {
   // LLVM); here it also prints the adapter's FLOPs.
   cl::Option *statsOption = cl::getRegisteredOptions().lookup("stats");
   bool stats = statsOption && statsOption->getNumOccurrences() > 0;
-  if (target != "cpu")
-    return error("unsupported target '" + target + "' (supported: cpu)");
+  if (target != "cpu" && target != "cuda")
+    return error("unsupported target '" + target + "' (supported: cpu, cuda)");
+  bool cuda = target == "cuda";
+  if (cuda &&
+      (!encoderPath.empty() || llvm::StringRef(inputPath).ends_with(".onnx") ||
+       llvm::StringRef(inputPath).ends_with(".onnxtxt")))
+    return error("--target cuda compiles RWKV-7 language models only (no "
+                 "ONNX graphs or --encoder yet)");
+  if (!cuda && emit == Emit::Ptx)
+    return error("--emit ptx needs --target cuda");
 
   Stages stages(progress.getNumOccurrences() ? bool(progress)
                                              : isatty(STDERR_FILENO));
@@ -381,26 +398,42 @@ int main(int argc, char **argv) {
   if (stats && printStats(*module))
     return 1;
 
-  stages.begin("lowering (modrwkv-cpu-pipeline)");
+  stages.begin(cuda ? "lowering (modrwkv-cuda-pipeline)"
+                    : "lowering (modrwkv-cpu-pipeline)");
   if (dtype != "f32" && dtype != "bf16")
     return error("unsupported --dtype '" + dtype + "' (f32, bf16)");
-  std::string defaultPipeline = "modrwkv-cpu-pipeline{weight-dtype=" + dtype +
-                                " adapter-fusion=" + adapterFusion;
+  std::string defaultPipeline =
+      std::string(cuda ? "modrwkv-cuda-pipeline" : "modrwkv-cpu-pipeline") +
+      "{weight-dtype=" + dtype + " adapter-fusion=" + adapterFusion;
   if (mergeAdapter)
     defaultPipeline += " merge-bone=1";
-  if (parallel && !kHaveOpenmp)
-    return error("--parallel: this compiler was built without libomp "
-                 "(install libomp-22-dev and rebuild)");
-  if (parallel)
-    defaultPipeline += " parallel=1";
+  if (cuda) {
+    defaultPipeline += " chip=" + chip;
+  } else {
+    if (parallel && !kHaveOpenmp)
+      return error("--parallel: this compiler was built without libomp "
+                   "(install libomp-22-dev and rebuild)");
+    if (parallel)
+      defaultPipeline += " parallel=1";
+  }
   defaultPipeline += "}";
   if (failed(modrwkv::runPipeline(*module, pipeline.getNumOccurrences()
                                                ? llvm::StringRef(pipeline)
                                                : defaultPipeline)))
     return 1;
 
+  if (emit == Emit::Ptx) {
+    stages.end();
+    std::string ptx = modrwkv::deviceAssembly(*module);
+    if (ptx.empty())
+      return error("the lowered module holds no PTX (a cubin pipeline?)");
+    return writeText([&](llvm::raw_ostream &os) { os << ptx; });
+  }
+
   stages.begin("optimizing LLVM IR");
   modrwkv::CodegenOptions options;
+  options.target = target;
+  options.chip = chip;
   options.cpu = cpu;
   if (optLevel > 3)
     return error("--opt-level must be 0, 1, 2 or 3");

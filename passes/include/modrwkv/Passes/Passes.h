@@ -16,6 +16,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -34,8 +35,11 @@ namespace modrwkv {
 /// rwkv-externalize-weights).
 constexpr llvm::StringLiteral kWeightsAttrName = "rwkv.weights";
 
-struct CpuPipelineOptions
-    : public mlir::PassPipelineOptions<CpuPipelineOptions> {
+/// Options of both named pipelines (the model-level half).
+template <typename Derived>
+struct CommonPipelineOptions : public mlir::PassPipelineOptions<Derived> {
+  using Base = mlir::PassPipelineOptions<Derived>;
+  template <typename T> using Option = typename Base::template Option<T>;
   Option<int64_t> weightAlignment{
       *this, "weight-alignment",
       llvm::cl::desc("Byte alignment of weights in weights.bin"),
@@ -56,6 +60,9 @@ struct CpuPipelineOptions
                      "adapter: auto, fold or loops "
                      "(mm-fuse-adapter-compression)"),
       llvm::cl::init("auto")};
+};
+
+struct CpuPipelineOptions : public CommonPipelineOptions<CpuPipelineOptions> {
   Option<bool> matmulKernels{
       *this, "matmul-kernels",
       llvm::cl::desc("Register-blocked vector kernels for the x W^T "
@@ -80,10 +87,43 @@ struct CpuPipelineOptions
       llvm::cl::init(false)};
 };
 
+struct CudaPipelineOptions : public CommonPipelineOptions<CudaPipelineOptions> {
+  Option<std::string> chip{*this, "chip",
+                           llvm::cl::desc("GPU architecture (nvvm target)"),
+                           llvm::cl::init("sm_90")};
+  Option<std::string> features{
+      *this, "features",
+      llvm::cl::desc("PTX features (sm_90 needs +ptx80 or later)"),
+      llvm::cl::init("+ptx80")};
+  Option<std::string> format{
+      *this, "format",
+      llvm::cl::desc("Device binary: isa (PTX, JIT-compiled by the driver) "
+                     "or bin (cubin through ptxas)"),
+      llvm::cl::init("isa")};
+  Option<int64_t> blockSize{
+      *this, "block-size",
+      llvm::cl::desc("rwkv-parallel-loops-to-gpu: threads per block"),
+      llvm::cl::init(256)};
+  Option<int64_t> wkvHeadsPerBlock{
+      *this, "wkv-heads-per-block",
+      llvm::cl::desc("rwkv-lower-wkv7-gpu: heads per block"),
+      llvm::cl::init(1)};
+  Option<int64_t> wkvUnroll{
+      *this, "wkv-unroll",
+      llvm::cl::desc("rwkv-lower-wkv7-gpu: time-loop unroll factor"),
+      llvm::cl::init(1)};
+};
+
 /// rwkv (tensors) -> linalg/tensor/arith -> bufferization -> scf/vector ->
 /// LLVM dialect.
 void buildCpuPipeline(mlir::OpPassManager &pm,
                       const CpuPipelineOptions &options);
+/// rwkv (tensors) -> linalg -> bufferization -> one gpu.launch per loop
+/// nest (the WKV-7 as its own kernel) -> nvvm -> a gpu.binary with every
+/// kernel, and host code (LLVM dialect) that launches them through the
+/// mgpu* entry points the runtime provides.
+void buildCudaPipeline(mlir::OpPassManager &pm,
+                       const CudaPipelineOptions &options);
 
 /// Registers every modrwkv pass and the named pipelines.
 void registerPasses();

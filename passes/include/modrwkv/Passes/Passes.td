@@ -48,6 +48,78 @@ def RwkvLowerWkv7 : Pass<"rwkv-lower-wkv7", "mlir::func::FuncOp"> {
                            "mlir::arith::ArithDialect"];
 }
 
+def RwkvLowerWkv7Gpu : Pass<"rwkv-lower-wkv7-gpu", "mlir::func::FuncOp"> {
+  let summary = "Lower the WKV-7 recurrence to one gpu.launch per call";
+  let description = [{
+    Each GPU thread owns one value row of one head's fp32 state and keeps it
+    in registers (a loop-carried `vector<64xf32>`) across the whole time
+    loop: per token it reads the head's r, w, k, a, b (64 floats, shared by
+    the head's 64 threads through the cache) and v[i], applies the delta
+    rule and writes y[t, i]. Blocks hold `heads-per-block` heads; the time
+    loop is unrolled by `unroll`. The same kernel serves decode (T = 1) and
+    prefill. Inputs become read-only buffer views, outputs new buffers
+    (`bufferization.to_tensor`), so the result still bufferizes with the
+    rest of the function.
+  }];
+  let options = [
+    Option<"headsPerBlock", "heads-per-block", "int64_t", "1",
+           "Heads per thread block (64 threads each)">,
+    Option<"unroll", "unroll", "int64_t", "1",
+           "Unroll factor of the time loop">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect",
+                           "mlir::scf::SCFDialect",
+                           "mlir::vector::VectorDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def RwkvParallelLoopsToGpu
+    : Pass<"rwkv-parallel-loops-to-gpu", "mlir::func::FuncOp"> {
+  let summary = "Run each outermost host scf.parallel as one gpu.launch";
+  let description = [{
+    Numbers the N iterations of the loop row-major and launches
+    ceil(N / block-size) blocks of `block-size` threads; thread
+    g = block_id * block-size + thread_id runs iteration g when g < N.
+    Sequential loops inside (the reductions of linalg ops) stay in the
+    thread. Loops with reductions (`init` values) are refused.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", "256",
+           "Threads per block">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
+def RwkvGpuHostBuffers : Pass<"rwkv-gpu-host-buffers", "mlir::func::FuncOp"> {
+  let summary = "Allocate host-side buffers in device memory";
+  let description = [{
+    Outside kernels, memref.alloc / memref.dealloc become gpu.alloc /
+    gpu.dealloc, so every buffer that kernels share lives on the device, as
+    the function's arguments do. Host loads, stores and copies that touch a
+    function argument or such a buffer (through views) are errors: they
+    would dereference device pointers on the CPU.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
+def RwkvMergeGpuModules : Pass<"rwkv-merge-gpu-modules", "mlir::ModuleOp"> {
+  let summary = "Move all outlined kernels into one gpu.module";
+  let description = [{
+    After gpu-kernel-outlining (one gpu.module per kernel), moves every
+    kernel into one gpu.module `name`, renaming each after its former module
+    and retargeting the gpu.launch_func ops, so that the artifact holds one
+    device binary with the whole kernel table.
+  }];
+  let options = [
+    Option<"name", "name", "std::string", "\"kernels\"",
+           "Name of the merged gpu.module">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect"];
+}
+
 def RwkvExternalizeWeights
     : Pass<"rwkv-externalize-weights", "mlir::ModuleOp"> {
   let summary = "Turn dense_resource weight constants into views of a weight buffer";

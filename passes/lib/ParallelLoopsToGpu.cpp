@@ -1,0 +1,102 @@
+//===- ParallelLoopsToGpu.cpp - host scf.parallel nests to gpu.launch -----===//
+//
+// Every outermost scf.parallel outside a kernel becomes one gpu.launch with
+// one thread per iteration: the N = prod(extents) iterations are numbered
+// row-major, thread g = block_id * block-size + thread_id runs iteration g
+// when g < N. Loops nested inside (reductions of linalg ops) stay
+// sequential in the thread. Dynamic bounds are fine: the grid is computed on
+// the host from them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "modrwkv/Passes/Passes.h"
+
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/IRMapping.h"
+
+namespace modrwkv {
+#define GEN_PASS_DEF_RWKVPARALLELLOOPSTOGPU
+#include "modrwkv/Passes/Passes.h.inc"
+} // namespace modrwkv
+
+using namespace mlir;
+
+namespace {
+
+LogicalResult toLaunch(scf::ParallelOp loop, int64_t blockSize) {
+  if (!loop.getInitVals().empty())
+    return loop.emitError("parallel loops with reductions are not mapped to "
+                          "the GPU");
+  OpBuilder b(loop);
+  Location loc = loop.getLoc();
+  Value c1 = arith::ConstantIndexOp::create(b, loc, 1);
+  // extent_d = ceil((ub - lb) / step); N = prod extent_d.
+  SmallVector<Value> extents;
+  Value total = c1;
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getLowerBound(), loop.getUpperBound(), loop.getStep())) {
+    Value span = arith::SubIOp::create(b, loc, ub, lb);
+    Value extent = arith::CeilDivUIOp::create(b, loc, span, step);
+    extents.push_back(extent);
+    total = arith::MulIOp::create(b, loc, total, extent);
+  }
+  Value block = arith::ConstantIndexOp::create(b, loc, blockSize);
+  Value grid = arith::CeilDivUIOp::create(b, loc, total, block);
+  // An empty iteration space still launches one block; every thread is
+  // then out of range.
+  grid = arith::MaxUIOp::create(b, loc, grid, c1);
+  auto launch = gpu::LaunchOp::create(b, loc, grid, c1, c1, block, c1, c1);
+
+  OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
+  Value g = arith::AddIOp::create(
+      kb, loc, arith::MulIOp::create(kb, loc, launch.getBlockIds().x, block),
+      launch.getThreadIds().x);
+  Value inRange =
+      arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, g, total);
+  auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
+  gpu::TerminatorOp::create(kb, loc);
+
+  kb.setInsertionPointToStart(guard.thenBlock());
+  IRMapping mapping;
+  Value rest = g;
+  for (int64_t d = extents.size() - 1; d >= 0; --d) {
+    Value i =
+        d == 0 ? rest
+               : arith::RemUIOp::create(kb, loc, rest, extents[d]).getResult();
+    if (d != 0)
+      rest = arith::DivUIOp::create(kb, loc, rest, extents[d]);
+    Value iv = arith::AddIOp::create(
+        kb, loc, loop.getLowerBound()[d],
+        arith::MulIOp::create(kb, loc, i, loop.getStep()[d]));
+    mapping.map(loop.getInductionVars()[d], iv);
+  }
+  for (Operation &op : loop.getBody()->without_terminator())
+    kb.clone(op, mapping);
+  loop.erase();
+  return success();
+}
+
+struct RwkvParallelLoopsToGpuPass
+    : public modrwkv::impl::RwkvParallelLoopsToGpuBase<
+          RwkvParallelLoopsToGpuPass> {
+  using Base::Base;
+
+  void runOnOperation() override {
+    if (blockSize < 1 || blockSize > 1024) {
+      getOperation().emitError("block-size must be in [1, 1024], got ")
+          << static_cast<int64_t>(blockSize);
+      return signalPassFailure();
+    }
+    SmallVector<scf::ParallelOp> loops;
+    getOperation().walk([&](scf::ParallelOp loop) {
+      if (!loop->getParentOfType<scf::ParallelOp>() &&
+          !loop->getParentOfType<gpu::LaunchOp>())
+        loops.push_back(loop);
+    });
+    for (scf::ParallelOp loop : loops)
+      if (failed(toLaunch(loop, blockSize)))
+        return signalPassFailure();
+  }
+};
+
+} // namespace

@@ -1,0 +1,259 @@
+//===- Cuda.cpp - the CUDA driver, loaded at run time ---------------------===//
+
+#include "Cuda.h"
+
+#include "Errors.h"
+
+#include <dlfcn.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+
+namespace {
+
+// The few driver API types we use (cuda.h is not needed to build).
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;
+using CUcontext = void *;
+using CUmodule = void *;
+using CUfunction = void *;
+using CUstream = void *;
+
+struct Driver {
+  CUresult (*cuInit)(unsigned);
+  CUresult (*cuDeviceGetCount)(int *);
+  CUresult (*cuDeviceGet)(CUdevice *, int);
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext *, CUdevice);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
+  CUresult (*cuCtxSynchronize)();
+  CUresult (*cuGetErrorString)(CUresult, const char **);
+  CUresult (*cuMemAlloc_v2)(CUdeviceptr *, size_t);
+  CUresult (*cuMemFree_v2)(CUdeviceptr);
+  CUresult (*cuMemcpyHtoD_v2)(CUdeviceptr, const void *, size_t);
+  CUresult (*cuMemcpyDtoH_v2)(void *, CUdeviceptr, size_t);
+  CUresult (*cuModuleLoadData)(CUmodule *, const void *);
+  CUresult (*cuModuleUnload)(CUmodule);
+  CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, unsigned, CUstream, void **,
+                             void **);
+  CUresult (*cuStreamCreate)(CUstream *, unsigned);
+  CUresult (*cuStreamDestroy_v2)(CUstream);
+  CUresult (*cuStreamSynchronize)(CUstream);
+  CUcontext context = nullptr;
+};
+
+Driver driver;
+std::once_flag loadOnce;
+std::string loadError;
+std::mutex errorMutex;
+std::string firstError; ///< of an mgpu* call, until checkErrors()
+
+std::string describe(CUresult rc) {
+  const char *text = nullptr;
+  if (driver.cuGetErrorString)
+    driver.cuGetErrorString(rc, &text);
+  return "CUDA error " + std::to_string(rc) +
+         (text ? std::string(" (") + text + ")" : "");
+}
+
+void load() {
+  const char *path = std::getenv("MODRWKV_LIBCUDA");
+  if (!path || !*path)
+    path = "libcuda.so.1";
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    loadError = std::string("this artifact targets CUDA, but the NVIDIA "
+                            "driver library cannot be loaded (") +
+                dlerror() + "); run it on a machine with an NVIDIA GPU";
+    return;
+  }
+#define BIND(name)                                                             \
+  if (!(driver.name =                                                          \
+            reinterpret_cast<decltype(driver.name)>(dlsym(lib, #name)))) {     \
+    loadError = std::string(path) + ": no symbol " #name " (driver too old?)"; \
+    return;                                                                    \
+  }
+  BIND(cuInit)
+  BIND(cuDeviceGetCount)
+  BIND(cuDeviceGet)
+  BIND(cuDevicePrimaryCtxRetain)
+  BIND(cuCtxSetCurrent)
+  BIND(cuCtxSynchronize)
+  BIND(cuGetErrorString)
+  BIND(cuMemAlloc_v2)
+  BIND(cuMemFree_v2)
+  BIND(cuMemcpyHtoD_v2)
+  BIND(cuMemcpyDtoH_v2)
+  BIND(cuModuleLoadData)
+  BIND(cuModuleUnload)
+  BIND(cuModuleGetFunction)
+  BIND(cuLaunchKernel)
+  BIND(cuStreamCreate)
+  BIND(cuStreamDestroy_v2)
+  BIND(cuStreamSynchronize)
+#undef BIND
+  int count = 0;
+  if (CUresult rc = driver.cuInit(0)) {
+    loadError = "cuInit failed: " + describe(rc) + " (no usable NVIDIA GPU?)";
+    return;
+  }
+  if (driver.cuDeviceGetCount(&count) != 0 || count == 0) {
+    loadError = "the NVIDIA driver reports no CUDA device";
+    return;
+  }
+  CUdevice device = 0;
+  if (CUresult rc = driver.cuDeviceGet(&device, 0))
+    loadError = "cuDeviceGet failed: " + describe(rc);
+  else if (CUresult rc2 =
+               driver.cuDevicePrimaryCtxRetain(&driver.context, device))
+    loadError = "cuDevicePrimaryCtxRetain failed: " + describe(rc2);
+}
+
+/// Records the first failure of a call that cannot report it.
+bool ok(CUresult rc, const char *call) {
+  if (rc == 0)
+    return true;
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (firstError.empty())
+    firstError = std::string(call) + ": " + describe(rc);
+  return false;
+}
+
+/// Every thread that calls into CUDA needs the context current.
+void current() { driver.cuCtxSetCurrent(driver.context); }
+
+using modrwkv::runtime::Failure;
+
+void check(CUresult rc, const char *call) {
+  if (rc != 0)
+    throw Failure(std::string(call) + ": " + describe(rc));
+}
+
+} // namespace
+
+namespace modrwkv::runtime::cuda {
+
+void initialize() {
+  std::call_once(loadOnce, load);
+  if (!loadError.empty())
+    throw Failure(loadError);
+  current();
+}
+
+void *allocate(size_t bytes) {
+  current();
+  CUdeviceptr p = 0;
+  check(driver.cuMemAlloc_v2(&p, bytes ? bytes : 1), "cuMemAlloc");
+  return reinterpret_cast<void *>(p);
+}
+
+void release(void *device) {
+  if (!device)
+    return;
+  current();
+  driver.cuMemFree_v2(reinterpret_cast<CUdeviceptr>(device));
+}
+
+void upload(void *device, const void *host, size_t bytes) {
+  current();
+  check(driver.cuMemcpyHtoD_v2(reinterpret_cast<CUdeviceptr>(device), host,
+                               bytes),
+        "cuMemcpyHtoD");
+}
+
+void download(void *host, const void *device, size_t bytes) {
+  current();
+  check(driver.cuMemcpyDtoH_v2(host, reinterpret_cast<CUdeviceptr>(device),
+                               bytes),
+        "cuMemcpyDtoH");
+}
+
+void checkErrors(const char *what) {
+  current();
+  ok(driver.cuCtxSynchronize(), "cuCtxSynchronize");
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (!firstError.empty()) {
+    std::string message = std::string(what) + ": " + firstError;
+    firstError.clear();
+    throw Failure(message);
+  }
+}
+
+} // namespace modrwkv::runtime::cuda
+
+// The entry points of MLIR's gpu-to-llvm lowering (the signatures of its
+// CUDA runtime wrappers), as model.so calls them.
+MODRWKV_API void *mgpuModuleLoad(void *data, size_t /*size*/) {
+  current();
+  CUmodule module = nullptr;
+  ok(driver.cuModuleLoadData(&module, data), "cuModuleLoadData");
+  return module;
+}
+
+/// PTX: the driver compiles it for the device it runs on.
+MODRWKV_API void *mgpuModuleLoadJIT(void *data, int /*optLevel*/) {
+  return mgpuModuleLoad(data, 0);
+}
+
+MODRWKV_API void mgpuModuleUnload(void *module) {
+  if (module)
+    driver.cuModuleUnload(module);
+}
+
+MODRWKV_API void *mgpuModuleGetFunction(void *module, const char *name) {
+  CUfunction function = nullptr;
+  if (module)
+    ok(driver.cuModuleGetFunction(&function, module, name),
+       "cuModuleGetFunction");
+  return function;
+}
+
+MODRWKV_API void mgpuLaunchKernel(void *function, intptr_t gridX,
+                                  intptr_t gridY, intptr_t gridZ,
+                                  intptr_t blockX, intptr_t blockY,
+                                  intptr_t blockZ, int32_t smem, void *stream,
+                                  void **params, void **extra,
+                                  size_t /*paramsCount*/) {
+  if (!function)
+    return; // the module or function failed to load: already recorded
+  ok(driver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
+                           blockZ, smem, stream, params, extra),
+     "cuLaunchKernel");
+}
+
+MODRWKV_API void *mgpuStreamCreate() {
+  current();
+  CUstream stream = nullptr;
+  ok(driver.cuStreamCreate(&stream, /*CU_STREAM_NON_BLOCKING*/ 1),
+     "cuStreamCreate");
+  return stream;
+}
+
+MODRWKV_API void mgpuStreamDestroy(void *stream) {
+  if (stream)
+    driver.cuStreamDestroy_v2(stream);
+}
+
+MODRWKV_API void mgpuStreamSynchronize(void *stream) {
+  ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+}
+
+/// Device scratch of the compiled code. Allocation is not stream-ordered,
+/// so a free first waits for the stream's kernels that may use the buffer.
+MODRWKV_API void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/,
+                               bool /*hostShared*/) {
+  CUdeviceptr p = 0;
+  ok(driver.cuMemAlloc_v2(&p, bytes ? bytes : 1), "cuMemAlloc");
+  return reinterpret_cast<void *>(p);
+}
+
+MODRWKV_API void mgpuMemFree(void *ptr, void *stream) {
+  if (stream)
+    ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  if (ptr)
+    ok(driver.cuMemFree_v2(reinterpret_cast<CUdeviceptr>(ptr)), "cuMemFree");
+}

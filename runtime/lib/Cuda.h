@@ -1,0 +1,32 @@
+//===- Cuda.h - the CUDA driver, loaded at run time -------------*- C++ -*-===//
+//
+// The runtime never links CUDA: libcuda.so.1 (or $MODRWKV_LIBCUDA) is opened
+// with dlopen the first time a --target cuda artifact is loaded, and device 0's
+// primary context is used. The same library exports the mgpu* entry points
+// that MLIR's gpu-to-llvm lowering calls from model.so (module load, kernel
+// launch, streams, device allocations); they cannot return errors, so the
+// first failure is kept and reported by checkErrors().
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MODRWKV_RUNTIME_CUDA_H
+#define MODRWKV_RUNTIME_CUDA_H
+
+#include <cstddef>
+
+namespace modrwkv::runtime::cuda {
+
+/// Opens the driver and makes device 0's context current; throws Failure
+/// saying what is missing (driver library, device).
+void initialize();
+void *allocate(size_t bytes);
+void release(void *device);
+void upload(void *device, const void *host, size_t bytes);
+void download(void *host, const void *device, size_t bytes);
+/// Waits for the device, then throws the first failure of a driver call
+/// made since the last check (by the runtime or by model.so).
+void checkErrors(const char *what);
+
+} // namespace modrwkv::runtime::cuda
+
+#endif // MODRWKV_RUNTIME_CUDA_H

@@ -1,0 +1,18 @@
+// RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline | FileCheck %s
+// RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="chip=sm_80 wkv-heads-per-block=1" | FileCheck %s --check-prefix=SM80
+
+// The model-level function of cpu-pipeline.mlir, for CUDA: the host side reaches
+// the LLVM dialect as kernel launches on one stream, device allocations and
+// the C interface; the device side is one gpu.binary holding PTX for sm_90
+// with every kernel; no loop is left on the host.
+// CHECK: module attributes {gpu.container_module, rwkv.weights = [{name = "emb"
+// CHECK: llvm.func @forward(
+// CHECK-NOT: scf.
+// CHECK: llvm.call @mgpuStreamCreate()
+// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @kernels::@forward_kernel blocks
+// CHECK: llvm.call @mgpuStreamSynchronize
+// CHECK: llvm.func @_mlir_ciface_forward(%arg0: !llvm.ptr {rwkv.weights_buffer}, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr)
+// CHECK: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_90{{.*}}.visible .entry forward_kernel(
+// CHECK-NOT: gpu.binary
+// SM80: chip = "sm_80"
+// SM80: .maxntid 64, 1, 1

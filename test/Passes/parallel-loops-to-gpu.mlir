@@ -1,0 +1,60 @@
+// RUN: modrwkv-opt %s --rwkv-parallel-loops-to-gpu="block-size=128" | FileCheck %s
+// RUN: not modrwkv-opt %s --rwkv-parallel-loops-to-gpu="block-size=2048" 2>&1 | FileCheck %s --check-prefix=BAD
+
+// A 2-D nest with a dynamic bound: N = T * 64 iterations, ceil(N / 128)
+// blocks (at least one) of 128 threads; thread g runs iteration
+// (g / 64, g % 64) when g < N; the inner sequential loop stays in it.
+// CHECK-LABEL: func @nest
+// CHECK:      %[[SPAN:.*]] = arith.subi %[[T:.*]], %c0
+// CHECK:      %[[E0:.*]] = arith.ceildivui %[[SPAN]], %c1
+// CHECK:      %[[N0:.*]] = arith.muli %c1{{.*}}, %[[E0]]
+// CHECK:      %[[N:.*]] = arith.muli %[[N0]], %{{.*}}
+// CHECK:      %[[G:.*]] = arith.ceildivui %[[N]], %c128
+// CHECK:      %[[GRID:.*]] = arith.maxui %[[G]], %c1
+// CHECK:      gpu.launch blocks(%[[BX:.*]], %{{.*}}, %{{.*}}) in ({{.*}} = %[[GRID]], {{.*}}) threads(%[[TX:.*]], %{{.*}}, %{{.*}}) in ({{.*}} = %c128
+// CHECK:        %[[ID:.*]] = arith.addi %{{.*}}, %[[TX]]
+// CHECK:        %[[IN:.*]] = arith.cmpi ult, %[[ID]], %[[N]]
+// CHECK:        scf.if %[[IN]]
+// CHECK:          arith.remui %[[ID]]
+// CHECK:          arith.divui %[[ID]]
+// CHECK:          scf.for
+// CHECK:            memref.store
+// CHECK-NOT:  scf.parallel
+func.func @nest(%a: memref<?x64xf32>, %t: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %c64 = arith.constant 64 : index
+  %zero = arith.constant 0.0 : f32
+  scf.parallel (%i, %j) = (%c0, %c0) to (%t, %c64) step (%c1, %c1) {
+    %s = scf.for %k = %c0 to %c8 step %c1 iter_args(%acc = %zero) -> f32 {
+      %v = memref.load %a[%i, %j] : memref<?x64xf32>
+      %n = arith.addf %acc, %v : f32
+      scf.yield %n : f32
+    }
+    memref.store %s, %a[%i, %j] : memref<?x64xf32>
+    scf.reduce
+  }
+  return
+}
+
+// Loops already in a kernel are left alone.
+// CHECK-LABEL: func @inside
+// CHECK: gpu.launch
+// CHECK: scf.parallel
+func.func @inside(%a: memref<64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%x = %c1, %y = %c1, %z = %c1)
+             threads(%tx, %ty, %tz) in (%u = %c1, %v = %c1, %w = %c1) {
+    scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+      %f = memref.load %a[%i] : memref<64xf32>
+      memref.store %f, %a[%i] : memref<64xf32>
+      scf.reduce
+    }
+    gpu.terminator
+  }
+  return
+}
+// BAD: block-size must be in [1, 1024], got 2048

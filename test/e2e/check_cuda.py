@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""--target cuda without a GPU: a generated checkpoint compiles to an
+artifact whose kernels.ptx is PTX for sm_90 (assembled by ptxas when the CUDA
+toolkit is installed, else that check is skipped with a message), equal to
+--emit ptx, with a manifest kernel table naming every launched kernel; the
+runtime refuses it with a clear message when the driver library is missing
+or (with the toolkit's stub driver) when there is no device.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from harness import Checks, run, workspace  # noqa: E402
+
+CUDA_HOME = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+
+
+def find_ptxas():
+    found = shutil.which("ptxas")
+    candidate = os.path.join(CUDA_HOME, "bin", "ptxas")
+    return found or (candidate if os.access(candidate, os.X_OK) else None)
+
+
+def main():
+    tool, path = workspace(__doc__)
+    check = Checks()
+    ckpt = path("model.pth")
+    run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o", ckpt,
+         "--layers", "2", "--width", "128", "--vocab", "300"])
+    for dtype in ("f32", "bf16"):
+        art = path(f"artifact-{dtype}")
+        run([tool("modrwkv-compile"), ckpt, "-o", art, "--target", "cuda",
+             "--dtype", dtype])
+        with open(os.path.join(art, "manifest.json")) as f:
+            manifest = json.load(f)
+        with open(os.path.join(art, "kernels.ptx")) as f:
+            ptx = f.read()
+        kernels = manifest.get("kernels", {})
+        entries = re.findall(r"\.entry (\w+)\(", ptx)
+        check(manifest.get("target") == "cuda" and kernels.get("chip") == "sm_90"
+              and ".target sm_90" in ptx,
+              f"{dtype}: manifest target cuda, PTX for sm_90")
+        check(entries and sorted(entries) == sorted(kernels.get("names", [])),
+              f"{dtype}: kernel table = the {len(entries)} .entry kernels of "
+              f"kernels.ptx ({kernels.get('launches_per_call')} launches per "
+              f"call)")
+        # The WKV-7 kernel: one block of 64 threads per head.
+        check(ptx.count(".maxntid 64, 1, 1") == 2,
+              f"{dtype}: one 64-thread WKV-7 kernel per layer")
+        emitted = path(f"emitted-{dtype}.ptx")
+        run([tool("modrwkv-compile"), ckpt, "-o", emitted, "--target", "cuda",
+             "--dtype", dtype, "--emit", "ptx"])
+        with open(emitted) as f:
+            check(f.read() == ptx, f"{dtype}: --emit ptx equals kernels.ptx")
+        ptxas = find_ptxas()
+        if ptxas:
+            proc = subprocess.run([ptxas, "-arch=sm_90", os.path.join(
+                art, "kernels.ptx"), "-o", path(f"kernels-{dtype}.cubin")],
+                capture_output=True, text=True)
+            check(proc.returncode == 0,
+                  f"{dtype}: ptxas -arch=sm_90 assembles kernels.ptx "
+                  f"{proc.stderr.strip()[:200]}")
+        else:
+            print(f"SKIP {dtype}: ptxas not found (no CUDA toolkit): PTX not "
+                  f"assembled")
+
+    art = path("artifact-f32")
+    env = dict(os.environ, MODRWKV_LIBCUDA="/nonexistent/libcuda.so.1")
+    proc = subprocess.run([tool("modrwkv-run"), art, "--tokens", "1,2"],
+                          capture_output=True, text=True, env=env)
+    check(proc.returncode == 1 and "this artifact targets CUDA, but the NVIDIA "
+          "driver library cannot be loaded" in proc.stderr,
+          f"missing driver: exit {proc.returncode}: {proc.stderr.strip()}")
+    stub = os.path.join(CUDA_HOME, "lib64", "stubs", "libcuda.so")
+    if os.path.exists(stub):
+        env = dict(os.environ, MODRWKV_LIBCUDA=stub)
+        proc = subprocess.run([tool("modrwkv-run"), art, "--tokens", "1,2"],
+                              capture_output=True, text=True, env=env)
+        check(proc.returncode == 1 and "cuInit failed" in proc.stderr,
+              f"stub driver (no device): exit {proc.returncode}: "
+              f"{proc.stderr.strip()}")
+    else:
+        print("SKIP: no CUDA stub driver to test the no-device message")
+    check.expect_error("--emit ptx without --target cuda",
+                       [tool("modrwkv-compile"), ckpt, "-o", path("x.ptx"),
+                        "--emit", "ptx"], "--emit ptx needs --target cuda")
+    check.finish()
+
+
+if __name__ == "__main__":
+    main()
