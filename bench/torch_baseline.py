@@ -2,7 +2,9 @@
 """PyTorch float32 baseline for bench/run.sh: the RWKV-7 equations of
 DESIGN.md written plainly in torch, in RNN mode (decode, batch 1) and
 sequence mode (prefill: products over all tokens, the recurrence token by
-token), with torch.set_num_threads(cores). Prints one JSON object."""
+token), with torch.set_num_threads(cores), or eagerly on a GPU with
+--device cuda (bench/gpu/run.sh; TF32 off, so products are fp32). Prints
+one JSON object."""
 import argparse
 import json
 import os
@@ -13,21 +15,23 @@ import torch
 import torch.nn.functional as F
 
 
-def load(path):
+def load(path, device):
     sd = torch.load(path, map_location="cpu")
-    return {k: v.float() for k, v in sd.items()}
+    return {k: v.float().to(device) for k, v in sd.items()}
 
 
 class Model:
-    def __init__(self, w):
-        self.w = w
+    def __init__(self, w, device):
+        self.w, self.device = w, device
         self.V, self.C = w["emb.weight"].shape
         self.H, self.N = w["blocks.0.att.r_k"].shape
         self.L = sum(1 for k in w if k.endswith(".ln1.weight"))
 
     def state(self):
         L, C, H, N = self.L, self.C, self.H, self.N
-        return [torch.zeros(L, C), torch.zeros(L, C), torch.zeros(L, H, N, N)]
+        return [torch.zeros(L, C, device=self.device),
+                torch.zeros(L, C, device=self.device),
+                torch.zeros(L, H, N, N, device=self.device)]
 
     @torch.no_grad()
     def forward(self, tokens, st):
@@ -60,7 +64,7 @@ class Model:
             kk = F.normalize((k * vec(p + "att.k_k")).view(T, H, N), dim=-1).view(T, C)
             k = k * (1 + (a - 1) * vec(p + "att.k_a"))
             S = st[2][i]
-            y = torch.empty(T, H, N)
+            y = torch.empty(T, H, N, device=self.device)
             for t in range(T):
                 rt, wt, kt, vt = (z[t].view(H, N) for z in (r, decay, k, v))
                 at, bt = (-kk[t]).view(H, N), (kk[t] * a[t]).view(H, N)
@@ -88,9 +92,12 @@ def main():
     ap.add_argument("--decode", type=int, default=32)
     ap.add_argument("--prefill", type=int, default=512)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--device", default="cpu")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count())
-    model = Model(load(args.checkpoint))
+    torch.backends.cuda.matmul.allow_tf32 = False
+    device = torch.device(args.device)
+    model = Model(load(args.checkpoint, device), device)
     tokens = [(i * 7919 + 13) % model.V for i in range(max(args.decode, args.prefill))]
 
     def decode():
@@ -101,12 +108,18 @@ def main():
     def prefill():
         model.forward(tokens[:args.prefill], model.state())
 
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     def timed(fn):
         fn()  # warm-up
         times = []
         for _ in range(args.runs):
+            sync()
             start = time.perf_counter()
             fn()
+            sync()
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
@@ -114,6 +127,8 @@ def main():
         "decode_tokens_per_s": args.decode / timed(decode),
         "prefill_tokens_per_s": args.prefill / timed(prefill),
         "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "device": (torch.cuda.get_device_name() if device.type == "cuda"
+                   else "cpu"),
         # Debian's torch calls the system BLAS (libblas.so.3 alternative).
         "blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")}))
 

@@ -115,8 +115,13 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   wkvOptions.unroll = options.wkvUnroll;
   buildModelToBuffers(pm, options, createRwkvLowerWkv7Gpu(wkvOptions));
 
-  // Every remaining loop nest becomes a kernel; the host code keeps only
-  // launches, views and device allocations, ordered on one stream.
+  // Products get warp-per-row kernels; every remaining loop nest becomes a
+  // kernel; the host code keeps only launches, views and device
+  // allocations, ordered on one stream.
+  RwkvGpuMatmulOptions matmulOptions;
+  matmulOptions.warpsPerBlock = options.matmulWarps;
+  matmulOptions.tileTokens = options.matmulTileTokens;
+  pm.addNestedPass<func::FuncOp>(createRwkvGpuMatmul(matmulOptions));
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   RwkvParallelLoopsToGpuOptions mapOptions;
   mapOptions.blockSize = options.blockSize;

@@ -6,10 +6,15 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -21,6 +26,7 @@ using CUcontext = void *;
 using CUmodule = void *;
 using CUfunction = void *;
 using CUstream = void *;
+using CUmemoryPool = void *;
 
 struct Driver {
   CUresult (*cuInit)(unsigned);
@@ -43,6 +49,10 @@ struct Driver {
   CUresult (*cuStreamCreate)(CUstream *, unsigned);
   CUresult (*cuStreamDestroy_v2)(CUstream);
   CUresult (*cuStreamSynchronize)(CUstream);
+  CUresult (*cuDeviceGetDefaultMemPool)(CUmemoryPool *, CUdevice);
+  CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, int, void *);
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
   CUcontext context = nullptr;
 };
 
@@ -60,7 +70,54 @@ std::string describe(CUresult rc) {
          (text ? std::string(" (") + text + ")" : "");
 }
 
+/// model.so resolves the mgpu* entry points below in the global scope, where
+/// they are not when this library itself was opened with RTLD_LOCAL (by
+/// Python's ctypes, say): promote it.
+std::string exportEntryPoints() {
+  Dl_info self{};
+  if (!dladdr(reinterpret_cast<void *>(&exportEntryPoints), &self) ||
+      !self.dli_fname ||
+      !dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL))
+    return "cannot export the runtime's CUDA entry points to model.so";
+  return "";
+}
+
+/// MODRWKV_CUDA_PROFILE=1: every launch waits for its kernel, and the time
+/// per kernel (launch included) is printed to stderr at exit, largest first.
+struct Profile {
+  bool enabled = false;
+  std::mutex mutex;
+  std::map<void *, std::string> names; ///< function -> kernel name
+  std::map<std::string, std::pair<double, long>> seconds; ///< total, launches
+  ~Profile() {
+    if (!enabled || seconds.empty())
+      return;
+    std::vector<std::pair<std::string, std::pair<double, long>>> rows(
+        seconds.begin(), seconds.end());
+    std::sort(rows.begin(), rows.end(), [](const auto &a, const auto &b) {
+      return a.second.first > b.second.first;
+    });
+    double total = 0;
+    for (const auto &row : rows)
+      total += row.second.first;
+    std::fprintf(stderr, "modrwkv CUDA profile: %.3f s in %zu kernels\n",
+                 total, rows.size());
+    for (size_t i = 0; i < rows.size() && i < 25; ++i)
+      std::fprintf(stderr, "  %8.3f ms %5.1f%% %7ld x %s\n",
+                   rows[i].second.first * 1e3,
+                   100 * rows[i].second.first / total, rows[i].second.second,
+                   rows[i].first.c_str());
+  }
+};
+Profile profile;
+
 void load() {
+  if (std::string error = exportEntryPoints(); !error.empty()) {
+    loadError = error;
+    return;
+  }
+  const char *flag = std::getenv("MODRWKV_CUDA_PROFILE");
+  profile.enabled = flag && *flag && std::string(flag) != "0";
   const char *path = std::getenv("MODRWKV_LIBCUDA");
   if (!path || !*path)
     path = "libcuda.so.1";
@@ -95,6 +152,10 @@ void load() {
   BIND(cuStreamCreate)
   BIND(cuStreamDestroy_v2)
   BIND(cuStreamSynchronize)
+  BIND(cuDeviceGetDefaultMemPool)
+  BIND(cuMemPoolSetAttribute)
+  BIND(cuMemAllocAsync)
+  BIND(cuMemFreeAsync)
 #undef BIND
   int count = 0;
   if (CUresult rc = driver.cuInit(0)) {
@@ -111,6 +172,17 @@ void load() {
   else if (CUresult rc2 =
                driver.cuDevicePrimaryCtxRetain(&driver.context, device))
     loadError = "cuDevicePrimaryCtxRetain failed: " + describe(rc2);
+  // The compiled code allocates its scratch per call from the device's
+  // stream-ordered pool: keep freed memory in the pool instead of giving it
+  // back to the driver at every synchronization.
+  CUmemoryPool pool = nullptr;
+  uint64_t keepAll = UINT64_MAX;
+  constexpr int kReleaseThreshold = 4; // CU_MEMPOOL_ATTR_RELEASE_THRESHOLD
+  if (loadError.empty() &&
+      (driver.cuDeviceGetDefaultMemPool(&pool, device) != 0 ||
+       driver.cuMemPoolSetAttribute(pool, kReleaseThreshold, &keepAll) != 0))
+    loadError = "the CUDA device has no stream-ordered memory pool (a CUDA "
+                "11.2 or newer driver is needed)";
 }
 
 /// Records the first failure of a call that cannot report it.
@@ -209,6 +281,10 @@ MODRWKV_API void *mgpuModuleGetFunction(void *module, const char *name) {
   if (module)
     ok(driver.cuModuleGetFunction(&function, module, name),
        "cuModuleGetFunction");
+  if (profile.enabled && function) {
+    std::lock_guard<std::mutex> lock(profile.mutex);
+    profile.names[function] = name;
+  }
   return function;
 }
 
@@ -220,16 +296,26 @@ MODRWKV_API void mgpuLaunchKernel(void *function, intptr_t gridX,
                                   size_t /*paramsCount*/) {
   if (!function)
     return; // the module or function failed to load: already recorded
+  auto start = std::chrono::steady_clock::now();
   ok(driver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
                            blockZ, smem, stream, params, extra),
      "cuLaunchKernel");
+  if (!profile.enabled)
+    return;
+  ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  std::lock_guard<std::mutex> lock(profile.mutex);
+  auto &entry = profile.seconds[profile.names[function]];
+  entry.first += took.count();
+  ++entry.second;
 }
 
 MODRWKV_API void *mgpuStreamCreate() {
   current();
   CUstream stream = nullptr;
-  ok(driver.cuStreamCreate(&stream, /*CU_STREAM_NON_BLOCKING*/ 1),
-     "cuStreamCreate");
+  // A blocking stream (flags 0) waits for the runtime's copies on the legacy
+  // stream, which may still be in flight when they return.
+  ok(driver.cuStreamCreate(&stream, 0), "cuStreamCreate");
   return stream;
 }
 
@@ -242,18 +328,17 @@ MODRWKV_API void mgpuStreamSynchronize(void *stream) {
   ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
 }
 
-/// Device scratch of the compiled code. Allocation is not stream-ordered,
-/// so a free first waits for the stream's kernels that may use the buffer.
-MODRWKV_API void *mgpuMemAlloc(uint64_t bytes, void * /*stream*/,
+/// Device scratch of the compiled code, ordered on its stream: neither call
+/// waits for the device.
+MODRWKV_API void *mgpuMemAlloc(uint64_t bytes, void *stream,
                                bool /*hostShared*/) {
   CUdeviceptr p = 0;
-  ok(driver.cuMemAlloc_v2(&p, bytes ? bytes : 1), "cuMemAlloc");
+  ok(driver.cuMemAllocAsync(&p, bytes ? bytes : 1, stream), "cuMemAllocAsync");
   return reinterpret_cast<void *>(p);
 }
 
 MODRWKV_API void mgpuMemFree(void *ptr, void *stream) {
-  if (stream)
-    ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
   if (ptr)
-    ok(driver.cuMemFree_v2(reinterpret_cast<CUdeviceptr>(ptr)), "cuMemFree");
+    ok(driver.cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr), stream),
+       "cuMemFreeAsync");
 }

@@ -70,8 +70,8 @@ struct modrwkv_model {
     bool f32; ///< else bf16
   };
   std::map<std::string, WeightEntry> weightTable;
-  /// --target cuda: weights.bin uploaded once; state and tokens are copied
-  /// in and out around each call.
+  /// --target cuda: weights.bin is uploaded once, states live on the device
+  /// (see modrwkv_state).
   bool cuda = false;
   void *deviceWeights = nullptr;
 
@@ -84,11 +84,60 @@ struct modrwkv_model {
   }
 };
 
+/// Device memory of one buffer (--target cuda), freed with its owner.
+struct DeviceBuffer {
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+  ~DeviceBuffer() { modrwkv::runtime::cuda::release(data); }
+  /// At least `size` bytes; the contents are lost when it grows.
+  void *reserve(size_t size) {
+    if (size > bytes) {
+      modrwkv::runtime::cuda::release(data);
+      data = nullptr;
+      data = modrwkv::runtime::cuda::allocate(size);
+      bytes = size;
+    }
+    return data;
+  }
+  void *data = nullptr;
+  size_t bytes = 0;
+};
+
 struct modrwkv_state {
   const modrwkv_model *model;
-  std::vector<float> values; ///< att_shift | ffn_shift | wkv
+  /// att_shift | ffn_shift | wkv. On a CUDA model the state lives in
+  /// `device` between calls, and `values` is refreshed only when the host
+  /// reads it (save, copy): decode moves no state over the bus.
+  mutable std::vector<float> values;
   std::vector<float> logits;
   bool hasLogits = false;
+  mutable bool hostCurrent = true;
+  bool deviceCurrent = false;
+  DeviceBuffer device, deviceTokens, deviceLogits;
+
+  const std::vector<float> &hostValues() const {
+    if (!hostCurrent) {
+      modrwkv::runtime::cuda::download(values.data(), device.data,
+                                       values.size() * sizeof(float));
+      hostCurrent = true;
+    }
+    return values;
+  }
+  float *deviceValues() {
+    size_t bytes = values.size() * sizeof(float);
+    if (!deviceCurrent) {
+      modrwkv::runtime::cuda::upload(device.reserve(bytes), values.data(),
+                                     bytes);
+      deviceCurrent = true;
+    }
+    return static_cast<float *>(device.data);
+  }
+  /// The host wrote `values`.
+  void hostChanged() {
+    hostCurrent = true;
+    deviceCurrent = false;
+  }
 };
 
 namespace {
@@ -152,52 +201,6 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
   }
 }
 
-/// Device copies of a call's buffers (--target cuda), freed on scope exit.
-struct DeviceBuffer {
-  explicit DeviceBuffer(size_t bytes)
-      : data(modrwkv::runtime::cuda::allocate(bytes)) {}
-  DeviceBuffer(const DeviceBuffer &) = delete;
-  ~DeviceBuffer() { modrwkv::runtime::cuda::release(data); }
-  void *data;
-};
-
-/// run() on the GPU: the state goes up once, each chunk's tokens go up and
-/// its logits come back, then the state comes back.
-void runCuda(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
-             int64_t n, float *logits) {
-  namespace cuda = modrwkv::runtime::cuda;
-  int64_t L = m.layers, C = m.width, H = m.heads, N = m.headSize;
-  int64_t chunk = std::min(kPrefillChunk, n);
-  DeviceBuffer state(s.values.size() * sizeof(float));
-  DeviceBuffer tokenBuffer(chunk * sizeof(int32_t));
-  DeviceBuffer logitBuffer(chunk * m.vocab * sizeof(float));
-  cuda::upload(state.data, s.values.data(), s.values.size() * sizeof(float));
-  float *att = static_cast<float *>(state.data), *ffn = att + L * C,
-        *wkv = ffn + L * C;
-  auto weights = describe<1>(m.deviceWeights, {int64_t(m.files.weightBytes)});
-  auto attRef = describe<2>(att, {L, C});
-  auto ffnRef = describe<2>(ffn, {L, C});
-  auto wkvRef = describe<4>(wkv, {L, H, N, N});
-  for (int64_t start = 0; start < n; start += kPrefillChunk) {
-    int64_t count = std::min(kPrefillChunk, n - start);
-    cuda::upload(tokenBuffer.data, tokens + start, count * sizeof(int32_t));
-    auto tokenRef = describe<1>(tokenBuffer.data, {count});
-    auto logitsRef = describe<2>(logitBuffer.data, {count, m.vocab});
-    m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
-    cuda::checkErrors("running the model on the GPU");
-    size_t rowBytes = m.vocab * sizeof(float);
-    if (logits)
-      cuda::download(logits + start * m.vocab, logitBuffer.data,
-                     count * rowBytes);
-    if (start + count == n)
-      cuda::download(s.logits.data(),
-                     static_cast<char *>(logitBuffer.data) +
-                         (count - 1) * rowBytes,
-                     rowBytes);
-  }
-  cuda::download(s.values.data(), state.data, s.values.size() * sizeof(float));
-}
-
 void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
          int64_t n, const float *features, int64_t rows, float *logits) {
   if (s.model != &m)
@@ -223,26 +226,34 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
                   (placeholders == 1 ? "" : "s") + " (id " +
                   std::to_string(m.placeholder) + "), " + std::to_string(rows) +
                   " modality row" + (rows == 1 ? " was" : "s were") + " given");
-  if (m.cuda) {
-    runCuda(m, s, tokens, n, logits);
-    s.hasLogits = true;
-    return;
-  }
+  namespace cuda = modrwkv::runtime::cuda;
   int64_t L = m.layers, C = m.width, H = m.heads, N = m.headSize;
-  float *att = s.values.data(), *ffn = att + L * C, *wkv = ffn + L * C;
-  auto weights = describe<1>(m.files.weights, {int64_t(m.files.weightBytes)});
+  // On the GPU, each chunk's tokens go up and its logits come back (only
+  // the last row when the caller wants none); the state stays there.
+  float *att = m.cuda ? s.deviceValues() : s.values.data(), *ffn = att + L * C,
+        *wkv = ffn + L * C;
+  auto weights = describe<1>(m.cuda ? m.deviceWeights : m.files.weights,
+                             {int64_t(m.files.weightBytes)});
   auto attRef = describe<2>(att, {L, C});
   auto ffnRef = describe<2>(ffn, {L, C});
   auto wkvRef = describe<4>(wkv, {L, H, N, N});
+  size_t rowBytes = m.vocab * sizeof(float);
   std::vector<float> scratch;
   for (int64_t start = 0; start < n; start += kPrefillChunk) {
     int64_t count = std::min(kPrefillChunk, n - start);
+    const int32_t *in = tokens + start;
     float *out = logits ? logits + start * m.vocab : nullptr;
-    if (!out) {
+    if (m.cuda) {
+      void *deviceIn = s.deviceTokens.reserve(count * sizeof(int32_t));
+      cuda::upload(deviceIn, in, count * sizeof(int32_t));
+      in = static_cast<const int32_t *>(deviceIn);
+      out = static_cast<float *>(s.deviceLogits.reserve(count * rowBytes));
+      s.hostCurrent = false;
+    } else if (!out) {
       scratch.resize(count * m.vocab);
       out = scratch.data();
     }
-    auto tokenRef = describe<1>(const_cast<int32_t *>(tokens + start), {count});
+    auto tokenRef = describe<1>(const_cast<int32_t *>(in), {count});
     auto logitsRef = describe<2>(out, {count, m.vocab});
     if (m.forwardMm) {
       int64_t used =
@@ -254,9 +265,17 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
     } else {
       m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
     }
+    float *last = out + (count - 1) * m.vocab;
+    if (!m.cuda) {
+      if (start + count == n)
+        std::memcpy(s.logits.data(), last, rowBytes);
+      continue;
+    }
+    cuda::checkErrors("running the model on the GPU");
+    if (logits)
+      cuda::download(logits + start * m.vocab, out, count * rowBytes);
     if (start + count == n)
-      std::memcpy(s.logits.data(), out + (count - 1) * m.vocab,
-                  m.vocab * sizeof(float));
+      cuda::download(s.logits.data(), last, rowBytes);
   }
   s.hasLogits = true;
 }
@@ -358,7 +377,12 @@ API int modrwkv_state_copy(modrwkv_state *dst, const modrwkv_state *src) {
   return guarded([&] {
     if (!dst || !src || dst->model != src->model)
       throw Failure("modrwkv_state_copy: states of different models");
-    *dst = *src;
+    if (dst == src)
+      return;
+    dst->values = src->hostValues();
+    dst->hostChanged();
+    dst->logits = src->logits;
+    dst->hasLogits = src->hasLogits;
   });
 }
 
@@ -411,8 +435,9 @@ API int modrwkv_state_save(const modrwkv_state *state, const char *path) {
     StateHeader h = headerOf(*state->model);
     h.hasLogits = state->hasLogits;
     out.write(reinterpret_cast<const char *>(&h), sizeof h);
-    out.write(reinterpret_cast<const char *>(state->values.data()),
-              state->values.size() * sizeof(float));
+    const std::vector<float> &values = state->hostValues();
+    out.write(reinterpret_cast<const char *>(values.data()),
+              values.size() * sizeof(float));
     out.write(reinterpret_cast<const char *>(state->logits.data()),
               state->logits.size() * sizeof(float));
     if (!out)
@@ -445,6 +470,7 @@ API int modrwkv_state_load(modrwkv_state *state, const char *path) {
     if (!in || in.peek() != EOF)
       throw Failure(std::string(path) + ": state file has the wrong size");
     state->values = std::move(values);
+    state->hostChanged();
     state->logits = std::move(logits);
     state->hasLogits = h.hasLogits != 0;
   });

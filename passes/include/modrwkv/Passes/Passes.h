@@ -112,6 +112,13 @@ struct CudaPipelineOptions : public CommonPipelineOptions<CudaPipelineOptions> {
       *this, "wkv-unroll",
       llvm::cl::desc("rwkv-lower-wkv7-gpu: time-loop unroll factor"),
       llvm::cl::init(1)};
+  Option<int64_t> matmulWarps{
+      *this, "matmul-warps",
+      llvm::cl::desc("rwkv-gpu-matmul: warps (W rows) per block"),
+      llvm::cl::init(8)};
+  Option<int64_t> matmulTileTokens{
+      *this, "matmul-tile-tokens",
+      llvm::cl::desc("rwkv-gpu-matmul: tokens per warp"), llvm::cl::init(8)};
 };
 
 /// rwkv (tensors) -> linalg/tensor/arith -> bufferization -> scf/vector ->
@@ -119,7 +126,7 @@ struct CudaPipelineOptions : public CommonPipelineOptions<CudaPipelineOptions> {
 void buildCpuPipeline(mlir::OpPassManager &pm,
                       const CpuPipelineOptions &options);
 /// rwkv (tensors) -> linalg -> bufferization -> one gpu.launch per loop
-/// nest (the WKV-7 as its own kernel) -> nvvm -> a gpu.binary with every
+/// nest (the WKV-7 and each matrix product as their own kernels) -> nvvm -> a gpu.binary with every
 /// kernel, and host code (LLVM dialect) that launches them through the
 /// mgpu* entry points the runtime provides.
 void buildCudaPipeline(mlir::OpPassManager &pm,

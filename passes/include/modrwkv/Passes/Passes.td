@@ -93,6 +93,41 @@ def RwkvParallelLoopsToGpu
                            "mlir::arith::ArithDialect"];
 }
 
+def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
+  let summary = "Run each x W^T product as a warp-per-row gpu.launch";
+  let description = [{
+    Rewrites each product `y[t, n] += sum_k x[t, k] * W[n, k]` on buffers
+    (the linalg.generic that rwkv-matmul-kernels matches; W f32 or bf16)
+    into one kernel where a warp owns a W row and a tile of tokens:
+
+      block = warps-per-block warps; grid = (ceil(N / warps), ceil(T / tile))
+      n = block_x * warps + warp; t0 = block_y * tile-tokens
+      acc[j] = 0 for the tile's tokens j
+      for k = lane * V; k < K; k += 32 * V:      (coalesced W and x reads,
+        acc[j] += x[t0 + j, k:k+V] . W[n, k:k+V]   V-wide when aligned)
+      y[t0 + j, n] += warp_sum(acc[j])            (shuffle xor tree, lane 0)
+
+    W is read once per tile of tokens, from consecutive addresses across
+    the warp (the plain lowering gives each thread a W row: 32 rows per warp
+    load). V is 4 when K is a multiple of 128 and both buffers are known to
+    be 16-byte aligned (allocations, views of the weights at aligned
+    offsets), with `unroll` loads in flight per lane when K allows; else 1.
+    A partial last tile runs token by token. Other generics are left alone.
+  }];
+  let options = [
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", "8",
+           "Warps (W rows) per block">,
+    Option<"tileTokens", "tile-tokens", "int64_t", "8",
+           "Tokens per warp (W is read once per tile)">,
+    Option<"unroll", "unroll", "int64_t", "4",
+           "Vector loads of W in flight per lane (when K allows)">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::arith::ArithDialect",
+                           "mlir::vector::VectorDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 def RwkvGpuHostBuffers : Pass<"rwkv-gpu-host-buffers", "mlir::func::FuncOp"> {
   let summary = "Allocate host-side buffers in device memory";
   let description = [{

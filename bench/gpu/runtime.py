@@ -1,0 +1,101 @@
+"""ctypes binding of the runtime C API (runtime/include/modrwkv/runtime.h),
+for machines that have a GPU but no compiler: bench/gpu scripts drive
+libmodrwkv_runtime.so directly instead of modrwkv-run."""
+import ctypes
+
+import numpy as np
+
+
+class RuntimeError_(RuntimeError):
+    pass
+
+
+class Runtime:
+    def __init__(self, library):
+        lib = ctypes.CDLL(library)
+        p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int32
+        fptr = ctypes.POINTER(ctypes.c_float)
+        iptr = ctypes.POINTER(ctypes.c_int32)
+        for name, res, args in [
+                ("modrwkv_last_error", ctypes.c_char_p, []),
+                ("modrwkv_model_load", p, [ctypes.c_char_p]),
+                ("modrwkv_model_free", None, [p]),
+                ("modrwkv_model_vocab_size", i64, [p]),
+                ("modrwkv_state_create", p, [p]),
+                ("modrwkv_state_free", None, [p]),
+                ("modrwkv_state_copy", ctypes.c_int, [p, p]),
+                ("modrwkv_prefill", ctypes.c_int, [p, p, iptr, i64, fptr]),
+                ("modrwkv_decode", ctypes.c_int, [p, p, i32, fptr]),
+                ("modrwkv_state_logits", fptr, [p]),
+                ("modrwkv_state_save", ctypes.c_int, [p, ctypes.c_char_p]),
+                ("modrwkv_state_load", ctypes.c_int, [p, ctypes.c_char_p])]:
+            f = getattr(lib, name)
+            f.restype, f.argtypes = res, args
+        self.lib = lib
+
+    def check(self, rc):
+        if rc != 0:
+            raise RuntimeError_(self.lib.modrwkv_last_error().decode())
+
+    def load(self, artifact):
+        model = self.lib.modrwkv_model_load(artifact.encode())
+        if not model:
+            raise RuntimeError_(self.lib.modrwkv_last_error().decode())
+        return Model(self, model)
+
+
+class Model:
+    def __init__(self, rt, handle):
+        self.rt, self.handle = rt, handle
+        self.vocab = rt.lib.modrwkv_model_vocab_size(handle)
+
+    def state(self):
+        return State(self)
+
+    def __del__(self):
+        self.rt.lib.modrwkv_model_free(self.handle)
+
+
+class State:
+    def __init__(self, model):
+        self.model, self.lib = model, model.rt.lib
+        self.handle = self.lib.modrwkv_state_create(model.handle)
+
+    def prefill(self, tokens, want_logits=True):
+        """Logits after every token ([n, vocab]); NaN-poisoned first, so a
+        row the runtime does not write shows up."""
+        toks = np.ascontiguousarray(tokens, dtype=np.int32)
+        out = np.full((len(toks), self.model.vocab), np.nan, np.float32)
+        ptr = out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)) \
+            if want_logits else None
+        self.model.rt.check(self.lib.modrwkv_prefill(
+            self.model.handle, self.handle,
+            toks.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), len(toks),
+            ptr))
+        return out if want_logits else self.last_logits()
+
+    def decode(self, token):
+        out = np.full(self.model.vocab, np.nan, np.float32)
+        self.model.rt.check(self.lib.modrwkv_decode(
+            self.model.handle, self.handle, int(token),
+            out.ctypes.data_as(ctypes.POINTER(ctypes.c_float))))
+        return out
+
+    def last_logits(self):
+        ptr = self.lib.modrwkv_state_logits(self.handle)
+        return np.ctypeslib.as_array(ptr, (self.model.vocab,)).copy()
+
+    def copy_from(self, other):
+        self.model.rt.check(self.lib.modrwkv_state_copy(self.handle,
+                                                        other.handle))
+
+    def save(self, path):
+        self.model.rt.check(self.lib.modrwkv_state_save(self.handle,
+                                                        path.encode()))
+
+    def load(self, path):
+        self.model.rt.check(self.lib.modrwkv_state_load(self.handle,
+                                                        path.encode()))
+
+    def __del__(self):
+        self.lib.modrwkv_state_free(self.handle)

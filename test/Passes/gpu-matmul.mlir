@@ -1,0 +1,110 @@
+// RUN: modrwkv-opt %s --rwkv-gpu-matmul="warps-per-block=4 tile-tokens=2 unroll=2" | FileCheck %s
+// RUN: not modrwkv-opt %s --rwkv-gpu-matmul="warps-per-block=64" 2>&1 | FileCheck %s --check-prefix=BAD
+
+#x = affine_map<(t, n, k) -> (t, k)>
+#w = affine_map<(t, n, k) -> (n, k)>
+#y = affine_map<(t, n, k) -> (t, n)>
+
+// K = 256, both buffers 16-byte aligned (an allocation, a view of the
+// weights at offset 0): 4-wide loads, 2 in flight per lane
+// (K is a multiple of 32 x 4 x 2). Grid (ceil(96 / 4), ceil(T / 2)), 128
+// threads; warp = row n, lane strides K; a full tile of 2 tokens shares
+// each W load, a partial tile runs token by token; shuffle-xor tree,
+// lane 0 adds into y.
+// CHECK-LABEL: func @wide
+// CHECK:      %[[T:.*]] = memref.dim %[[X:.*]], %c0
+// CHECK:      %[[GY:.*]] = arith.ceildivui %[[T]], %c2
+// CHECK:      %[[GRIDY:.*]] = arith.maxui %[[GY]], %c1
+// CHECK:      gpu.launch blocks({{.*}}) in ({{.*}} = %c24{{.*}}, {{.*}} = %[[GRIDY]], {{.*}}) threads({{.*}}) in ({{.*}} = %c128
+// CHECK:        arith.divui %{{.*}}, %c32
+// CHECK:        arith.remui %{{.*}}, %c32
+// CHECK:        arith.cmpi ult, %{{.*}}, %c96
+// CHECK:        scf.if
+// CHECK:          arith.cmpi uge, %{{.*}}, %c2
+// CHECK:          scf.if
+// CHECK:            scf.for %{{.*}} = %{{.*}} to %c256{{[_0-9]*}} step %c256{{[_0-9]*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}}) -> (vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-2:      vector.load %[[W:.*]][%{{.*}}, %{{.*}}] {alignment = 16 : i64} : memref<96x256xf32>, vector<4xf32>
+// CHECK:            vector.reduction <add>
+// CHECK-COUNT-5:    gpu.shuffle  xor
+// CHECK:            memref.store
+// CHECK:          } else {
+// CHECK:            scf.for
+// CHECK:              scf.for {{.*}} -> (vector<4xf32>)
+// CHECK-NOT:  linalg.generic
+func.func @wide(%weights: memref<?xi8>, %t: index) -> memref<?x96xf32> {
+  %c0 = arith.constant 0 : index
+  %w = memref.view %weights[%c0][] : memref<?xi8> to memref<96x256xf32>
+  %x = memref.alloc(%t) : memref<?x256xf32>
+  %y = memref.alloc(%t) : memref<?x96xf32>
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x256xf32>, memref<96x256xf32>)
+      outs(%y : memref<?x96xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return %y : memref<?x96xf32>
+}
+
+// bf16 W from the weights at a 16-byte aligned offset: 4-wide bf16 loads
+// (8-byte aligned) extended to f32.
+// CHECK-LABEL: func @bf16
+// CHECK:      vector.load %{{.*}} {alignment = 8 : i64} : memref<64x128xbf16>, vector<4xbf16>
+// CHECK:      arith.extf %{{.*}} : vector<4xbf16> to vector<4xf32>
+// CHECK:      vector.fma
+func.func @bf16(%weights: memref<?xi8>, %t: index) -> memref<?x64xf32> {
+  %c32 = arith.constant 32 : index
+  %w = memref.view %weights[%c32][] : memref<?xi8> to memref<64x128xbf16>
+  %x = memref.alloc(%t) : memref<?x128xf32>
+  %y = memref.alloc(%t) : memref<?x64xf32>
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x128xf32>, memref<64x128xbf16>)
+      outs(%y : memref<?x64xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %e = arith.extf %b : bf16 to f32
+    %m = arith.mulf %a, %e : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return %y : memref<?x64xf32>
+}
+
+// K = 5 (a LoRA rank), and an argument x of unknown alignment: scalar
+// lanes, k from lane to K in steps of 32, no unrolling.
+// CHECK-LABEL: func @narrow
+// CHECK:      scf.for %{{.*}} = %{{.*}} to %c5{{[_0-9]*}} step %c32{{[_0-9]*}}
+// CHECK:        vector.load {{.*}} : memref<?x5xf32>, vector<1xf32>
+// CHECK-NOT:    vector.load
+// CHECK:        vector.fma
+func.func @narrow(%x: memref<?x5xf32>, %w: memref<128x5xf32>, %y: memref<?x128xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x5xf32>, memref<128x5xf32>)
+      outs(%y : memref<?x128xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// Not a product (element-wise): left alone.
+// CHECK-LABEL: func @elementwise
+// CHECK-NOT:  gpu.launch
+// CHECK:      linalg.generic
+func.func @elementwise(%a: memref<?x64xf32>, %b: memref<?x64xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%a : memref<?x64xf32>) outs(%b : memref<?x64xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %s = arith.addf %in, %out : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// BAD: rwkv-gpu-matmul: warps-per-block must be in [1, 32]
