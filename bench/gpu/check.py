@@ -9,7 +9,8 @@ result is compared with the float64 reference of test/e2e/reference.py:
   every logits row: max|err| / std(ref) <= 1e-3 (bf16 artifacts: against the
   reference with the same bf16-rounded matrices; the distance to the
   unrounded checkpoint is printed for information);
-- decode, token by token, each step's logits;
+- decode, token by token, each step's logits; decode, prefill and decode
+  again on one state;
 - prefill without a logits buffer: the state's last logits;
 - state save after a prefix, load into a fresh state, continue; the saved
   WKV block against the reference state; state copy, then both continue
@@ -89,6 +90,16 @@ def check_case(rt, case, rng, report):
     st = model.state()
     got = np.stack([st.decode(t) for t in tokens])
     report.error(f"{name} decode 40 steps", got, want, TOLERANCE)
+    # Decode, prefill (larger buffers), decode again: a CUDA decode graph
+    # must be captured again for the moved buffers.
+    tokens = seqs[300][:12]
+    want, _ = ref.run(list(tokens))
+    st = model.state()
+    got = np.concatenate([np.stack([st.decode(t) for t in tokens[:2]]),
+                          st.prefill(tokens[2:9]),
+                          np.stack([st.decode(t) for t in tokens[9:]])])
+    report.error(f"{name} decode 2, prefill 7, decode 3", got, want,
+                 TOLERANCE)
     st = model.state()
     last = st.prefill(seqs[300], want_logits=False)
     want, _ = ref.run(list(seqs[300]))
@@ -113,8 +124,10 @@ def check_case(rt, case, rng, report):
         report.check(err <= TOLERANCE, f"{name} saved WKV state "
                      f"S[value][key]: max|err| = {err:.2e} of max|S|")
         resumed = model.state()
+        resumed.decode(tokens[0])  # its graph must see the loaded state
         resumed.load(path)
-        got = resumed.prefill(tokens[split:])
+        got = np.concatenate([resumed.decode(tokens[split])[None],
+                              resumed.prefill(tokens[split + 1:])])
     report.error(f"{name} loaded state, continued", got, want_all[split:],
                  TOLERANCE)
     copy = model.state()

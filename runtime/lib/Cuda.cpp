@@ -11,8 +11,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,8 @@ using CUmodule = void *;
 using CUfunction = void *;
 using CUstream = void *;
 using CUmemoryPool = void *;
+using CUgraph = void *;
+using CUgraphExec = void *;
 
 struct Driver {
   CUresult (*cuInit)(unsigned);
@@ -53,6 +57,13 @@ struct Driver {
   CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, int, void *);
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream);
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream);
+  CUresult (*cuStreamBeginCapture_v2)(CUstream, int);
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph *);
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph,
+                                          unsigned long long);
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream);
+  CUresult (*cuGraphExecDestroy)(CUgraphExec);
+  CUresult (*cuGraphDestroy)(CUgraph);
   CUcontext context = nullptr;
 };
 
@@ -100,8 +111,8 @@ struct Profile {
     double total = 0;
     for (const auto &row : rows)
       total += row.second.first;
-    std::fprintf(stderr, "modrwkv CUDA profile: %.3f s in %zu kernels\n",
-                 total, rows.size());
+    std::fprintf(stderr, "modrwkv CUDA profile: %.3f s in %zu kernels\n", total,
+                 rows.size());
     for (size_t i = 0; i < rows.size() && i < 25; ++i)
       std::fprintf(stderr, "  %8.3f ms %5.1f%% %7ld x %s\n",
                    rows[i].second.first * 1e3,
@@ -111,13 +122,27 @@ struct Profile {
 };
 Profile profile;
 
+/// A capture of this thread's next model.so call (captureGraph): the stream
+/// it creates records instead of running, until it is destroyed.
+struct Capture {
+  CUstream stream = nullptr;
+  bool started = false, failed = false;
+  CUgraph graph = nullptr;
+};
+thread_local Capture *capture = nullptr;
+bool graphs = true; ///< MODRWKV_CUDA_GRAPHS=0 turns them off
+
 void load() {
   if (std::string error = exportEntryPoints(); !error.empty()) {
     loadError = error;
     return;
   }
-  const char *flag = std::getenv("MODRWKV_CUDA_PROFILE");
-  profile.enabled = flag && *flag && std::string(flag) != "0";
+  auto flag = [](const char *name) {
+    const char *value = std::getenv(name);
+    return value && *value ? std::string(value) != "0" : std::optional<bool>();
+  };
+  profile.enabled = flag("MODRWKV_CUDA_PROFILE").value_or(false);
+  graphs = flag("MODRWKV_CUDA_GRAPHS").value_or(true) && !profile.enabled;
   const char *path = std::getenv("MODRWKV_LIBCUDA");
   if (!path || !*path)
     path = "libcuda.so.1";
@@ -156,6 +181,12 @@ void load() {
   BIND(cuMemPoolSetAttribute)
   BIND(cuMemAllocAsync)
   BIND(cuMemFreeAsync)
+  BIND(cuStreamBeginCapture_v2)
+  BIND(cuStreamEndCapture)
+  BIND(cuGraphInstantiateWithFlags)
+  BIND(cuGraphLaunch)
+  BIND(cuGraphExecDestroy)
+  BIND(cuGraphDestroy)
 #undef BIND
   int count = 0;
   if (CUresult rc = driver.cuInit(0)) {
@@ -244,6 +275,50 @@ void download(void *host, const void *device, size_t bytes) {
         "cuMemcpyDtoH");
 }
 
+void *captureGraph(const std::function<void()> &body) {
+  if (!graphs)
+    return body(), nullptr;
+  current();
+  Capture c;
+  capture = &c;
+  try {
+    body();
+  } catch (...) {
+    capture = nullptr;
+    throw;
+  }
+  capture = nullptr;
+  if (!c.started)
+    return nullptr; // the driver refused to capture: body ran for real
+  CUgraphExec exec = nullptr;
+  bool usable = !c.failed && c.graph &&
+                driver.cuGraphInstantiateWithFlags(&exec, c.graph, 0) == 0;
+  if (c.graph)
+    driver.cuGraphDestroy(c.graph);
+  if (usable)
+    return exec;
+  // Nothing ran: forget the capture's errors and run body for real.
+  {
+    std::lock_guard<std::mutex> lock(errorMutex);
+    firstError.clear();
+  }
+  body();
+  return nullptr;
+}
+
+void launchGraph(void *graph) {
+  current();
+  // The legacy stream: ordered after the runtime's copies, before its reads.
+  ok(driver.cuGraphLaunch(graph, nullptr), "cuGraphLaunch");
+}
+
+void destroyGraph(void *graph) {
+  if (graph) {
+    current();
+    driver.cuGraphExecDestroy(graph);
+  }
+}
+
 void checkErrors(const char *what) {
   current();
   ok(driver.cuCtxSynchronize(), "cuCtxSynchronize");
@@ -297,9 +372,11 @@ MODRWKV_API void mgpuLaunchKernel(void *function, intptr_t gridX,
   if (!function)
     return; // the module or function failed to load: already recorded
   auto start = std::chrono::steady_clock::now();
-  ok(driver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
-                           blockZ, smem, stream, params, extra),
-     "cuLaunchKernel");
+  if (!ok(driver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
+                                blockZ, smem, stream, params, extra),
+          "cuLaunchKernel") &&
+      capture)
+    capture->failed = true;
   if (!profile.enabled)
     return;
   ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
@@ -314,17 +391,31 @@ MODRWKV_API void *mgpuStreamCreate() {
   current();
   CUstream stream = nullptr;
   // A blocking stream (flags 0) waits for the runtime's copies on the legacy
-  // stream, which may still be in flight when they return.
+  // stream, which may still be in flight when they return. A captured one
+  // only records, and must not touch the legacy stream.
+  if (capture && !capture->stream) {
+    ok(driver.cuStreamCreate(&stream, /*CU_STREAM_NON_BLOCKING*/ 1),
+       "cuStreamCreate");
+    capture->stream = stream;
+    capture->started =
+        stream && driver.cuStreamBeginCapture_v2(
+                      stream, /*CU_STREAM_CAPTURE_MODE_THREAD_LOCAL*/ 1) == 0;
+    return stream;
+  }
   ok(driver.cuStreamCreate(&stream, 0), "cuStreamCreate");
   return stream;
 }
 
 MODRWKV_API void mgpuStreamDestroy(void *stream) {
+  if (capture && capture->started && stream == capture->stream)
+    capture->failed |= driver.cuStreamEndCapture(stream, &capture->graph) != 0;
   if (stream)
     driver.cuStreamDestroy_v2(stream);
 }
 
 MODRWKV_API void mgpuStreamSynchronize(void *stream) {
+  if (capture && capture->started && stream == capture->stream)
+    return; // nothing runs while capturing
   ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
 }
 
@@ -333,7 +424,10 @@ MODRWKV_API void mgpuStreamSynchronize(void *stream) {
 MODRWKV_API void *mgpuMemAlloc(uint64_t bytes, void *stream,
                                bool /*hostShared*/) {
   CUdeviceptr p = 0;
-  ok(driver.cuMemAllocAsync(&p, bytes ? bytes : 1, stream), "cuMemAllocAsync");
+  if (!ok(driver.cuMemAllocAsync(&p, bytes ? bytes : 1, stream),
+          "cuMemAllocAsync") &&
+      capture)
+    capture->failed = true;
   return reinterpret_cast<void *>(p);
 }
 

@@ -13,6 +13,7 @@
 #define MODRWKV_RUNTIME_CUDA_H
 
 #include <cstddef>
+#include <functional>
 
 namespace modrwkv::runtime::cuda {
 
@@ -23,6 +24,15 @@ void *allocate(size_t bytes);
 void release(void *device);
 void upload(void *device, const void *host, size_t bytes);
 void download(void *host, const void *device, size_t bytes);
+/// Runs `body` (one call into model.so on this thread) with the work it
+/// puts on its stream recorded into a CUDA graph instead of run, and
+/// returns the graph, ready for launchGraph. Returns nullptr when the driver
+/// cannot capture it (or MODRWKV_CUDA_GRAPHS=0 or MODRWKV_CUDA_PROFILE is
+/// set): `body` has then run for real, once.
+void *captureGraph(const std::function<void()> &body);
+/// Runs a captured graph after the runtime's earlier copies.
+void launchGraph(void *graph);
+void destroyGraph(void *graph);
 /// Waits for the device, then throws the first failure of a driver call
 /// made since the last check (by the runtime or by model.so).
 void checkErrors(const char *what);

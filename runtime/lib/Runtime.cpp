@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -115,6 +116,35 @@ struct modrwkv_state {
   mutable bool hostCurrent = true;
   bool deviceCurrent = false;
   DeviceBuffer device, deviceTokens, deviceLogits;
+  /// --target cuda: the first one-token call is captured as a CUDA graph
+  /// (about 80 kernels a layer, launched once each from the host, bound
+  /// decode); later ones replay it while the buffers it reads and writes
+  /// stay where they were.
+  void *decodeGraph = nullptr;
+  const void *graphBuffers[2] = {};
+
+  modrwkv_state() = default;
+  modrwkv_state(const modrwkv_state &) = delete;
+  modrwkv_state &operator=(const modrwkv_state &) = delete;
+  ~modrwkv_state() { modrwkv::runtime::cuda::destroyGraph(decodeGraph); }
+
+  /// Runs `call`, model.so's forward for one token on this state's device
+  /// buffers, as a graph replay where it can.
+  void decodeOnGpu(const std::function<void()> &call) {
+    namespace cuda = modrwkv::runtime::cuda;
+    if (decodeGraph && (graphBuffers[0] != deviceTokens.data ||
+                        graphBuffers[1] != deviceLogits.data)) {
+      cuda::destroyGraph(decodeGraph);
+      decodeGraph = nullptr;
+    }
+    if (decodeGraph)
+      return cuda::launchGraph(decodeGraph);
+    decodeGraph = cuda::captureGraph(call);
+    graphBuffers[0] = deviceTokens.data;
+    graphBuffers[1] = deviceLogits.data;
+    if (decodeGraph)
+      cuda::launchGraph(decodeGraph);
+  }
 
   const std::vector<float> &hostValues() const {
     if (!hostCurrent) {
@@ -262,6 +292,10 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
       features += used * C;
       m.forwardMm(&weights, &tokenRef, &featureRef, &attRef, &ffnRef, &wkvRef,
                   &logitsRef);
+    } else if (m.cuda && count == 1) {
+      s.decodeOnGpu([&] {
+        m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
+      });
     } else {
       m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
     }
