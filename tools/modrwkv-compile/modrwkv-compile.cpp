@@ -66,41 +66,46 @@ namespace cl = llvm::cl;
 namespace {
 enum class Emit { Mlir, Llvm, Ptx, Artifact };
 
-cl::opt<std::string> inputPath(cl::Positional, cl::Required,
+// --help lists these, not the options of every LLVM backend linked in.
+cl::OptionCategory compileOptions("modrwkv-compile options");
+
+cl::opt<std::string> inputPath(cl::cat(compileOptions), cl::Positional,
+                               cl::Required,
                                cl::desc("<checkpoint .pth | .safetensors | "
                                         "ONNX model .onnx>"));
-cl::opt<std::string> outputPath("o", cl::Required,
+cl::opt<std::string> outputPath(cl::cat(compileOptions), "o", cl::Required,
                                 cl::desc("Artifact directory, or output file "
                                          "for --emit mlir|llvm"),
                                 cl::value_desc("path"));
-cl::opt<std::string> target("target", cl::init("cpu"),
+cl::opt<std::string> target(cl::cat(compileOptions), "target", cl::init("cpu"),
                             cl::desc("Code generation target (cpu, cuda)"));
-cl::opt<std::string> chip("chip", cl::init("sm_90"),
+cl::opt<std::string> chip(cl::cat(compileOptions), "chip", cl::init("sm_90"),
                           cl::desc("GPU architecture for --target cuda"));
 cl::opt<Emit> emit(
-    "emit", cl::init(Emit::Artifact), cl::desc("What to write"),
+    cl::cat(compileOptions), "emit", cl::init(Emit::Artifact),
+    cl::desc("What to write"),
     cl::values(clEnumValN(Emit::Mlir, "mlir", "imported rwkv IR"),
                clEnumValN(Emit::Llvm, "llvm", "optimized LLVM IR"),
                clEnumValN(Emit::Ptx, "ptx", "PTX of the kernels (cuda)"),
                clEnumValN(Emit::Artifact, "artifact", "artifact directory")));
 cl::opt<std::string> adapterPath(
-    "adapter",
+    cl::cat(compileOptions), "adapter",
     cl::desc("Bone adapter: RWKV-PEFT .pth/.safetensors, or a "
              "Hugging Face PEFT folder / adapter_model.safetensors"),
     cl::value_desc("path"));
 cl::opt<bool> mergeAdapter(
-    "merge-adapter",
+    cl::cat(compileOptions), "merge-adapter",
     cl::desc("Merge the adapter into the weights at compile time (default: "
              "apply it at run time, swappable with modrwkv-run --adapter)"));
 cl::opt<std::string>
-    dtype("dtype", cl::init("f32"),
+    dtype(cl::cat(compileOptions), "dtype", cl::init("f32"),
           cl::desc("Storage type of the matrix weights: f32 or bf16 (fp32 "
                    "accumulation either way)"));
 cl::opt<std::string> pipeline(
-    "pipeline",
+    cl::cat(compileOptions), "pipeline",
     cl::desc("Pass pipeline from rwkv IR to the LLVM dialect, run on the "
              "module (with or without a builtin.module(...) anchor)"));
-cl::opt<std::string> cpu("cpu", cl::init("native"),
+cl::opt<std::string> cpu(cl::cat(compileOptions), "cpu", cl::init("native"),
                          cl::desc("CPU to generate code for (LLVM name, or "
                                   "'native' for this machine)"));
 
@@ -109,31 +114,31 @@ cl::list<std::string>
          cl::value_desc("NAME=SIZE"));
 
 cl::opt<std::string>
-    encoderPath("encoder",
+    encoderPath(cl::cat(compileOptions), "encoder",
                 cl::desc("ONNX encoder tower of a ModRWKV checkpoint"),
                 cl::value_desc("tower.onnx"));
 cl::opt<std::string> encoderConfig(
-    "encoder-config",
+    cl::cat(compileOptions), "encoder-config",
     cl::desc("The tower's preprocessing (Hugging Face "
              "preprocessor_config.json; images: size, image_mean, image_std, "
              "rescale_factor, resample; audio: sampling_rate, feature_size, "
              "n_fft, hop_length, do_normalize)"),
     cl::value_desc("json"));
-cl::opt<int64_t> stackFrames("stack",
+cl::opt<int64_t> stackFrames(cl::cat(compileOptions), "stack",
                              cl::desc("Frames per adapter row (default: "
                                       "from the adapter and tower widths)"),
                              cl::init(0));
 cl::opt<int64_t> compressionStride(
-    "compression-stride",
+    cl::cat(compileOptions), "compression-stride",
     cl::desc("Stride of the conv compression (default: kernel - 1)"),
     cl::init(-1));
 cl::opt<int64_t> compressionPadding(
-    "compression-padding",
+    cl::cat(compileOptions), "compression-padding",
     cl::desc("Padding of the conv compression (default: 0 when it keeps the "
              "width, 2 for the widening speech adapter)"),
     cl::init(-1));
 cl::opt<std::string> adapterFusion(
-    "adapter-fusion", cl::init("auto"),
+    cl::cat(compileOptions), "adapter-fusion", cl::init("auto"),
     cl::desc(
         "Fuse a conv compression into the adapter by folding the "
         "weights (fold) or the loops (loops); auto picks fewer FLOPs; none "
@@ -145,14 +150,14 @@ constexpr bool kHaveOpenmp = true;
 constexpr bool kHaveOpenmp = false;
 #endif
 cl::opt<bool> parallel(
-    "parallel", cl::init(kHaveOpenmp),
+    cl::cat(compileOptions), "parallel", cl::init(kHaveOpenmp),
     cl::desc("Split the matrix products across threads (OpenMP; model.so "
              "links libomp; default: on when this compiler has libomp)"));
 
-cl::opt<unsigned> optLevel("opt-level", cl::init(3),
+cl::opt<unsigned> optLevel(cl::cat(compileOptions), "opt-level", cl::init(3),
                            cl::desc("LLVM optimization level (0-3)"));
 
-cl::opt<bool> progress("progress",
+cl::opt<bool> progress(cl::cat(compileOptions), "progress",
                        cl::desc("Report each stage and its time on stderr "
                                 "(default: when stderr is a terminal)"));
 
@@ -343,6 +348,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   DialectRegistry registry;
   modrwkv::initCompiler(registry);
+  cl::HideUnrelatedOptions(compileOptions);
   cl::ParseCommandLineOptions(argc, argv,
                               "modrwkv-compile: RWKV-7 checkpoint to a native "
                               "artifact\n");
