@@ -110,7 +110,8 @@ cl::opt<std::string> cpu(cl::cat(compileOptions), "cpu", cl::init("native"),
                                   "'native' for this machine)"));
 
 cl::list<std::string>
-    dims("dim", cl::desc("Pin a symbolic input dimension of an ONNX model"),
+    dims(cl::cat(compileOptions), "dim",
+         cl::desc("Pin a symbolic input dimension of an ONNX model"),
          cl::value_desc("NAME=SIZE"));
 
 cl::opt<std::string>
