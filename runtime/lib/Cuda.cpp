@@ -122,11 +122,12 @@ struct Profile {
 };
 Profile profile;
 
-/// A capture of this thread's next model.so call (captureGraph): the stream
-/// it creates records instead of running, until it is destroyed.
+/// A capture of this thread's next model.so call (captureGraph): the first
+/// stream it creates records instead of running, until it is destroyed.
 struct Capture {
-  CUstream stream = nullptr;
-  bool started = false, failed = false;
+  bool attempted = false;
+  CUstream stream = nullptr; ///< the recording stream, if capture started
+  bool failed = false;
   CUgraph graph = nullptr;
 };
 thread_local Capture *capture = nullptr;
@@ -288,7 +289,7 @@ void *captureGraph(const std::function<void()> &body) {
     throw;
   }
   capture = nullptr;
-  if (!c.started)
+  if (!c.stream)
     return nullptr; // the driver refused to capture: body ran for real
   CUgraphExec exec = nullptr;
   bool usable = !c.failed && c.graph &&
@@ -390,31 +391,32 @@ MODRWKV_API void mgpuLaunchKernel(void *function, intptr_t gridX,
 MODRWKV_API void *mgpuStreamCreate() {
   current();
   CUstream stream = nullptr;
-  // A blocking stream (flags 0) waits for the runtime's copies on the legacy
-  // stream, which may still be in flight when they return. A captured one
-  // only records, and must not touch the legacy stream.
-  if (capture && !capture->stream) {
-    ok(driver.cuStreamCreate(&stream, /*CU_STREAM_NON_BLOCKING*/ 1),
-       "cuStreamCreate");
-    capture->stream = stream;
-    capture->started =
-        stream && driver.cuStreamBeginCapture_v2(
-                      stream, /*CU_STREAM_CAPTURE_MODE_THREAD_LOCAL*/ 1) == 0;
-    return stream;
+  // A captured stream only records, and must not touch the legacy stream.
+  if (capture && !capture->attempted) {
+    capture->attempted = true;
+    if (driver.cuStreamCreate(&stream, /*CU_STREAM_NON_BLOCKING*/ 1) == 0 &&
+        driver.cuStreamBeginCapture_v2(
+            stream, /*CU_STREAM_CAPTURE_MODE_THREAD_LOCAL*/ 1) == 0)
+      return capture->stream = stream;
+    if (stream)
+      driver.cuStreamDestroy_v2(stream);
+    stream = nullptr; // the call runs for real, on a stream as below
   }
+  // A blocking stream (flags 0) waits for the runtime's copies on the legacy
+  // stream, which may still be in flight when they return.
   ok(driver.cuStreamCreate(&stream, 0), "cuStreamCreate");
   return stream;
 }
 
 MODRWKV_API void mgpuStreamDestroy(void *stream) {
-  if (capture && capture->started && stream == capture->stream)
+  if (capture && stream && stream == capture->stream)
     capture->failed |= driver.cuStreamEndCapture(stream, &capture->graph) != 0;
   if (stream)
     driver.cuStreamDestroy_v2(stream);
 }
 
 MODRWKV_API void mgpuStreamSynchronize(void *stream) {
-  if (capture && capture->started && stream == capture->stream)
+  if (capture && stream && stream == capture->stream)
     return; // nothing runs while capturing
   ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
 }

@@ -95,7 +95,8 @@ struct DeviceBuffer {
   void *reserve(size_t size) {
     if (size > bytes) {
       modrwkv::runtime::cuda::release(data);
-      data = nullptr;
+      data = nullptr; // empty, should allocate throw
+      bytes = 0;
       data = modrwkv::runtime::cuda::allocate(size);
       bytes = size;
     }
