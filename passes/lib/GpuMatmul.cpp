@@ -40,6 +40,12 @@ bool aligned16(Value buffer) {
          shift.urem(16) == 0;
 }
 
+/// An index constant at `b`'s insertion point (each region builds its own:
+/// a constant from an enclosing builder may land after its use).
+Value index(OpBuilder &b, Location loc, int64_t value) {
+  return arith::ConstantIndexOp::create(b, loc, value);
+}
+
 class Emitter {
 public:
   Emitter(const Product &p, Location loc, int64_t vector, int64_t unroll)
@@ -47,30 +53,28 @@ public:
 
   /// The launch, in place of the product.
   void emit(OpBuilder &b, int64_t warps, int64_t tile) {
-    auto c = [&](int64_t v) {
-      return arith::ConstantIndexOp::create(b, loc, v);
-    };
-    Value c1 = c(1);
+    Value c1 = index(b, loc, 1);
     Value tokens = memref::DimOp::create(b, loc, p.x, 0);
-    Value gridX = c((p.rows + warps - 1) / warps);
+    Value gridX = index(b, loc, (p.rows + warps - 1) / warps);
     Value gridY = arith::MaxUIOp::create(
-        b, loc, arith::CeilDivUIOp::create(b, loc, tokens, c(tile)), c1);
+        b, loc, arith::CeilDivUIOp::create(b, loc, tokens, index(b, loc, tile)),
+        c1);
     auto launch = gpu::LaunchOp::create(b, loc, gridX, gridY, c1,
-                                        c(kWarp * warps), c1, c1);
+                                        index(b, loc, kWarp * warps), c1, c1);
 
     OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
-    auto k = [&](int64_t v) {
-      return arith::ConstantIndexOp::create(kb, loc, v);
-    };
     Value tid = launch.getThreadIds().x;
-    Value warp = arith::DivUIOp::create(kb, loc, tid, k(kWarp));
-    Value lane = arith::RemUIOp::create(kb, loc, tid, k(kWarp));
+    Value warp = arith::DivUIOp::create(kb, loc, tid, index(kb, loc, kWarp));
+    Value lane = arith::RemUIOp::create(kb, loc, tid, index(kb, loc, kWarp));
     Value n = arith::AddIOp::create(
         kb, loc,
-        arith::MulIOp::create(kb, loc, launch.getBlockIds().x, k(warps)), warp);
-    Value t0 = arith::MulIOp::create(kb, loc, launch.getBlockIds().y, k(tile));
-    Value rowInRange =
-        arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, n, k(p.rows));
+        arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
+                              index(kb, loc, warps)),
+        warp);
+    Value t0 = arith::MulIOp::create(kb, loc, launch.getBlockIds().y,
+                                     index(kb, loc, tile));
+    Value rowInRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
+                                             n, index(kb, loc, p.rows));
     auto guard = scf::IfOp::create(kb, loc, rowInRange, /*withElse=*/false);
     gpu::TerminatorOp::create(kb, loc);
 
@@ -78,14 +82,13 @@ public:
     kb.setInsertionPointToStart(guard.thenBlock());
     Value rest = arith::SubIOp::create(kb, loc, tokens, t0);
     Value full = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::uge, rest,
-                                       k(tile));
+                                       index(kb, loc, tile));
     auto split = scf::IfOp::create(kb, loc, full, /*withElse=*/true);
     OpBuilder tb = OpBuilder::atBlockBegin(split.thenBlock());
     tileBody(tb, t0, tile, n, lane);
     OpBuilder eb = OpBuilder::atBlockBegin(split.elseBlock());
     auto each =
-        scf::ForOp::create(eb, loc, arith::ConstantIndexOp::create(eb, loc, 0),
-                           rest, arith::ConstantIndexOp::create(eb, loc, 1));
+        scf::ForOp::create(eb, loc, index(eb, loc, 0), rest, index(eb, loc, 1));
     OpBuilder fb = OpBuilder::atBlockBegin(each.getBody());
     tileBody(fb, arith::AddIOp::create(fb, loc, t0, each.getInductionVar()), 1,
              n, lane);
@@ -94,9 +97,6 @@ public:
 private:
   /// y[t0 + j, n] += x[t0 + j, :] . W[n, :] for j < m, by one warp.
   void tileBody(OpBuilder &b, Value t0, int64_t m, Value n, Value lane) {
-    auto c = [&](int64_t v) {
-      return arith::ConstantIndexOp::create(b, loc, v);
-    };
     Type f32 = b.getF32Type();
     auto accType = VectorType::get({vector}, f32);
     auto wType = VectorType::get(
@@ -107,18 +107,19 @@ private:
         b, loc, accType, DenseElementsAttr::get(accType, 0.0f));
     SmallVector<Value> tokens, init(m, zero);
     for (int64_t j = 0; j < m; ++j)
-      tokens.push_back(j ? arith::AddIOp::create(b, loc, t0, c(j)).getResult()
-                         : t0);
+      tokens.push_back(
+          j ? arith::AddIOp::create(b, loc, t0, index(b, loc, j)).getResult()
+            : t0);
 
-    Value start = arith::MulIOp::create(b, loc, lane, c(vector));
-    auto loop = scf::ForOp::create(b, loc, start, c(p.depth),
-                                   c(kWarp * vector * unroll), init);
+    Value start = arith::MulIOp::create(b, loc, lane, index(b, loc, vector));
+    auto loop =
+        scf::ForOp::create(b, loc, start, index(b, loc, p.depth),
+                           index(b, loc, kWarp * vector * unroll), init);
     OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());
     SmallVector<Value> acc(loop.getRegionIterArgs());
     for (int64_t u = 0; u < unroll; ++u) {
       Value kk = u ? arith::AddIOp::create(lb, loc, loop.getInductionVar(),
-                                           arith::ConstantIndexOp::create(
-                                               lb, loc, u * kWarp * vector))
+                                           index(lb, loc, u * kWarp * vector))
                          .getResult()
                    : loop.getInductionVar();
       Value w = vector::LoadOp::create(lb, loc, wType, p.w, ValueRange{n, kk},
@@ -133,8 +134,8 @@ private:
     }
     scf::YieldOp::create(lb, loc, acc);
 
-    Value first =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, c(0));
+    Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
+                                        index(b, loc, 0));
     for (int64_t j = 0; j < m; ++j) {
       Value sum = vector::ReductionOp::create(
           b, loc, vector::CombiningKind::ADD, loop.getResult(j));

@@ -126,9 +126,9 @@ struct CudaPipelineOptions : public CommonPipelineOptions<CudaPipelineOptions> {
 void buildCpuPipeline(mlir::OpPassManager &pm,
                       const CpuPipelineOptions &options);
 /// rwkv (tensors) -> linalg -> bufferization -> one gpu.launch per loop
-/// nest (the WKV-7 and each matrix product as their own kernels) -> nvvm -> a gpu.binary with every
-/// kernel, and host code (LLVM dialect) that launches them through the
-/// mgpu* entry points the runtime provides.
+/// nest (the WKV-7 and each matrix product as their own kernels) -> nvvm ->
+/// a gpu.binary with every kernel, and host code (LLVM dialect) that
+/// launches them through the mgpu* entry points the runtime provides.
 void buildCudaPipeline(mlir::OpPassManager &pm,
                        const CudaPipelineOptions &options);
 
