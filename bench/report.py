@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Turns bench/run.sh's measurements into results.md and results.json:
 decode vs the bandwidth bound (weight bytes read per token / measured read
-bandwidth), prefill vs the fp32 FMA peak (2 x matrix parameters per token),
-both vs the PyTorch baseline."""
+bandwidth), prefill vs the fp32 FMA peak (bounds.py), both vs the PyTorch
+baseline."""
 import json
-import math
 import os
 import sys
+
+from bounds import decode_bytes, prefill_flops
 
 
 def main():
@@ -22,16 +23,9 @@ def main():
             manifest = json.load(open(os.path.join(art, "manifest.json")))
             compile_ = load(f"{shape}-{dtype}.compile.json")
             bench = load(f"{shape}-{dtype}.bench.json")
-            size = lambda t: (4 if t["dtype"] == "f32" else 2) * math.prod(t["shape"])
-            tensors = manifest["weights"]["tensors"]
-            # Per decoded token every weight is read once, but only one row
-            # of the embedding.
-            emb = next(t for t in tensors if t["name"].startswith("emb.weight"))
-            bytes_per_token = sum(size(t) for t in tensors) - size(emb) * (1 - 1 / emb["shape"][0])
-            matrix_params = sum(math.prod(t["shape"]) for t in tensors
-                                if len(t["shape"]) == 2 and not t["name"].startswith("emb."))
-            decode_bound = probes["read_bandwidth_gbs"] * 1e9 / bytes_per_token
-            prefill_bound = probes["fp32_fma_peak_gflops"] * 1e9 / (2 * matrix_params)
+            decode_bound = probes["read_bandwidth_gbs"] * 1e9 / decode_bytes(manifest)
+            prefill_bound = probes["fp32_fma_peak_gflops"] * 1e9 / prefill_flops(
+                manifest, bench["prefill_tokens"])
             row = {
                 "model": shape, "dtype": dtype,
                 "compile_s": compile_["compile_s"],

@@ -2,7 +2,8 @@
 """PyTorch float32 baseline for bench/run.sh: the RWKV-7 equations of
 DESIGN.md written plainly in torch, in RNN mode (decode, batch 1) and
 sequence mode (prefill: products over all tokens, the recurrence token by
-token), with torch.set_num_threads(cores), or eagerly on a GPU with
+token; the head for the last token only, as modrwkv's prefill without a
+logits buffer), with torch.set_num_threads(cores), or eagerly on a GPU with
 --device cuda (bench/gpu/run.sh; TF32 off, so products are fp32). Prints
 one JSON object."""
 import argparse
@@ -82,7 +83,7 @@ class Model:
             st[1][i] = xb[-1]
             h = torch.relu((xb + (prev - xb) * vec(p + "ffn.x_k")) @ w[p + "ffn.key.weight"].T) ** 2
             x = x + h @ w[p + "ffn.value.weight"].T
-        x = F.layer_norm(x, (C,), w["ln_out.weight"], w["ln_out.bias"])
+        x = F.layer_norm(x[-1:], (C,), w["ln_out.weight"], w["ln_out.bias"])
         return x @ w["head.weight"].T
 
 

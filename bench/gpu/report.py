@@ -2,13 +2,14 @@
 """Turns bench/gpu/run.sh's measurements into results.md and results.json:
 decode (batch 1) against the bandwidth bound (bytes read per token: every
 weight once, one embedding row, the WKV state read and written; over the
-measured copy bandwidth), prefill against the fp32 bound (2 FLOPs per
-matrix parameter per token over the measured fp32 rate), both against
-PyTorch eager on the same GPU."""
+measured copy bandwidth), prefill against the fp32 bound (bench/bounds.py,
+over the measured fp32 rate), both against PyTorch eager on the same GPU."""
 import json
-import math
 import os
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from bounds import decode_bytes, prefill_flops  # noqa: E402
 
 
 def main():
@@ -21,17 +22,10 @@ def main():
         for dtype in ("f32", "bf16"):
             manifest = load(f"{shape}-{dtype}.manifest.json")
             bench = load(f"{shape}-{dtype}.bench.json")
-            size = lambda t: (4 if t["dtype"] == "f32" else 2) * math.prod(t["shape"])
-            tensors = manifest["weights"]["tensors"]
-            emb = next(t for t in tensors if t["name"].startswith("emb.weight"))
-            wkv = 4 * math.prod(manifest["state"]["wkv"])
-            bytes_per_token = (sum(size(t) for t in tensors) - size(emb)
-                               + size(emb) / emb["shape"][0] + 2 * wkv)
-            matrix_params = sum(math.prod(t["shape"]) for t in tensors
-                                if len(t["shape"]) == 2
-                                and not t["name"].startswith("emb."))
-            decode_bound = probe["copy_bandwidth_gbs"] * 1e9 / bytes_per_token
-            prefill_bound = probe["fp32_gflops"] * 1e9 / (2 * matrix_params)
+            decode_bound = probe["copy_bandwidth_gbs"] * 1e9 / decode_bytes(
+                manifest, with_state=True)
+            prefill_bound = probe["fp32_gflops"] * 1e9 / prefill_flops(
+                manifest, bench["prefill_tokens"])
             row = {"model": shape, "dtype": dtype,
                    "launches_per_call": manifest["kernels"]["launches_per_call"],
                    "decode_tokens_per_s": bench["decode_tokens_per_s"],

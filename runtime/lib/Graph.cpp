@@ -81,7 +81,7 @@ struct modrwkv_graphs {
 namespace {
 
 void load(modrwkv_graphs &m, const std::string &dir) {
-  m.files.open(dir, {"graph-v1", "rwkv7-forward-mm-v1"});
+  m.files.open(dir, {"graph-v1", "rwkv7-forward-mm-v2"});
   const nlohmann::json &list = m.files.manifest["graphs"];
   if (!list.is_array() || list.empty())
     throw Failure(m.files.manifestPath + ": no graphs");

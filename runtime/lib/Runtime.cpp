@@ -50,7 +50,7 @@ template <int R> MemRef<R> describe(void *data, const int64_t (&sizes)[R]) {
 
 using ForwardFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<2> *, MemRef<2> *,
                            MemRef<4> *, MemRef<2> *);
-/// rwkv7-forward-mm-v1: modality rows after the tokens.
+/// rwkv7-forward-mm-v2: modality rows after the tokens.
 using ForwardMmFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<2> *, MemRef<2> *,
                              MemRef<2> *, MemRef<4> *, MemRef<2> *);
 
@@ -182,7 +182,7 @@ int64_t positive(const nlohmann::json &config, const char *key,
 }
 
 void loadModel(modrwkv_model &m, const std::string &dir) {
-  m.files.open(dir, {"rwkv7-forward-v1", "rwkv7-forward-mm-v1"},
+  m.files.open(dir, {"rwkv7-forward-v2", "rwkv7-forward-mm-v2"},
                modrwkv::runtime::cuda::initialize);
   m.cuda = m.files.manifest.value("target", "") == "cuda";
   const std::string &manifestPath = m.files.manifestPath;
@@ -198,7 +198,7 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
   if (m.files.weightBytes == 0)
     throw Failure(manifestPath + ": the model has no weights");
   void *entry = m.files.symbol(manifest.value("entry", ""));
-  if (manifest["abi"] == "rwkv7-forward-mm-v1") {
+  if (manifest["abi"] == "rwkv7-forward-mm-v2") {
     const nlohmann::json &mm =
         manifest.value("multimodal", nlohmann::json::object());
     if (!mm.contains("placeholder") || !mm["placeholder"].is_number_integer())
@@ -259,8 +259,9 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
                   " modality row" + (rows == 1 ? " was" : "s were") + " given");
   namespace cuda = modrwkv::runtime::cuda;
   int64_t L = m.layers, C = m.width, H = m.heads, N = m.headSize;
-  // On the GPU, each chunk's tokens go up and its logits come back (only
-  // the last row when the caller wants none); the state stays there.
+  // On the GPU, each chunk's tokens go up and its logits come back; the
+  // state stays there. A caller that wants no logits gets the last row
+  // only, the one the state keeps: the model then runs its head once.
   float *att = m.cuda ? s.deviceValues() : s.values.data(), *ffn = att + L * C,
         *wkv = ffn + L * C;
   auto weights = describe<1>(m.cuda ? m.deviceWeights : m.files.weights,
@@ -269,23 +270,20 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
   auto ffnRef = describe<2>(ffn, {L, C});
   auto wkvRef = describe<4>(wkv, {L, H, N, N});
   size_t rowBytes = m.vocab * sizeof(float);
-  std::vector<float> scratch;
   for (int64_t start = 0; start < n; start += kPrefillChunk) {
     int64_t count = std::min(kPrefillChunk, n - start);
+    int64_t outRows = logits ? count : 1;
     const int32_t *in = tokens + start;
-    float *out = logits ? logits + start * m.vocab : nullptr;
+    float *out = logits ? logits + start * m.vocab : s.logits.data();
     if (m.cuda) {
       void *deviceIn = s.deviceTokens.reserve(count * sizeof(int32_t));
       cuda::upload(deviceIn, in, count * sizeof(int32_t));
       in = static_cast<const int32_t *>(deviceIn);
-      out = static_cast<float *>(s.deviceLogits.reserve(count * rowBytes));
+      out = static_cast<float *>(s.deviceLogits.reserve(outRows * rowBytes));
       s.hostCurrent = false;
-    } else if (!out) {
-      scratch.resize(count * m.vocab);
-      out = scratch.data();
     }
     auto tokenRef = describe<1>(const_cast<int32_t *>(in), {count});
-    auto logitsRef = describe<2>(out, {count, m.vocab});
+    auto logitsRef = describe<2>(out, {outRows, m.vocab});
     if (m.forwardMm) {
       int64_t used =
           std::count(tokens + start, tokens + start + count, m.placeholder);
@@ -300,9 +298,9 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
     } else {
       m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);
     }
-    float *last = out + (count - 1) * m.vocab;
+    float *last = out + (outRows - 1) * m.vocab;
     if (!m.cuda) {
-      if (start + count == n)
+      if (logits && start + count == n)
         std::memcpy(s.logits.data(), last, rowBytes);
       continue;
     }

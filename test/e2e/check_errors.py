@@ -11,6 +11,7 @@ exit status and that the message names the file and the culprit.
 import argparse
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -159,7 +160,9 @@ def main():
     cases.append(("not an artifact", [run_tool, args.workdir, "--tokens", "1"],
                   ["manifest.json", "cannot open"]))
     truncated_art = w("artifact-truncated")
-    subprocess.run(["cp", "-r", art, truncated_art], check=True)
+    # A rerun in the same build tree replaces the copy (cp -r would nest it).
+    shutil.rmtree(truncated_art, ignore_errors=True)
+    shutil.copytree(art, truncated_art)
     with open(os.path.join(truncated_art, "weights.bin"), "r+b") as f:
         f.truncate(100)
     cases.append(("truncated weights.bin",

@@ -3,7 +3,8 @@
 compared with the float64 reference (reference.py).
 
 For one checkpoint shape, checks max|err| / std(ref) <= 1e-3 for one token,
-a short and a 200-token sequence, in prefill and --step mode, and that a
+a short and a 200-token sequence, in prefill and --step mode, the last
+row alone (--last: the head runs for that token only), and that a
 state saved after a prefix and restored gives the same logits as the
 uninterrupted run. With --target cuda the artifact runs on the GPU; without
 one (no driver, no device) the test exits 77, which ctest reports as
@@ -98,6 +99,7 @@ def main():
         ref, _ = model.run(tokens)
         compare(f"{name}, prefill", logits(tokens), ref)
         compare(f"{name}, --step", logits(tokens, "--step"), ref)
+        compare(f"{name}, prefill --last", logits(tokens, "--last"), ref[-1:])
 
     # Threads take disjoint rows of each product, every sum is computed as
     # on one thread: 1 and 2 threads give identical logits.

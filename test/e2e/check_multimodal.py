@@ -169,6 +169,13 @@ def main():
     err = rel_err(np.load(path("long.npy")), want_long)
     checks(err <= TOLERANCE, f"{len(long_prompt)} tokens, images across "
            f"prefill chunks: max|err|/std = {err:.2e}")
+    run([tool("modrwkv-run"), path("art-auto"), "--image", path("image0.png"),
+         "--image", path("image1.png"), "--tokens",
+         ",".join(map(str, long_prompt)), "--last", "--logits-out",
+         path("last.npy")])
+    err = rel_err(np.load(path("last.npy")), want_long[-1:])
+    checks(err <= TOLERANCE, f"the same, --last (head for the last token "
+           f"only): max|err|/std = {err:.2e}")
     for mode in ["auto", "fold", "loops"]:
         err = rel_err(outputs[mode], outputs["none"])
         checks(err <= 1e-4, f"fused ({mode}) agrees with unfused: {err:.2e}")

@@ -231,10 +231,10 @@ LogicalResult describeLanguageModel(ModuleOp module,
     adapter = {{"source", options.adapterSource}, {"tensors", tensors}};
   }
   manifest["entry"] = ("_mlir_ciface_" + checkpoint::kEntryName).str();
-  manifest["abi"] = "rwkv7-forward-v1";
+  manifest["abi"] = "rwkv7-forward-v2";
   if (auto splice =
           module->getAttrOfType<DictionaryAttr>(multimodal::kSpliceAttrName)) {
-    manifest["abi"] = "rwkv7-forward-mm-v1";
+    manifest["abi"] = "rwkv7-forward-mm-v2";
     nlohmann::json mm = nlohmann::json::object();
     for (NamedAttribute a : splice) {
       if (auto i = dyn_cast<IntegerAttr>(a.getValue()))

@@ -3,7 +3,9 @@
 // Logits mode:
 //   modrwkv-run ART --tokens 12,7,300 [--logits-out FILE.npy] [--step]
 // writes the logits of every position as a float32 .npy of shape
-// [T, vocab] (one prefill call, or one decode call per token with --step).
+// [T, vocab] (one prefill call, or one decode call per token with --step);
+// with --last only the last position's, [1, vocab], and the model computes
+// no others (what a prompt's prefill needs).
 //
 // Text mode:
 //   modrwkv-run ART [--prompt TEXT | --prompt-file FILE|-] [--chat]
@@ -55,7 +57,7 @@ namespace {
 struct Options {
   std::string artifact, tokens, logitsOut, stateIn, stateOut, adapter;
   std::vector<Medium> media;
-  bool step = false;
+  bool step = false, last = false;
   GenerateOptions text;
   int threads = 0; ///< 0: the OpenMP default
 };
@@ -161,13 +163,15 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
         it->second(argv[++i]);
       } else if (arg == "--step") {
         o.step = true;
+      } else if (arg == "--last") {
+        o.last = true;
       } else if (arg == "--chat") {
         t.chat = true;
       } else if (arg == "-h" || arg == "--help") {
         help = true;
         std::printf(
             "usage: modrwkv-run ARTIFACT_DIR --tokens 1,2,3 [--logits-out "
-            "F.npy] [--step]\n"
+            "F.npy] [--step] [--last]\n"
             "       modrwkv-run ARTIFACT_DIR [--prompt TEXT | --prompt-file "
             "F|-] [--chat] [--max-tokens N]\n"
             "           [--temperature T] [--top-p P] [--top-k K] "
@@ -212,6 +216,10 @@ int runTokens(const Options &o, const modrwkv_model *model,
   int64_t vocab = modrwkv_model_vocab_size(model);
   int64_t n = int64_t(tokens.size());
   std::vector<float> logits(n * vocab);
+  // --last: no logits buffer, the state keeps the last row.
+  auto rowsOf = [&](int64_t first) {
+    return o.last ? nullptr : logits.data() + first * vocab;
+  };
   int rc = 0;
   if (!encoded.rowsPerItem.empty()) {
     if (o.step)
@@ -219,15 +227,20 @@ int runTokens(const Options &o, const modrwkv_model *model,
     rc = modrwkv_prefill_features(
         model, state, tokens.data(), n, encoded.features.data(),
         int64_t(encoded.features.size()) / modrwkv_model_width(model),
-        logits.data());
+        rowsOf(0));
   } else if (o.step) {
     for (int64_t i = 0; i < n && rc == 0; ++i)
-      rc = modrwkv_decode(model, state, tokens[i], logits.data() + i * vocab);
+      rc = modrwkv_decode(model, state, tokens[i], rowsOf(i));
   } else {
-    rc = modrwkv_prefill(model, state, tokens.data(), n, logits.data());
+    rc = modrwkv_prefill(model, state, tokens.data(), n, rowsOf(0));
   }
   if (rc != 0)
     return fail(modrwkv_last_error());
+  if (o.last) {
+    const float *row = modrwkv_state_logits(state);
+    logits.assign(row, row + vocab);
+    n = 1;
+  }
   if (!o.logitsOut.empty() && !writeNpy(o.logitsOut, logits, n, vocab))
     return fail("cannot write " + o.logitsOut);
   return 0;

@@ -214,6 +214,18 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
     x = arith::AddFOp::create(b, loc, x, cm.getResult());
   }
   // Layer 0's value-residual weights exist in checkpoints but are unused.
+  // The head runs for the last R tokens only, R = the logits buffer's rows
+  // (1 <= R <= tokens): a prompt's prefill skips the V x C products of the
+  // tokens whose logits nobody reads.
+  Value logitsBuffer = args[4];
+  Value count = tensor::DimOp::create(b, loc, x, 0);
+  Value rows = tensor::DimOp::create(b, loc, logitsBuffer, 0);
+  Value first = arith::SubIOp::create(b, loc, count, rows);
+  SmallVector<OpFoldResult> offsets = {first, b.getIndexAttr(0)};
+  SmallVector<OpFoldResult> sizes = {rows, b.getIndexAttr(C)};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  x = tensor::ExtractSliceOp::create(b, loc, act(C), x, offsets, sizes,
+                                     strides);
   x = layerNorm(x, "ln_out");
   Value logits = LinearOp::create(b, loc, act(V), x, mat("head.weight"),
                                   Value(), StringAttr());

@@ -8,9 +8,11 @@
  *                             memref<LxC> *att_shift, memref<LxC> *ffn_shift,
  *                             memref<LxHx64x64> *wkv, memref<?xV> *logits)
  *
- * (ABI "rwkv7-forward-v1"), which updates the three state buffers and fills
- * one logits row per token. Functions returning int return 0 on success and
- * -1 on error, with a message from modrwkv_last_error() (thread-local).
+ * (ABI "rwkv7-forward-v2"), which updates the three state buffers and fills
+ * the logits of the last R tokens, R = the logits buffer's rows (1 <= R <=
+ * tokens; v1 filled a row per token). Functions returning int return 0 on
+ * success and -1 on error, with a message from modrwkv_last_error()
+ * (thread-local).
  * A model is immutable once loaded and may be shared by threads; a state
  * must be used by one thread at a time.
  *
@@ -57,10 +59,11 @@ int modrwkv_state_copy(modrwkv_state *dst, const modrwkv_state *src);
 
 /* Feeds `n` >= 1 tokens. If `logits` is not NULL it receives n x vocab
  * floats, the logits after each token. The logits after the last token are
- * kept in the state either way. */
+ * kept in the state either way; with NULL they are the only ones computed
+ * (the head runs once per call, not once per token). */
 int modrwkv_prefill(const modrwkv_model *model, modrwkv_state *state,
                     const int32_t *tokens, int64_t n, float *logits);
-/* Multimodal artifacts (ABI "rwkv7-forward-mm-v1", compiled with
+/* Multimodal artifacts (ABI "rwkv7-forward-mm-v2", compiled with
  * --encoder): feeds `n` tokens where each placeholder token (see
  * modrwkv_model_placeholder) takes the next of the `rows` x width floats of
  * `features` (an encoder graph's output) as its embedding. The number of

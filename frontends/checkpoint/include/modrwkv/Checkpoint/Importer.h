@@ -48,7 +48,7 @@ mlir::Value tensorConstant(mlir::OpBuilder &b, mlir::Location loc, Tensor &t,
 /// With `adapters`, the base tensors they replace are swapped in and each
 /// adapted projection carries its Bone adapter. With a `placeholder` id
 /// (>= 0) the entry takes a `memref<?xC>` of modality rows after the tokens
-/// (ABI rwkv7-forward-mm-v1) and splices them in place of that token
+/// (ABI rwkv7-forward-mm-v2) and splices them in place of that token
 /// (mm.splice).
 mlir::OwningOpRef<mlir::ModuleOp> importRwkv7(mlir::MLIRContext &context,
                                               const ModelConfig &config,

@@ -1,0 +1,33 @@
+"""Work per token of a compiled RWKV-7 artifact, from its manifest's weight
+table: what the benchmark reports divide the measured machine rates by."""
+import math
+
+
+def _bytes(t):
+    return (4 if t["dtype"] == "f32" else 2) * math.prod(t["shape"])
+
+
+def _tensor(tensors, prefix):
+    return next(t for t in tensors if t["name"].startswith(prefix))
+
+
+def decode_bytes(manifest, with_state=False):
+    """Bytes read per decoded token: every weight once but only one row of
+    the embedding; with_state adds the WKV state, read and written."""
+    tensors = manifest["weights"]["tensors"]
+    emb = _tensor(tensors, "emb.weight")
+    total = sum(_bytes(t) for t in tensors) - _bytes(emb) * (1 - 1 / emb["shape"][0])
+    if with_state:
+        total += 2 * 4 * math.prod(manifest["state"]["wkv"])
+    return total
+
+
+def prefill_flops(manifest, tokens):
+    """FLOPs per token of a `tokens`-token prefill: 2 per matrix parameter,
+    the head's once per prefill (only the last token's logits are
+    computed)."""
+    tensors = manifest["weights"]["tensors"]
+    matrix = sum(math.prod(t["shape"]) for t in tensors
+                 if len(t["shape"]) == 2 and not t["name"].startswith("emb."))
+    head = math.prod(_tensor(tensors, "head.weight")["shape"])
+    return 2 * (matrix - head + head / tokens)
