@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "Errors.h"
+#include "Scratch.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -18,11 +19,29 @@
 
 namespace modrwkv::runtime {
 
+namespace {
+
+/// model.so resolves the entry points this library exports for it (the
+/// scratch allocator, CUDA's mgpu* functions) in the global scope, where
+/// they are not when this library itself was opened with RTLD_LOCAL (by
+/// Python's ctypes, say): promote it.
+void exportEntryPoints() {
+  Dl_info self{};
+  if (!dladdr(reinterpret_cast<void *>(&exportEntryPoints), &self) ||
+      !self.dli_fname ||
+      !dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL))
+    throw Failure("cannot export the runtime's entry points to model.so");
+}
+
+} // namespace
+
 ArtifactFiles::~ArtifactFiles() {
   if (weights)
     munmap(weights, weightBytes);
-  if (library)
+  if (library) {
     dlclose(library);
+    scratch::closed();
+  }
 }
 
 void ArtifactFiles::open(const std::string &directory,
@@ -58,9 +77,11 @@ void ArtifactFiles::open(const std::string &directory,
                   "' cannot run " + (cuda ? "here" : "on the CPU runtime"));
 
   libraryPath = dir + "/" + manifest.value("library", "model.so");
+  exportEntryPoints();
   library = dlopen(libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!library)
     throw Failure(libraryPath + ": cannot load: " + dlerror());
+  scratch::opened();
 
   const nlohmann::json &table = manifest["weights"];
   if (!table.is_object())

@@ -81,18 +81,6 @@ std::string describe(CUresult rc) {
          (text ? std::string(" (") + text + ")" : "");
 }
 
-/// model.so resolves the mgpu* entry points below in the global scope, where
-/// they are not when this library itself was opened with RTLD_LOCAL (by
-/// Python's ctypes, say): promote it.
-std::string exportEntryPoints() {
-  Dl_info self{};
-  if (!dladdr(reinterpret_cast<void *>(&exportEntryPoints), &self) ||
-      !self.dli_fname ||
-      !dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL))
-    return "cannot export the runtime's CUDA entry points to model.so";
-  return "";
-}
-
 /// MODRWKV_CUDA_PROFILE=1: every launch waits for its kernel, and the time
 /// per kernel (launch included) is printed to stderr at exit, largest first.
 struct Profile {
@@ -134,10 +122,6 @@ thread_local Capture *capture = nullptr;
 bool graphs = true; ///< MODRWKV_CUDA_GRAPHS=0 turns them off
 
 void load() {
-  if (std::string error = exportEntryPoints(); !error.empty()) {
-    loadError = error;
-    return;
-  }
   auto flag = [](const char *name) {
     const char *value = std::getenv(name);
     return value && *value ? std::string(value) != "0" : std::optional<bool>();

@@ -3,11 +3,15 @@
 
 // The whole model-level function (in the frontend's ABI: memref arguments,
 // results materialized into them) reaches the LLVM dialect with no rwkv,
-// tensor, linalg or memref op left, only malloc/free/libm as externals, and
-// a C interface taking the six buffers and returning nothing.
+// tensor, linalg or memref op left, only the runtime's allocation functions
+// and libm as externals, and a C interface taking the six buffers and
+// returning nothing.
 // CHECK: module attributes {rwkv.weights = [{name = "emb"
 // CHECK-NOT: rwkv.
 // CHECK-NOT: memrefCopy
+// CHECK-NOT: @malloc
+// CHECK: llvm.func @_mlir_memref_to_llvm_free(!llvm.ptr)
+// CHECK: llvm.func @_mlir_memref_to_llvm_alloc(i64) -> !llvm.ptr
 // CHECK: llvm.func @forward(
 // CHECK: llvm.func @_mlir_ciface_forward(%arg0: !llvm.ptr {rwkv.weights_buffer}, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr) attributes
 // CHECK-NOT: linalg.

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -104,6 +106,56 @@ TEST(Runtime, DecodeMatchesPrefillAndStateRoundTrips) {
   ASSERT_EQ(modrwkv_decode(m.get(), a.get(), 6, fromA.data()), 0);
   EXPECT_EQ(fromA, fromC);
   std::remove(path.c_str());
+}
+
+} // namespace
+
+// The allocation functions the runtime exports to compiled code.
+extern "C" void *_mlir_memref_to_llvm_alloc(size_t size);
+extern "C" void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment,
+                                                    size_t size);
+extern "C" void _mlir_memref_to_llvm_free(void *block);
+
+namespace {
+
+bool aligned(const void *p, uintptr_t alignment) {
+  return reinterpret_cast<uintptr_t>(p) % alignment == 0;
+}
+
+TEST(Runtime, ScratchBlocksAreReusedWhileAnArtifactIsOpen) {
+  Model m = loadArtifact();
+  ASSERT_TRUE(m);
+  constexpr size_t kMiB = size_t(1) << 20;
+  void *a = _mlir_memref_to_llvm_alloc(kMiB);
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(aligned(a, 64));
+  std::memset(a, 1, kMiB);
+  _mlir_memref_to_llvm_free(a);
+  // The same size, and a smaller one above half the block, get it back.
+  void *b = _mlir_memref_to_llvm_alloc(kMiB);
+  EXPECT_EQ(b, a);
+  _mlir_memref_to_llvm_free(b);
+  void *c = _mlir_memref_to_llvm_alloc(kMiB * 3 / 4);
+  EXPECT_EQ(c, a);
+  // Taken: another request gets another block; one below half does not
+  // take the cached block.
+  void *d = _mlir_memref_to_llvm_alloc(kMiB);
+  EXPECT_NE(d, a);
+  _mlir_memref_to_llvm_free(c);
+  void *e = _mlir_memref_to_llvm_alloc(kMiB / 4);
+  EXPECT_NE(e, a);
+  // Small and over-aligned blocks come and go through the C library.
+  void *f = _mlir_memref_to_llvm_alloc(100);
+  void *g = _mlir_memref_to_llvm_aligned_alloc(4096, 3 * kMiB);
+  ASSERT_NE(f, nullptr);
+  ASSERT_NE(g, nullptr);
+  EXPECT_TRUE(aligned(f, 64));
+  EXPECT_TRUE(aligned(g, 4096));
+  std::memset(g, 2, 3 * kMiB);
+  EXPECT_EQ(_mlir_memref_to_llvm_aligned_alloc(96, 64), nullptr);
+  for (void *p : {d, e, f, g})
+    _mlir_memref_to_llvm_free(p);
+  _mlir_memref_to_llvm_free(nullptr);
 }
 
 } // namespace
