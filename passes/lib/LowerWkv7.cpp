@@ -1,12 +1,15 @@
 //===- LowerWkv7.cpp - the WKV-7 recurrence to scf + vector ---------------===//
 //
-// for t in [0, T):                          (sequential: the recurrence)
-//   for h in [0, H):                        (independent heads)
+// forall h in [0, H):                       (independent heads: threads)
+//   for t in [0, T):                        (sequential: the recurrence)
 //     r, w, k, a, b = 64-lane vectors of token t, head h
 //     for i in [0, 64):                     (value rows of the state)
 //       row = S[h, i, :]
 //       row = row * w + (sum(row * a)) * b + v[t, 64h + i] * k
 //       y[t, 64h + i] = sum(row * r) ; S[h, i, :] = row
+//
+// Heads outermost: a head's 16 KiB state stays in L1 across the tokens,
+// and heads can run on different threads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,7 +36,7 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   Value c0 = idx(0), c1 = idx(1), cN = idx(kHeadSize);
-  Value heads = idx(cast<ShapedType>(op.getState().getType()).getDimSize(0));
+  int64_t heads = cast<ShapedType>(op.getState().getType()).getDimSize(0);
   Value tokens = tensor::DimOp::create(b, loc, op.getR(), 0);
   Value pad = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   auto fast = arith::FastMathFlagsAttr::get(b.getContext(),
@@ -57,24 +60,49 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
         .getResult();
   };
 
-  auto timeLoop = scf::ForOp::create(
-      b, loc, c0, tokens, c1, ValueRange{yInit, op.getState()},
-      [&](OpBuilder &tb, Location tl, Value t, ValueRange tArgs) {
-        auto headLoop = scf::ForOp::create(
-            tb, tl, c0, heads, c1, tArgs,
-            [&](OpBuilder &hb, Location hl, Value h, ValueRange hArgs) {
-              Value base = arith::MulIOp::create(hb, hl, h, cN);
+  // Offsets, sizes and strides of head h's columns of y and of its state
+  // (rank-reduced to 64 x 64).
+  struct Slice {
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+  };
+  auto ySlice = [&](OpBuilder &sb, Value base) {
+    return Slice{{sb.getIndexAttr(0), base},
+                 {tokens, sb.getIndexAttr(kHeadSize)},
+                 SmallVector<OpFoldResult>(2, sb.getIndexAttr(1))};
+  };
+  auto stateSlice = [&](OpBuilder &sb, Value h) {
+    OpFoldResult zero = sb.getIndexAttr(0), one = sb.getIndexAttr(1),
+                 size = sb.getIndexAttr(kHeadSize);
+    return Slice{{h, zero, zero}, {one, size, size}, {one, one, one}};
+  };
+  auto headStateType = RankedTensorType::get({kHeadSize, kHeadSize}, f32);
+
+  auto headLoop = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(heads)},
+      ValueRange{yInit, op.getState()}, std::nullopt,
+      [&](OpBuilder &hb, Location hl, ValueRange args) {
+        Value h = args[0], yAll = args[1], stateAll = args[2];
+        Value base = arith::MulIOp::create(hb, hl, h, cN);
+        Slice yPart = ySlice(hb, base), statePart = stateSlice(hb, h);
+        Value yHead = tensor::ExtractSliceOp::create(
+            hb, hl, yAll, yPart.offsets, yPart.sizes, yPart.strides);
+        Value stateHead = tensor::ExtractSliceOp::create(
+            hb, hl, headStateType, stateAll, statePart.offsets, statePart.sizes,
+            statePart.strides);
+        auto timeLoop = scf::ForOp::create(
+            hb, hl, c0, tokens, c1, ValueRange{yHead, stateHead},
+            [&](OpBuilder &tb, Location tl, Value t, ValueRange tArgs) {
               auto lane = [&](Value src) {
-                return read(hb, hl, src, {t, base});
+                return read(tb, tl, src, {t, base});
               };
               Value r = lane(op.getR()), w = lane(op.getW()),
                     k = lane(op.getK()), a = lane(op.getA()),
                     bv = lane(op.getB());
               auto rowLoop = scf::ForOp::create(
-                  hb, hl, c0, cN, c1, hArgs,
+                  tb, tl, c0, cN, c1, tArgs,
                   [&](OpBuilder &ib, Location il, Value i, ValueRange iArgs) {
                     Value y = iArgs[0], state = iArgs[1];
-                    Value row = read(ib, il, state, {h, i, c0});
+                    Value row = read(ib, il, state, {i, c0});
                     Value sa = sum(ib, il, row, a);
                     Value ch = arith::AddIOp::create(ib, il, base, i);
                     Value vi =
@@ -85,20 +113,28 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
                     next = vector::FMAOp::create(ib, il, saB, bv, next);
                     next = vector::FMAOp::create(ib, il, viB, k, next);
                     Value yi = sum(ib, il, next, r);
-                    Value newState = vector::TransferWriteOp::create(
-                                         ib, il, next, state, {h, i, c0},
-                                         ArrayRef<bool>{true})
-                                         .getResult();
+                    Value newState =
+                        vector::TransferWriteOp::create(
+                            ib, il, next, state, {i, c0}, ArrayRef<bool>{true})
+                            .getResult();
                     Value newY =
-                        tensor::InsertOp::create(ib, il, yi, y, {t, ch});
+                        tensor::InsertOp::create(ib, il, yi, y, {t, i});
                     scf::YieldOp::create(ib, il, ValueRange{newY, newState});
                   });
-              scf::YieldOp::create(hb, hl, rowLoop.getResults());
+              scf::YieldOp::create(tb, tl, rowLoop.getResults());
             });
-        scf::YieldOp::create(tb, tl, headLoop.getResults());
+        auto parallel = scf::InParallelOp::create(hb, hl);
+        OpBuilder::InsertionGuard guard(hb);
+        hb.setInsertionPointToStart(parallel.getBody());
+        tensor::ParallelInsertSliceOp::create(hb, hl, timeLoop.getResult(0),
+                                              yAll, yPart.offsets, yPart.sizes,
+                                              yPart.strides);
+        tensor::ParallelInsertSliceOp::create(
+            hb, hl, timeLoop.getResult(1), stateAll, statePart.offsets,
+            statePart.sizes, statePart.strides);
       });
 
-  replaceWithCasts(b, op, SmallVector<Value>(timeLoop.getResults()));
+  replaceWithCasts(b, op, SmallVector<Value>(headLoop.getResults()));
 }
 
 struct RwkvLowerWkv7Pass

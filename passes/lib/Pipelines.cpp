@@ -10,6 +10,7 @@
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/Linalg/Passes.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
@@ -79,6 +80,11 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
 
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   buildModelToBuffers(pm, options, createRwkvLowerWkv7());
+  // The recurrence's loop over heads: threads take heads, or one runs all.
+  if (options.parallel)
+    pm.addPass(createForallToParallelLoopPass());
+  else
+    pm.addPass(createForallToForLoopPass());
 
   // Buffers -> loops -> LLVM; the products first, as vector kernels.
   if (options.matmulKernels) {
@@ -89,9 +95,16 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
     kernelOptions.parallel = options.parallel;
     pm.addPass(createRwkvMatmulKernels(kernelOptions));
   }
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
   if (options.parallel)
+    pm.addNestedPass<func::FuncOp>(createRwkvParallelTokens());
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  if (options.parallel) {
     pm.addPass(createConvertSCFToOpenMPPass());
+    // Each parallel body is wrapped in a single-block memref.alloca_scope,
+    // which cannot hold the loops once they become blocks: the
+    // canonicalizer inlines the scopes (no stack allocations inside).
+    pm.addPass(createCanonicalizerPass());
+  }
   pm.addPass(createConvertVectorToSCFPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createSCFToControlFlowPass());

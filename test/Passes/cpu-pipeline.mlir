@@ -1,5 +1,6 @@
 // RUN: modrwkv-opt %s --modrwkv-cpu-pipeline | FileCheck %s
 // RUN: modrwkv-opt %s --modrwkv-cpu-pipeline=weight-alignment=4096 | FileCheck %s --check-prefix=ALIGN
+// RUN: modrwkv-opt %s --modrwkv-cpu-pipeline=parallel=1 | FileCheck %s --check-prefix=OMP
 
 // The whole model-level function (in the frontend's ABI: memref arguments,
 // results materialized into them) reaches the LLVM dialect with no rwkv,
@@ -18,6 +19,11 @@
 // CHECK-NOT: tensor.
 // CHECK-NOT: memref.
 // ALIGN: {name = "vec", offset = 4096 : i64
+// With threads, the recurrence's heads and the token rows of the other loop
+// nests run in OpenMP regions too, not only the products.
+// OMP: llvm.func @forward(
+// OMP-COUNT-8: omp.parallel
+// OMP: llvm.func @_mlir_ciface_forward(
 func.func @forward(%tokens: memref<?xi32>, %att: memref<1x64xf32>,
                    %ffn: memref<1x64xf32>, %wkv: memref<1x1x64x64xf32>,
                    %logits: memref<?x10xf32>) attributes {llvm.emit_c_interface} {

@@ -152,8 +152,9 @@ constexpr bool kHaveOpenmp = false;
 #endif
 cl::opt<bool> parallel(
     cl::cat(compileOptions), "parallel", cl::init(kHaveOpenmp),
-    cl::desc("Split the matrix products across threads (OpenMP; model.so "
-             "links libomp; default: on when this compiler has libomp)"));
+    cl::desc("Run on several threads (OpenMP): the products' weight rows, "
+             "the recurrence's heads, the other loops' token rows; model.so "
+             "links libomp (default: on when this compiler has libomp)"));
 
 cl::opt<unsigned> optLevel(cl::cat(compileOptions), "opt-level", cl::init(3),
                            cl::desc("LLVM optimization level (0-3)"));

@@ -13,6 +13,7 @@
 #include "modrwkv/Dialect/Mm/MmDialect.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -82,8 +83,10 @@ struct CpuPipelineOptions : public CommonPipelineOptions<CpuPipelineOptions> {
       llvm::cl::init(64)};
   Option<bool> parallel{
       *this, "parallel",
-      llvm::cl::desc("Threads (OpenMP) split the products' weight rows: "
-                     "scf.parallel -> omp; model.so must link libomp"),
+      llvm::cl::desc("Threads (OpenMP) split the products' weight rows, the "
+                     "recurrence's heads and the token rows of the other "
+                     "loop nests (rwkv-parallel-tokens): scf.parallel -> "
+                     "omp; model.so must link libomp"),
       llvm::cl::init(false)};
 };
 

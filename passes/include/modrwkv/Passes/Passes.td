@@ -35,11 +35,12 @@ def RwkvToLinalg : Pass<"rwkv-to-linalg", "mlir::func::FuncOp"> {
 def RwkvLowerWkv7 : Pass<"rwkv-lower-wkv7", "mlir::func::FuncOp"> {
   let summary = "Lower the WKV-7 recurrence to scf loops over vector rows";
   let description = [{
-    Emits, per token and head, a loop over the 64 value rows of the fp32
-    state; each row is one `vector<64xf32>` read, updated with the delta rule
-    and written back, so the state never leaves fp32 and the key axis is
-    vectorized. Operates on tensors; bufferization makes the state update
-    in place.
+    Emits an `scf.forall` over the heads (independent: threads may take
+    them) of a loop over the tokens (the recurrence) of a loop over the 64
+    value rows of the head's fp32 state; each row is one `vector<64xf32>`
+    read, updated with the delta rule and written back, so the state never
+    leaves fp32 and the key axis is vectorized. Operates on tensors;
+    bufferization makes the state update in place.
   }];
   let dependentDialects = ["mlir::func::FuncDialect",
                            "mlir::scf::SCFDialect",
@@ -261,6 +262,30 @@ def RwkvMatmulKernels : Pass<"rwkv-matmul-kernels", "mlir::ModuleOp"> {
                            "mlir::vector::VectorDialect",
                            "mlir::memref::MemRefDialect",
                            "mlir::arith::ArithDialect"];
+}
+
+def RwkvParallelTokens : Pass<"rwkv-parallel-tokens", "mlir::func::FuncOp"> {
+  let summary = "Split the token loop of loop nests on buffers across threads";
+  let description = [{
+    Tiles the first loop of each `linalg` op on buffers whose first loop is
+    parallel, runs over a dynamic extent (the tokens) and indexes every
+    output, into an `scf.parallel` over blocks of `rows` rows:
+
+      for t in [0, T), c in ...:  out[t, ...] = f(in[t, ...], ...)
+    becomes
+      scf.parallel t0 in [0, T) step rows:
+        for t in [t0, min(t0 + rows, T)), c in ...: (the same op on subviews)
+
+    so that `convert-scf-to-openmp` gives each thread a block of rows. Ops on
+    static shapes (state copies), ops whose first loop is a reduction, and
+    ops with an output not indexed by the first loop are left alone.
+  }];
+  let options = [
+    Option<"rows", "rows", "int64_t", "8", "Token rows per parallel iteration">,
+  ];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::affine::AffineDialect",
+                           "mlir::memref::MemRefDialect"];
 }
 
 def MmFuseAdapterCompression
