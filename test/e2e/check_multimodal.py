@@ -207,6 +207,52 @@ def main():
         checks(err <= tolerance,
                f"48x40 image resized ({name}) vs PIL: {err:.2e}")
 
+    # CLIP-style preprocessing (Hugging Face: resize the shortest edge to S,
+    # the other to int(S * long / short), then crop the center, the window
+    # at floor((size - crop) / 2), zeros past the image): 48x40 -> 43x36 ->
+    # 32x32 from (2, 5); with S = 24, 28x24 is padded to 32x32 from (-4, -2).
+    # Nearest resampling, so the comparison is exact.
+    def center_crop(im, size):
+        out = np.zeros((size, size, 3), np.uint8)
+        top, left = (im.shape[0] - size) // 2, (im.shape[1] - size) // 2
+        for i in range(size):
+            for j in range(size):
+                if 0 <= top + i < im.shape[0] and 0 <= left + j < im.shape[1]:
+                    out[i, j] = im[top + i, left + j]
+        return out
+
+    for edge, shape in [(36, (43, 36)), (24, (28, 24))]:
+        config = path(f"clip{edge}.json")
+        with open(config, "w") as f:
+            json.dump({"size": {"shortest_edge": edge}, "do_center_crop": True,
+                       "crop_size": {"height": IMAGE, "width": IMAGE},
+                       "image_mean": MEAN, "image_std": STD, "resample": 0}, f)
+        art = path(f"art-clip{edge}")
+        run(compile_cmd[:-4] + ["--encoder-config", config, "--opt-level",
+                                "0", "-o", art])
+        small = center_crop(np.asarray(Image.fromarray(big).resize(
+            shape, Image.NEAREST)), IMAGE)
+        with torch.no_grad():
+            f = vit64(torch.from_numpy(pixels_of(small)))[0].numpy()
+        want = model_reference(sd, tokens, adapter_reference(sd, f))
+        run([tool("modrwkv-run"), art, "--image", path("big.png"), "--tokens",
+             ",".join(map(str, tokens)), "--logits-out", path("clip.npy")])
+        err = rel_err(np.load(path("clip.npy")), want)
+        checks(err <= TOLERANCE, f"48x40 image, shortest edge {edge} + center "
+               f"crop {IMAGE} vs PIL + Hugging Face's crop: {err:.2e}")
+    for config, message in [
+            ({"size": {"shortest_edge": 36}}, "set do_center_crop and crop_size"),
+            ({"size": {"shortest_edge": 36}, "do_center_crop": True,
+              "crop_size": 28}, "crop_size {\"height\":28,\"width\":28} "
+             "differs from the tower's input 32x32"),
+            ({"size": 224}, "size 224 is not supported")]:
+        with open(path("bad-config.json"), "w") as f:
+            json.dump(config, f)
+        checks.expect_error(
+            f"preprocessing config {json.dumps(config)}",
+            compile_cmd[:-4] + ["--encoder-config", path("bad-config.json"),
+                                "-o", path("art-bad")], message)
+
     art = path("art-auto")
     checks.expect_error(
         "placeholder count mismatch", [tool("modrwkv-run"), art, "--image",

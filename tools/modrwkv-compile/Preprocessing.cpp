@@ -45,18 +45,60 @@ bool imageConfig(const nlohmann::json &cfg, const std::vector<int64_t> &shape,
       error = configPath + ": image_std must be positive";
       return false;
     }
-  if (cfg.contains("size") && cfg["size"].is_object() &&
-      cfg["size"].contains("height")) {
-    if (cfg["size"]["height"] != height || cfg["size"]["width"] != width) {
-      error = configPath + ": size " + cfg["size"].dump() +
-              " differs from the tower's input " + std::to_string(height) +
-              "x" + std::to_string(width);
+  // Hugging Face image processors: resize to `size` ({height, width}, or
+  // {shortest_edge} keeping the aspect ratio, as CLIP's), then optionally
+  // crop the center to `crop_size`; what comes out must be the tower's
+  // input.
+  auto positive = [](const nlohmann::json &v) {
+    return v.is_number_integer() && v.get<int64_t>() > 0;
+  };
+  std::string input = std::to_string(height) + "x" + std::to_string(width);
+  bool crop = cfg.value("do_center_crop", false);
+  if (crop) {
+    nlohmann::json size = cfg.value("crop_size", nlohmann::json());
+    if (positive(size))
+      size = {{"height", size}, {"width", size}};
+    if (!size.is_object() ||
+        !positive(size.value("height", nlohmann::json())) ||
+        !positive(size.value("width", nlohmann::json()))) {
+      error = configPath + ": do_center_crop needs crop_size {height, width}";
       return false;
     }
-  } else if (cfg.contains("size")) {
-    error = configPath + ": only size {height, width} is supported";
+    if (size["height"] != height || size["width"] != width) {
+      error = configPath + ": crop_size " + size.dump() +
+              " differs from the tower's input " + input;
+      return false;
+    }
+  }
+  out["center_crop"] = crop;
+  if (!cfg.contains("size"))
+    return true;
+  const nlohmann::json &size = cfg["size"];
+  if (size.is_object() &&
+      positive(size.value("shortest_edge", nlohmann::json())) &&
+      !size.contains("height")) {
+    if (!crop) {
+      error = configPath +
+              ": size {shortest_edge} gives each image its own "
+              "shape; the tower takes " +
+              input + ": set do_center_crop and crop_size";
+      return false;
+    }
+    out["resize"] = {{"shortest_edge", size["shortest_edge"]}};
+    return true;
+  }
+  if (!size.is_object() || !positive(size.value("height", nlohmann::json())) ||
+      !positive(size.value("width", nlohmann::json()))) {
+    error = configPath + ": size " + size.dump() +
+            " is not supported (use {height, width} or {shortest_edge})";
     return false;
   }
+  if (!crop && (size["height"] != height || size["width"] != width)) {
+    error = configPath + ": size " + size.dump() +
+            " differs from the tower's input " + input;
+    return false;
+  }
+  out["resize"] = {{"height", size["height"]}, {"width", size["width"]}};
   return true;
 }
 

@@ -34,13 +34,16 @@ struct Taps {
 };
 
 /// PIL's coefficients: the filter is widened by the scale when shrinking
-/// (antialiasing); nearest takes the input pixel under the output center.
+/// (antialiasing); nearest takes the input pixel under the output center,
+/// the center stepped by repeated addition as PIL's ImagingScaleAffine
+/// does (that rounding decides centers falling on an input pixel's edge).
 std::vector<Taps> taps(int64_t in, int64_t out, const std::string &filter) {
   std::vector<Taps> all(out);
   double scale = double(in) / double(out);
   if (filter == "nearest") {
-    for (int64_t i = 0; i < out; ++i)
-      all[i] = {std::min<int64_t>(int64_t((i + 0.5) * scale), in - 1), {1.0}};
+    double center = 0.5 * scale;
+    for (int64_t i = 0; i < out; ++i, center += scale)
+      all[i] = {std::min<int64_t>(int64_t(center), in - 1), {1.0}};
     return all;
   }
   double (*f)(double) = filter == "bicubic" ? cubic : triangle;
@@ -84,6 +87,44 @@ std::vector<uint8_t> resampleAxis(const std::vector<uint8_t> &src,
   return dst;
 }
 
+/// The size `preprocess.resize` asks of a height x width image (Hugging
+/// Face's get_resize_output_image_size: the shortest edge to S, the other
+/// scaled and truncated), the tower's input without one.
+std::pair<int64_t, int64_t> resizedShape(const nlohmann::json &preprocess,
+                                         int64_t height, int64_t width) {
+  const nlohmann::json &resize =
+      preprocess.value("resize", nlohmann::json::object());
+  if (resize.contains("shortest_edge")) {
+    int64_t edge = resize["shortest_edge"];
+    if (width <= height)
+      return {int64_t(double(edge) * height / width), edge};
+    return {edge, int64_t(double(edge) * width / height)};
+  }
+  return {resize.value("height", preprocess.at("height").get<int64_t>()),
+          resize.value("width", preprocess.at("width").get<int64_t>())};
+}
+
+/// The centered outHeight x outWidth window of an 8-bit [height, width, 3]
+/// image, zeros where it reaches past the image (Hugging Face's
+/// center_crop: the window starts at floor((size - crop) / 2)).
+std::vector<uint8_t> centerCrop(const std::vector<uint8_t> &rgb, int64_t height,
+                                int64_t width, int64_t outHeight,
+                                int64_t outWidth) {
+  auto start = [](int64_t size, int64_t crop) {
+    int64_t d = size - crop;
+    return d >= 0 ? d / 2 : -((-d + 1) / 2);
+  };
+  int64_t top = start(height, outHeight), left = start(width, outWidth);
+  std::vector<uint8_t> out(outHeight * outWidth * 3, 0);
+  for (int64_t i = 0; i < outHeight; ++i)
+    for (int64_t j = 0; j < outWidth; ++j) {
+      int64_t y = top + i, x = left + j;
+      if (y >= 0 && y < height && x >= 0 && x < width)
+        std::copy_n(&rgb[(y * width + x) * 3], 3, &out[(i * outWidth + j) * 3]);
+    }
+  return out;
+}
+
 } // namespace
 
 bool loadImage(const std::string &path, const nlohmann::json &preprocess,
@@ -106,11 +147,22 @@ bool loadImage(const std::string &path, const nlohmann::json &preprocess,
     std::string filter = preprocess.at("resample");
     std::vector<uint8_t> rgb(data.get(),
                              data.get() + size_t(width) * height * 3);
-    if (width != outWidth || height != outHeight)
+    auto [resizedHeight, resizedWidth] =
+        resizedShape(preprocess, height, width);
+    if (resizedHeight < 1 || resizedWidth < 1) {
+      error = path + ": " + std::to_string(width) + "x" +
+              std::to_string(height) + " is too narrow to resize";
+      return false;
+    }
+    if (width != resizedWidth || height != resizedHeight)
       // Horizontal pass over [height, width, 3], then vertical over
-      // [1, height, outWidth * 3].
-      rgb = resampleAxis(resampleAxis(rgb, height, width, 3, outWidth, filter),
-                         1, height, outWidth * 3, outHeight, filter);
+      // [1, height, resizedWidth * 3].
+      rgb = resampleAxis(
+          resampleAxis(rgb, height, width, 3, resizedWidth, filter), 1, height,
+          resizedWidth * 3, resizedHeight, filter);
+    if (preprocess.value("center_crop", false) || resizedHeight != outHeight ||
+        resizedWidth != outWidth)
+      rgb = centerCrop(rgb, resizedHeight, resizedWidth, outHeight, outWidth);
     pixels.assign(3 * outHeight * outWidth, 0.0f);
     for (int c = 0; c < 3; ++c)
       for (int64_t i = 0; i < outHeight * outWidth; ++i)

@@ -1,9 +1,10 @@
 //===- Image.h - image files to encoder input for modrwkv-run --*- C++ -*-===//
 //
-// Decodes PNG/JPEG/BMP (stb_image), resizes to the tower's input size with
-// the resampling filter of the encoder's preprocessing (PIL's convolution
-// resampling, as Hugging Face image processors use it), rescales and
-// normalizes per channel, and lays the pixels out as [1, 3, H, W] floats.
+// Decodes PNG/JPEG/BMP (stb_image), resizes as the encoder's preprocessing
+// says (to a fixed size, or the shortest edge to S) with its resampling
+// filter (PIL's convolution resampling, as Hugging Face image processors use
+// it), crops the center to the tower's input size, rescales and normalizes
+// per channel, and lays the pixels out as [1, 3, H, W] floats.
 //
 //===----------------------------------------------------------------------===//
 
