@@ -7,7 +7,8 @@ splice in numpy, reference.py's RWKV-7): max|err| / std(ref) <= 1e-3.
 
 The fused pipelines (conv folded into the first layer, loop fusion) and the
 unfused one agree; an image that needs resizing matches PIL's resampling;
-bad inputs fail with clear errors.
+a text prompt with <image> markers feeds the same tokens and rows as the
+spliced token list; bad inputs fail with clear errors.
 """
 import json
 import os
@@ -24,6 +25,7 @@ import reference  # noqa: E402
 from export_encoders import ViT  # noqa: E402
 from gen_checkpoint import make_state_dict  # noqa: E402
 from harness import Checks, run, workspace  # noqa: E402
+from tokenizer_reference import Reference  # noqa: E402
 
 TOLERANCE = 1e-3
 WIDTH, D_ENC, HIDDEN, IMAGE = 64, 48, 128, 32
@@ -206,6 +208,41 @@ def main():
         err = rel_err(np.load(path("big.npy")), want)
         checks(err <= tolerance,
                f"48x40 image resized ({name}) vs PIL: {err:.2e}")
+
+    # Text mode: each <image> marker takes the next --image. The state after
+    # the prompt (--max-tokens 0) equals the one after the token list built
+    # here with the reference tokenizer (one prefill call both times: the
+    # same floats bit for bit).
+    vocab = Reference(os.path.join(HERE, "..", "..", "data",
+                                   "rwkv_vocab_v20230424.txt"))
+    text = ["User: compare ", " with ", "\n\nAssistant:"]
+    ids = vocab.encode(text[0].encode()) + image_tokens + \
+        vocab.encode(text[1].encode()) + image_tokens + \
+        vocab.encode(text[2].encode())
+    media = ["--image", path("image0.png"), "--image", path("image1.png")]
+    run([tool("modrwkv-run"), path("art-auto"), *media, "--tokens",
+         ",".join(map(str, ids)), "--state-out", path("tokens.state")])
+    run([tool("modrwkv-run"), path("art-auto"), *media, "--prompt",
+         "<image>".join(text), "--max-tokens", "0", "--state-out",
+         path("text.state")])
+    same = open(path("tokens.state"), "rb").read() == \
+        open(path("text.state"), "rb").read()
+    checks(same, "--prompt with two <image> markers = the spliced token list "
+           "(identical states)")
+    run([tool("modrwkv-run"), path("art-auto"), *media, "--prompt",
+         "".join(text), "--max-tokens", "0", "--state-out", path("first.state")])
+    first = vocab.encode(b"".join(t.encode() for t in text))
+    run([tool("modrwkv-run"), path("art-auto"), *media, "--tokens",
+         ",".join(map(str, image_tokens * 2 + first)), "--state-out",
+         path("tokens-first.state")])
+    same = open(path("tokens-first.state"), "rb").read() == \
+        open(path("first.state"), "rb").read()
+    checks(same, "--prompt without markers: the images first")
+    checks.expect_error(
+        "marker count mismatch",
+        [tool("modrwkv-run"), path("art-auto"), *media, "--prompt",
+         "<image> and", "--max-tokens", "0"],
+        "the prompt has 1 <image> marker and 2 --image files")
 
     # CLIP-style preprocessing (Hugging Face: resize the shortest edge to S,
     # the other to int(S * long / short), then crop the center, the window

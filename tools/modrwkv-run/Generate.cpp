@@ -174,6 +174,36 @@ bool feedText(const modrwkv_model *model, modrwkv_state *state,
   return ids.empty() || prefill(model, state, ids);
 }
 
+/// Feeds a prompt, its media spliced where its markers say (or first).
+/// Returns false after reporting an error.
+bool feedPrompt(const modrwkv_model *model, modrwkv_state *state,
+                const modrwkv_tokenizer *tokenizer, const std::string &text,
+                const Encoded *media, int64_t &tokens) {
+  if (!media) {
+    if (!feedText(model, state, tokenizer, text, tokens)) {
+      fail(modrwkv_last_error());
+      return false;
+    }
+    return true;
+  }
+  std::vector<int32_t> ids;
+  std::vector<float> rows;
+  std::string error;
+  if (!promptWithMedia(text, *media, tokenizer, ids, rows, error)) {
+    fail(error);
+    return false;
+  }
+  tokens = int64_t(ids.size());
+  if (!ids.empty() &&
+      modrwkv_prefill_features(
+          model, state, ids.data(), tokens, rows.data(),
+          int64_t(rows.size()) / modrwkv_model_width(model), nullptr) != 0) {
+    fail(modrwkv_last_error());
+    return false;
+  }
+  return true;
+}
+
 } // namespace
 
 int generate(const GenerateOptions &options, const modrwkv_model *model,
@@ -205,6 +235,10 @@ int generate(const GenerateOptions &options, const modrwkv_model *model,
     if (stops.empty())
       stops = {"\n\n"};
     bool tty = isatty(STDIN_FILENO);
+    if (options.media && !timed(promptSeconds, [&] {
+          return feedPrompt(model, state, tok, "", options.media, promptTokens);
+        }))
+      return 1;
     std::string line;
     while (true) {
       if (tty)
@@ -239,9 +273,11 @@ int generate(const GenerateOptions &options, const modrwkv_model *model,
       text = *options.prompt;
     else if (!options.promptFile.empty() && !readAll(options.promptFile, text))
       return fail(options.promptFile + ": cannot read the prompt");
-    if (!timed(promptSeconds,
-               [&] { return feedText(model, state, tok, text, promptTokens); }))
-      return fail(modrwkv_last_error());
+    if (!timed(promptSeconds, [&] {
+          return feedPrompt(model, state, tok, text, options.media,
+                            promptTokens);
+        }))
+      return 1;
     generatedTokens =
         timed(generateSeconds, [&] {
           return reply(options, model, state, tok, options.stops, generated);

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+struct Encoded;
+
 struct GenerateOptions {
   std::optional<std::string> prompt; ///< text, or read from promptFile
   std::string promptFile;            ///< "-" = standard input
@@ -19,6 +21,7 @@ struct GenerateOptions {
   std::vector<std::string> stops;
   std::string tokensOut; ///< file for the generated ids
   modrwkv_sampler_params sampler = modrwkv_sampler_defaults();
+  const Encoded *media = nullptr; ///< --image / --audio, encoded
 };
 
 /// Prints `message` as modrwkv-run's error; returns the exit status 1.
@@ -38,9 +41,10 @@ struct Medium {
 /// Adapter rows of the media of a prompt, in order, and how the artifact
 /// splices them (manifest.json `multimodal`).
 struct Encoded {
-  std::vector<float> features;      ///< rows x width
-  std::vector<int64_t> rowsPerItem; ///< per medium
-  std::string splice;               ///< "placeholder" or "prefix"
+  std::vector<float> features;         ///< rows x width
+  std::vector<int64_t> rowsPerItem;    ///< per medium
+  std::vector<std::string> modalities; ///< per medium
+  std::string splice;                  ///< "placeholder" or "prefix"
   int32_t placeholder = -1, begin = -1, end = -1;
 };
 
@@ -49,9 +53,16 @@ struct Encoded {
 int encodeMedia(const std::string &artifact, const std::vector<Medium> &media,
                 Encoded &out);
 
-/// The tokens that carry `encoded`'s rows: per medium, `begin`, one
-/// placeholder per row, `end` (placeholders only for prefix splicing).
-std::vector<int32_t> modalityTokens(const Encoded &encoded);
+/// A text prompt with its media as tokens and feature rows. Each `<image>`
+/// or `<audio>` marker in `text` takes the next medium of its kind (in
+/// command-line order) and becomes `begin`, one placeholder per row, `end`
+/// (placeholders only for prefix splicing); a prompt without markers gets
+/// all media before its text. The marker counts must match the media.
+/// Returns false with `error` set.
+bool promptWithMedia(const std::string &text, const Encoded &media,
+                     const modrwkv_tokenizer *tokenizer,
+                     std::vector<int32_t> &tokens, std::vector<float> &rows,
+                     std::string &error);
 
 /// Generates text from the prompt (or chats on stdin), streaming it to
 /// stdout; the state continues from whatever it holds. Returns the exit

@@ -7,6 +7,7 @@
 #include "modrwkv/graph.h"
 
 #include <fstream>
+#include <map>
 #include <memory>
 
 int encodeMedia(const std::string &artifact, const std::vector<Medium> &media,
@@ -58,18 +59,76 @@ int encodeMedia(const std::string &artifact, const std::vector<Medium> &media,
       return fail(modrwkv_last_error());
     out.features.insert(out.features.end(), rows.begin(), rows.end());
     out.rowsPerItem.push_back(output.shape[0]);
+    out.modalities.push_back(medium.modality);
   }
   return 0;
 }
 
-std::vector<int32_t> modalityTokens(const Encoded &encoded) {
-  std::vector<int32_t> tokens;
-  for (int64_t rows : encoded.rowsPerItem) {
-    if (encoded.splice != "prefix")
-      tokens.push_back(encoded.begin);
-    tokens.insert(tokens.end(), rows, encoded.placeholder);
-    if (encoded.splice != "prefix")
-      tokens.push_back(encoded.end);
+bool promptWithMedia(const std::string &text, const Encoded &media,
+                     const modrwkv_tokenizer *tokenizer,
+                     std::vector<int32_t> &tokens, std::vector<float> &rows,
+                     std::string &error) {
+  size_t count = media.rowsPerItem.size();
+  std::vector<size_t> firstRow(count + 1, 0);
+  for (size_t i = 0; i < count; ++i)
+    firstRow[i + 1] = firstRow[i] + size_t(media.rowsPerItem[i]);
+  size_t width = firstRow[count] ? media.features.size() / firstRow[count] : 0;
+  auto addText = [&](const std::string &part) {
+    std::vector<int32_t> ids(part.size());
+    ids.resize(modrwkv_tokenize(tokenizer, part.data(), int64_t(part.size()),
+                                ids.data()));
+    tokens.insert(tokens.end(), ids.begin(), ids.end());
+  };
+  auto addMedium = [&](size_t i) {
+    bool framed = media.splice != "prefix";
+    if (framed)
+      tokens.push_back(media.begin);
+    tokens.insert(tokens.end(), media.rowsPerItem[i], media.placeholder);
+    if (framed)
+      tokens.push_back(media.end);
+    rows.insert(rows.end(), media.features.begin() + firstRow[i] * width,
+                media.features.begin() + firstRow[i + 1] * width);
+  };
+
+  // The media of each kind in command-line order, and the markers in the
+  // text (position, kind).
+  std::map<std::string, std::vector<size_t>> queued;
+  for (size_t i = 0; i < count; ++i)
+    queued[media.modalities[i]].push_back(i);
+  std::vector<std::pair<size_t, std::string>> markers;
+  for (const char *kind : {"image", "audio"}) {
+    std::string marker = std::string("<") + kind + ">";
+    for (size_t at = text.find(marker); at != std::string::npos;
+         at = text.find(marker, at + marker.size()))
+      markers.push_back({at, kind});
   }
-  return tokens;
+  if (markers.empty()) {
+    for (size_t i = 0; i < count; ++i)
+      addMedium(i);
+    addText(text);
+    return true;
+  }
+  for (const char *kind : {"image", "audio"}) {
+    size_t marked =
+        std::count_if(markers.begin(), markers.end(),
+                      [&](const auto &m) { return m.second == kind; });
+    size_t given = queued[kind].size();
+    if (marked != given) {
+      error = "the prompt has " + std::to_string(marked) + " <" + kind +
+              "> marker" + (marked == 1 ? "" : "s") + " and " +
+              std::to_string(given) + " --" + kind + " file" +
+              (given == 1 ? "" : "s");
+      return false;
+    }
+  }
+  std::sort(markers.begin(), markers.end());
+  std::map<std::string, size_t> next;
+  size_t from = 0;
+  for (const auto &[at, kind] : markers) {
+    addText(text.substr(from, at - from));
+    addMedium(queued[kind][next[kind]++]);
+    from = at + kind.size() + 2;
+  }
+  addText(text.substr(from));
+  return true;
 }

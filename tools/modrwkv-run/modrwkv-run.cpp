@@ -21,9 +21,10 @@
 // FILE.wav (repeatable, in any mix the artifact has encoders for) encode
 // each medium with the artifact's tower and adapter, in command-line order.
 // With --tokens, the placeholder tokens (65532) take the rows in order, and
-// their count must match; in text mode the media are fed before the prompt,
-// each as 65530, one placeholder per row, 65531 (placeholders only, for
-// artifacts that splice a prefix).
+// their count must match; in text mode each `<image>` / `<audio>` marker in
+// the prompt takes the next medium of its kind, as 65530, one placeholder
+// per row, 65531 (placeholders only, for artifacts that splice a prefix);
+// a prompt without markers (and --chat) gets the media first.
 //
 // Both: --threads N sets the threads of an artifact compiled with
 // --parallel (0, the default: OMP_NUM_THREADS, else one per core); --state-in
@@ -281,16 +282,8 @@ int main(int argc, char **argv) {
   Encoded encoded;
   if (status == 0 && !o.media.empty())
     status = encodeMedia(o.artifact, o.media, encoded);
-  if (status == 0 && o.tokens.empty() && !o.media.empty()) {
-    // Text mode: the media first, then the prompt continues the state.
-    std::vector<int32_t> tokens = modalityTokens(encoded);
-    if (modrwkv_prefill_features(
-            model, state, tokens.data(), int64_t(tokens.size()),
-            encoded.features.data(),
-            int64_t(encoded.features.size()) / modrwkv_model_width(model),
-            nullptr) != 0)
-      status = fail(modrwkv_last_error());
-  }
+  if (!o.media.empty())
+    o.text.media = &encoded;
   if (status == 0)
     status = o.tokens.empty() ? generate(o.text, model, state)
                               : runTokens(o, model, state, encoded);
