@@ -4,7 +4,8 @@
 // nests over [tokens, channels] (token shift, lerps, norms, gating, relu^2)
 // that one thread runs while the others wait for the next product. Tiling
 // their token loop into an scf.parallel lets convert-scf-to-openmp give each
-// thread a block of rows.
+// thread a block of rows. Calls of one block (decode) keep the plain loops:
+// an OpenMP region per loop nest would cost more than it saves there.
 //
 //===----------------------------------------------------------------------===//
 
@@ -53,6 +54,18 @@ struct RwkvParallelTokensPass
         linalg::LinalgTilingLoopType::ParallelLoops);
     IRRewriter rewriter(&getContext());
     for (linalg::LinalgOp op : ops) {
+      Location loc = op.getLoc();
+      rewriter.setInsertionPoint(op);
+      Value tokens = getValueOrCreateConstantIndexOp(
+          rewriter, loc, op.createLoopRanges(rewriter, loc)[0].size);
+      Value several = arith::CmpIOp::create(
+          rewriter, loc, arith::CmpIPredicate::sgt, tokens,
+          arith::ConstantIndexOp::create(rewriter, loc, rows));
+      auto split = scf::IfOp::create(rewriter, loc, several,
+                                     /*withElseRegion=*/true);
+      rewriter.setInsertionPoint(split.elseBlock()->getTerminator());
+      rewriter.clone(*op);
+      op->moveBefore(split.thenBlock()->getTerminator());
       rewriter.setInsertionPoint(op);
       if (failed(linalg::tileLinalgOp(rewriter, op, options))) {
         op.emitError("rwkv-parallel-tokens: cannot tile the token loop");

@@ -7,11 +7,15 @@
 #col = affine_map<(d0, d1) -> (d1)>
 #red = affine_map<(d0, d1) -> (d0)>
 
-// An element-wise op over [tokens, channels]: the token loop becomes an
-// scf.parallel over blocks of 8 rows; the op runs on the block's subviews,
-// the per-channel operand is shared.
+// An element-wise op over [tokens, channels]: with more than 8 tokens the
+// token loop becomes an scf.parallel over blocks of 8 rows, the op running
+// on the block's subviews (the per-channel operand shared); with fewer
+// (decode), the op as it was.
 // CHECK-LABEL: func @lerp
 // CHECK-SAME: (%[[X:.*]]: memref<?x8xf32>, %[[M:.*]]: memref<8xf32>, %[[Y:.*]]: memref<?x8xf32>)
+// CHECK: %[[D:.*]] = memref.dim %[[X]], %c0
+// CHECK: %[[SEVERAL:.*]] = arith.cmpi sgt, %[[D]], %c8
+// CHECK: scf.if %[[SEVERAL]] {
 // CHECK: %[[T:.*]] = memref.dim %[[X]], %c0
 // CHECK: scf.parallel (%[[T0:.*]]) = (%{{.*}}) to (%[[T]]) step (%c8
 // CHECK:   %[[N:.*]] = affine.min #{{.*}}(%[[T0]])[%[[T]]]
@@ -19,8 +23,11 @@
 // CHECK:   %[[YB:.*]] = memref.subview %[[Y]][%[[T0]], 0] [%{{.*}}, 8] [1, 1]
 // CHECK:   linalg.generic {{.*}} ins(%[[XB]], %[[M]] : {{.*}}) outs(%[[YB]] : {{.*}})
 // CHECK:     arith.mulf
+// CHECK: } else {
+// CHECK:   linalg.generic {{.*}} ins(%[[X]], %[[M]] : {{.*}}) outs(%[[Y]] : {{.*}})
 // CHECK-NOT: linalg.generic
 // ROWS-LABEL: func @lerp
+// ROWS: arith.cmpi sgt, %{{.*}}, %c4
 // ROWS: scf.parallel ({{.*}}) = ({{.*}}) to ({{.*}}) step (%c4
 func.func @lerp(%x: memref<?x8xf32>, %m: memref<8xf32>, %y: memref<?x8xf32>) {
   linalg.generic {indexing_maps = [#row, #col, #row], iterator_types = ["parallel", "parallel"]}

@@ -276,9 +276,11 @@ def RwkvParallelTokens : Pass<"rwkv-parallel-tokens", "mlir::func::FuncOp"> {
       scf.parallel t0 in [0, T) step rows:
         for t in [t0, min(t0 + rows, T)), c in ...: (the same op on subviews)
 
-    so that `convert-scf-to-openmp` gives each thread a block of rows. Ops on
-    static shapes (state copies), ops whose first loop is a reduction, and
-    ops with an output not indexed by the first loop are left alone.
+    so that `convert-scf-to-openmp` gives each thread a block of rows. The
+    split is guarded by `T > rows`; with fewer tokens (decode) the op runs
+    as before, without an OpenMP region. Ops on static shapes (state
+    copies), ops whose first loop is a reduction, and ops with an output
+    not indexed by the first loop are left alone.
   }];
   let options = [
     Option<"rows", "rows", "int64_t", "8", "Token rows per parallel iteration">,
