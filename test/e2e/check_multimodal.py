@@ -191,6 +191,17 @@ def main():
     with open(os.path.join(path("art-auto"), "manifest.json")) as f:
         manifest = json.load(f)
     tokens = [BEGIN] + [PLACEHOLDER] * n + [END, 5]
+
+    def big_image_err(art, small):
+        """big.png through `art` against the reference fed `small`, the
+        32x32 image the artifact's preprocessing should make of it."""
+        with torch.no_grad():
+            f = vit64(torch.from_numpy(pixels_of(small)))[0].numpy()
+        want = model_reference(sd, tokens, adapter_reference(sd, f))
+        run([tool("modrwkv-run"), art, "--image", path("big.png"), "--tokens",
+             ",".join(map(str, tokens)), "--logits-out", path("big.npy")])
+        return rel_err(np.load(path("big.npy")), want)
+
     for name, code, tolerance in [("nearest", Image.NEAREST, TOLERANCE),
                                   ("bilinear", Image.BILINEAR, 1e-1)]:
         art = path("art-" + name)
@@ -200,12 +211,7 @@ def main():
         with open(os.path.join(art, "manifest.json"), "w") as f:
             json.dump(manifest, f)
         small = np.asarray(Image.fromarray(big).resize((IMAGE, IMAGE), code))
-        with torch.no_grad():
-            f = vit64(torch.from_numpy(pixels_of(small)))[0].numpy()
-        want = model_reference(sd, tokens, adapter_reference(sd, f))
-        run([tool("modrwkv-run"), art, "--image", path("big.png"), "--tokens",
-             ",".join(map(str, tokens)), "--logits-out", path("big.npy")])
-        err = rel_err(np.load(path("big.npy")), want)
+        err = big_image_err(art, small)
         checks(err <= tolerance,
                f"48x40 image resized ({name}) vs PIL: {err:.2e}")
 
@@ -269,12 +275,7 @@ def main():
                                 "0", "-o", art])
         small = center_crop(np.asarray(Image.fromarray(big).resize(
             shape, Image.NEAREST)), IMAGE)
-        with torch.no_grad():
-            f = vit64(torch.from_numpy(pixels_of(small)))[0].numpy()
-        want = model_reference(sd, tokens, adapter_reference(sd, f))
-        run([tool("modrwkv-run"), art, "--image", path("big.png"), "--tokens",
-             ",".join(map(str, tokens)), "--logits-out", path("clip.npy")])
-        err = rel_err(np.load(path("clip.npy")), want)
+        err = big_image_err(art, small)
         checks(err <= TOLERANCE, f"48x40 image, shortest edge {edge} + center "
                f"crop {IMAGE} vs PIL + Hugging Face's crop: {err:.2e}")
     for config, message in [
