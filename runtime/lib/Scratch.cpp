@@ -22,6 +22,8 @@ constexpr size_t kPad = 64;
 constexpr size_t kMinCached = size_t(64) << 10;
 constexpr size_t kMaxCachedBytes = size_t(1) << 30;
 
+Header &headerOf(void *block) { return static_cast<Header *>(block)[-1]; }
+
 struct Cache {
   std::mutex mutex;
   std::multimap<size_t, void *> blocks; ///< capacity -> block
@@ -30,7 +32,7 @@ struct Cache {
 
   void clear() {
     for (auto &[capacity, block] : blocks)
-      std::free(static_cast<Header *>(block)[-1].base);
+      std::free(headerOf(block).base);
     blocks.clear();
     bytes = 0;
   }
@@ -40,8 +42,6 @@ Cache &cache() {
   static Cache c;
   return c;
 }
-
-Header &headerOf(void *block) { return static_cast<Header *>(block)[-1]; }
 
 void *allocate(size_t alignment, size_t size) {
   size_t pad = std::max(alignment, kPad);

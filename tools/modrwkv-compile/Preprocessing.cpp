@@ -52,23 +52,29 @@ bool imageConfig(const nlohmann::json &cfg, const std::vector<int64_t> &shape,
   auto positive = [](const nlohmann::json &v) {
     return v.is_number_integer() && v.get<int64_t>() > 0;
   };
+  auto heightWidth = [&](const nlohmann::json &v) {
+    return v.is_object() && positive(v.value("height", nlohmann::json())) &&
+           positive(v.value("width", nlohmann::json()));
+  };
   std::string input = std::to_string(height) + "x" + std::to_string(width);
+  auto isInput = [&](const char *key, const nlohmann::json &v) {
+    if (v["height"] == height && v["width"] == width)
+      return true;
+    error = configPath + ": " + key + " " + v.dump() +
+            " differs from the tower's input " + input;
+    return false;
+  };
   bool crop = cfg.value("do_center_crop", false);
   if (crop) {
     nlohmann::json size = cfg.value("crop_size", nlohmann::json());
     if (positive(size))
       size = {{"height", size}, {"width", size}};
-    if (!size.is_object() ||
-        !positive(size.value("height", nlohmann::json())) ||
-        !positive(size.value("width", nlohmann::json()))) {
+    if (!heightWidth(size)) {
       error = configPath + ": do_center_crop needs crop_size {height, width}";
       return false;
     }
-    if (size["height"] != height || size["width"] != width) {
-      error = configPath + ": crop_size " + size.dump() +
-              " differs from the tower's input " + input;
+    if (!isInput("crop_size", size))
       return false;
-    }
   }
   out["center_crop"] = crop;
   if (!cfg.contains("size"))
@@ -87,17 +93,13 @@ bool imageConfig(const nlohmann::json &cfg, const std::vector<int64_t> &shape,
     out["resize"] = {{"shortest_edge", size["shortest_edge"]}};
     return true;
   }
-  if (!size.is_object() || !positive(size.value("height", nlohmann::json())) ||
-      !positive(size.value("width", nlohmann::json()))) {
+  if (!heightWidth(size)) {
     error = configPath + ": size " + size.dump() +
             " is not supported (use {height, width} or {shortest_edge})";
     return false;
   }
-  if (!crop && (size["height"] != height || size["width"] != width)) {
-    error = configPath + ": size " + size.dump() +
-            " differs from the tower's input " + input;
+  if (!crop && !isInput("size", size))
     return false;
-  }
   out["resize"] = {{"height", size["height"]}, {"width", size["width"]}};
   return true;
 }

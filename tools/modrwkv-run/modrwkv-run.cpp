@@ -216,8 +216,8 @@ int runTokens(const Options &o, const modrwkv_model *model,
     return fail(error);
   int64_t vocab = modrwkv_model_vocab_size(model);
   int64_t n = int64_t(tokens.size());
-  std::vector<float> logits(n * vocab);
   // --last: no logits buffer, the state keeps the last row.
+  std::vector<float> logits(o.last ? 0 : n * vocab);
   auto rowsOf = [&](int64_t first) {
     return o.last ? nullptr : logits.data() + first * vocab;
   };
