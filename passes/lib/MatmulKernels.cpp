@@ -26,8 +26,10 @@ namespace {
 
 class KernelEmitter {
 public:
-  KernelEmitter(const Product &p, int64_t width, bool parallel, Location loc)
-      : p(p), width(width), parallel(parallel), loc(loc) {}
+  KernelEmitter(const Product &p, int64_t width, bool parallel,
+                int64_t minParallelMacs, bool prefetch, Location loc)
+      : p(p), width(width), parallel(parallel),
+        minParallelMacs(minParallelMacs), prefetch(prefetch), loc(loc) {}
 
   /// The loop nest of the pass description as the function `name` (args x,
   /// w, y) and its strips `name`_strip<rows> (the token loops for a few W
@@ -88,7 +90,7 @@ public:
             if (lo == hi)
               return;
             func::FuncOp f = strip(nt);
-            rowsLoop(b, idx(b, lo), idx(b, hi), idx(b, nt),
+            rowsLoop(b, span, idx(b, lo), idx(b, hi), idx(b, nt),
                      [&](OpBuilder &b, Value n0) {
                        func::CallOp::create(
                            b, loc, f,
@@ -118,14 +120,35 @@ private:
                        });
   }
 
-  /// Rows of W are independent: with `parallel`, threads split them.
-  void rowsLoop(OpBuilder &b, Value lo, Value hi, Value step,
+  /// Rows of W are independent: with `parallel`, threads split them when
+  /// the product has at least `minParallelMacs` multiply-adds (`tokens`
+  /// x rows x depth); below that a thread team costs more than it saves.
+  void rowsLoop(OpBuilder &b, Value tokens, Value lo, Value hi, Value step,
                 llvm::function_ref<void(OpBuilder &, Value)> body) {
     if (!parallel)
       return forLoop(b, lo, hi, step, body);
-    scf::ParallelOp::create(
-        b, loc, ValueRange{lo}, ValueRange{hi}, ValueRange{step},
-        [&](OpBuilder &nb, Location, ValueRange ivs) { body(nb, ivs[0]); });
+    auto parallelLoop = [&](OpBuilder &b) {
+      scf::ParallelOp::create(
+          b, loc, ValueRange{lo}, ValueRange{hi}, ValueRange{step},
+          [&](OpBuilder &nb, Location, ValueRange ivs) { body(nb, ivs[0]); });
+    };
+    int64_t perToken = p.rows * p.depth;
+    if (perToken >= minParallelMacs)
+      return parallelLoop(b);
+    Value enough = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::uge,
+        arith::MulIOp::create(b, loc, tokens, idx(b, perToken)),
+        idx(b, minParallelMacs));
+    scf::IfOp::create(
+        b, loc, enough,
+        [&](OpBuilder &nb, Location) {
+          parallelLoop(nb);
+          scf::YieldOp::create(nb, loc);
+        },
+        [&](OpBuilder &nb, Location) {
+          forLoop(nb, lo, hi, step, body);
+          scf::YieldOp::create(nb, loc);
+        });
   }
 
   /// y[t0 + i, n0 + j] += x[t0 + i, :] . w[n0 + j, :] for the mt x nt tile.
@@ -137,10 +160,25 @@ private:
         {width}, cast<MemRefType>(p.w.getType()).getElementType());
     Value zero = arith::ConstantOp::create(b, loc, b.getZeroAttr(lanes));
     SmallVector<Value> init(mt * nt, zero);
+    // A one-token tile (decode) streams W from memory with nt interleaved
+    // rows, which the hardware prefetchers follow poorly: fetch the next
+    // tile's rows at the same k (clamped to the last row) while this one
+    // computes.
+    SmallVector<Value> ahead;
+    if (prefetch && mt == 1) {
+      Value last = idx(b, p.rows - 1);
+      for (int64_t j = 0; j < nt; ++j)
+        ahead.push_back(
+            arith::MinUIOp::create(b, loc, plus(b, n0, nt + j), last));
+    }
     auto loop = scf::ForOp::create(
         b, loc, idx(b, 0), idx(b, p.depth), idx(b, width), init,
         [&](OpBuilder &nb, Location, Value k, ValueRange acc) {
           SmallVector<Value> xs, ws, next;
+          for (Value row : ahead)
+            memref::PrefetchOp::create(nb, loc, p.w, ValueRange{row, k},
+                                       /*isWrite=*/false, /*localityHint=*/3,
+                                       /*isDataCache=*/true);
           for (int64_t i = 0; i < mt; ++i)
             xs.push_back(vector::LoadOp::create(
                 nb, loc, lanes, p.x, ValueRange{plus(nb, t0, i), k}));
@@ -171,6 +209,8 @@ private:
   const Product &p;
   int64_t width;
   bool parallel;
+  int64_t minParallelMacs;
+  bool prefetch;
   Location loc;
 };
 
@@ -202,7 +242,8 @@ struct RwkvMatmulKernelsPass
         OpBuilder mb = OpBuilder::atBlockEnd(module.getBody());
         std::string name =
             "rwkv_matmul_kernel_" + std::to_string(kernels.size() - 1);
-        kernel = KernelEmitter(p, vectorWidth, parallel, loc)
+        kernel = KernelEmitter(p, vectorWidth, parallel, minParallelMacs,
+                               prefetch, loc)
                      .emit(mb, name, tileTokens, tileRows,
                            std::max<int64_t>(tokenBlock, tileTokens));
       }

@@ -93,6 +93,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
     kernelOptions.tileRows = options.tileRows;
     kernelOptions.tokenBlock = options.tokenBlock;
     kernelOptions.parallel = options.parallel;
+    kernelOptions.prefetch = options.matmulPrefetch;
     pm.addPass(createRwkvMatmulKernels(kernelOptions));
   }
   if (options.parallel)

@@ -1,6 +1,7 @@
 // RUN: modrwkv-opt %s --rwkv-matmul-kernels --cse | FileCheck %s
 // RUN: modrwkv-opt %s --rwkv-matmul-kernels="tile-tokens=2 tile-rows=3 token-block=8" --cse | FileCheck %s --check-prefix=TILE
-// RUN: modrwkv-opt %s --rwkv-matmul-kernels=parallel=1 --cse | FileCheck %s --check-prefix=PAR
+// RUN: modrwkv-opt %s --rwkv-matmul-kernels="parallel=1 min-parallel-macs=256" --cse | FileCheck %s --check-prefix=PAR
+// RUN: modrwkv-opt %s --rwkv-matmul-kernels=prefetch=0 | FileCheck %s --check-prefix=NOPF
 
 #x = affine_map<(t, n, k) -> (t, k)>
 #w = affine_map<(t, n, k) -> (n, k)>
@@ -108,8 +109,15 @@ func.func @left_alone(%x: memref<?x20xf32>, %w: memref<8x20xf32>, %y: memref<?x8
 // CHECK: %[[SUM:.*]] = vector.reduction <add>, %{{.*}}#0, %[[OLD]] fastmath<reassoc>
 // CHECK: memref.store %[[SUM]], %[[SY]][%[[T0]], %[[SN0]]]
 // CHECK-COUNT-23: vector.reduction
+// The 1 x 6 tile (decode) prefetches the next strip's 6 rows (clamped to
+// the last row) at each k.
 // CHECK: scf.for %{{.*}} = %[[SMAIN]] to %[[SEND]] step %c1
+// CHECK: %[[AHEAD:.*]] = arith.addi %[[SN0]], %c6
+// CHECK: %[[CLAMPED:.*]] = arith.minui %[[AHEAD]], %c7
+// CHECK-COUNT-5: arith.minui
 // CHECK: iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// CHECK: memref.prefetch %[[SW]][%[[CLAMPED]], %{{.*}}], read, locality<3>, data
+// CHECK-COUNT-5: memref.prefetch %[[SW]]
 // CHECK-COUNT-6: vector.fma
 // CHECK: func.func private @[[F32]]_strip1
 // CHECK: iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
@@ -129,9 +137,28 @@ func.func @left_alone(%x: memref<?x20xf32>, %w: memref<8x20xf32>, %y: memref<?x8
 // TILE: iter_args({{.*}}) -> (vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>, vector<16xf32>)
 // TILE-COUNT-6: vector.fma
 
-// parallel: the strip loops are scf.parallel, one strip call per iteration.
+// parallel: the strip loops are scf.parallel, one strip call per iteration,
+// for products of at least min-parallel-macs multiply-adds a token (8 x 32
+// = 256)...
 // PAR: func.func private @rwkv_matmul_kernel_0(
+// PAR-NOT: scf.if
 // PAR: scf.parallel (%[[N:.*]]) = (%c0) to (%c6) step (%c6)
 // PAR-NEXT: func.call @rwkv_matmul_kernel_0_strip6(%{{.*}}, %[[N]])
 // PAR: scf.parallel
 // PAR-NEXT: func.call @rwkv_matmul_kernel_0_strip1(
+// ... and for smaller ones (5 x 32) when the token block brings enough:
+// one thread otherwise.
+// PAR: func.func private @rwkv_matmul_kernel_1(
+// PAR: %[[SPAN:.*]] = arith.subi %{{.*}}, %{{.*}} : index
+// PAR: %[[WORK:.*]] = arith.muli %[[SPAN]], %c160
+// PAR: %[[ENOUGH:.*]] = arith.cmpi uge, %[[WORK]], %c256
+// PAR: scf.if %[[ENOUGH]] {
+// PAR-NEXT: scf.parallel
+// PAR-NEXT: func.call @rwkv_matmul_kernel_1_strip1(
+// PAR: } else {
+// PAR-NEXT: scf.for
+// PAR-NEXT: func.call @rwkv_matmul_kernel_1_strip1(
+
+// prefetch=0: no prefetches.
+// NOPF: func.func private @rwkv_matmul_kernel_0_strip6(
+// NOPF-NOT: memref.prefetch

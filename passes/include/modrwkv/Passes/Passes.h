@@ -81,6 +81,11 @@ struct CpuPipelineOptions : public CommonPipelineOptions<CpuPipelineOptions> {
       *this, "token-block",
       llvm::cl::desc("rwkv-matmul-kernels: tokens per cache block"),
       llvm::cl::init(64)};
+  Option<bool> matmulPrefetch{
+      *this, "matmul-prefetch",
+      llvm::cl::desc("rwkv-matmul-kernels: one-token tiles prefetch the "
+                     "next tile's weight rows"),
+      llvm::cl::init(true)};
   Option<bool> parallel{
       *this, "parallel",
       llvm::cl::desc("Threads (OpenMP) split the products' weight rows, the "

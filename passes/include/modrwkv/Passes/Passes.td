@@ -237,11 +237,15 @@ def RwkvMatmulKernels : Pass<"rwkv-matmul-kernels", "mlir::ModuleOp"> {
 
     so that each vector load feeds several FMAs instead of one (the plain
     loops' dot products are bound by loads). Leftover tokens and rows use
-    1-wide tiles. With `parallel`, the loops over W rows are `scf.parallel`
-    (threads take disjoint rows of y). The loops live in one private function
-    per operand types
-    (`rwkv_matmul_kernel_N`), called in place of each product, so that the
-    layers share their code. Other generics, and products that do not
+    1-wide tiles. A one-token tile (decode: W streams from memory once)
+    prefetches the rows of the next tile at each k (`prefetch`). With
+    `parallel`, the loops over W rows are `scf.parallel` (threads take
+    disjoint rows of y), behind an `scf.if` that keeps a product on one
+    thread when its token block brings fewer than `min-parallel-macs`
+    multiply-adds (decode's small LoRA products: a fork and a barrier cost
+    more than they save). The loops live in one private function per operand
+    types (`rwkv_matmul_kernel_N`), called in place of each product, so that
+    the layers share their code. Other generics, and products that do not
     qualify, are left alone for the plain loop lowering.
   }];
   let options = [
@@ -256,6 +260,11 @@ def RwkvMatmulKernels : Pass<"rwkv-matmul-kernels", "mlir::ModuleOp"> {
     Option<"parallel", "parallel", "bool", "false",
            "Split the weight rows across threads (scf.parallel, for "
            "convert-scf-to-openmp)">,
+    Option<"minParallelMacs", "min-parallel-macs", "int64_t", "262144",
+           "With `parallel`: products of fewer multiply-adds (a token block "
+           "x rows x depth) run on one thread">,
+    Option<"prefetch", "prefetch", "bool", "true",
+           "One-token tiles prefetch the next tile's W rows">,
   ];
   let dependentDialects = ["mlir::func::FuncDialect",
                            "mlir::scf::SCFDialect",
