@@ -18,7 +18,9 @@ def main():
     rows, table = [], []
     for shape in shapes:
         torch = load(f"{shape}-torch.json")
-        for dtype in ("f32", "bf16"):
+        for dtype in ("f32", "bf16", "f16"):
+            if not os.path.exists(os.path.join(work, f"{shape}-{dtype}.bench.json")):
+                continue
             art = os.path.join(work, f"{shape}-{dtype}")
             manifest = json.load(open(os.path.join(art, "manifest.json")))
             compile_ = load(f"{shape}-{dtype}.compile.json")

@@ -2,8 +2,8 @@
 # CPU benchmark (issue 8): on this machine, in one run,
 # - probes the read bandwidth and the fp32 FMA peak (bench/probes.c);
 # - generates random checkpoints of the released 0.1B (12 x 768) and 0.4B
-#   (24 x 1024) shapes (vocab 65536, bf16), compiles each with f32 and bf16
-#   weight storage (time, peak RSS);
+#   (24 x 1024) shapes (vocab 65536, bf16), compiles each with f32, bf16 and
+#   f16 weight storage (time, peak RSS);
 # - measures decode (batch 1) and prefill (512 tokens) tokens/s, medians of
 #   RUNS runs after a warm-up, in process (modrwkv-bench);
 # - runs the PyTorch float32 baseline (bench/torch_baseline.py) on the same
@@ -11,15 +11,18 @@
 # and writes $BUILD/bench/run/results.{md,json}. Debian's torch calls the
 # system BLAS: with only the reference libblas3 its products are very slow;
 # `apt-get install libopenblas0-pthread` gives the baseline OpenBLAS.
-# usage: bench/run.sh [BUILD_DIR]; env RUNS (default 5), SHAPES ("0.1B 0.4B")
+# usage: bench/run.sh [BUILD_DIR]; env RUNS (default 5), SHAPES ("0.1B 0.4B"),
+# DTYPES ("f32 bf16 f16")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 work=$build/bench/run
 mkdir -p "$work"
+rm -f "$work"/*.bench.json "$work"/*.compile.json "$work"/*-torch.json
 py=.venv/bin/python
 runs=${RUNS:-5}
 shapes=${SHAPES:-"0.1B 0.4B"}
+dtypes=${DTYPES:-"f32 bf16 f16"}
 
 cc -O3 -march=native -fopenmp bench/probes.c -o "$work/probes"
 "$work/probes" > "$work/probes.json"
@@ -34,7 +37,7 @@ for shape in $shapes; do
   ckpt=$work/rwkv7-$shape.pth
   [ -f "$ckpt" ] || $py test/e2e/gen_checkpoint.py -o "$ckpt" --layers $layers \
     --width $width --vocab 65536 --ranks 64,64,32,128
-  for dtype in f32 bf16; do
+  for dtype in $dtypes; do
     art=$work/$shape-$dtype
     echo "== $shape $dtype: compile"
     /usr/bin/time -f '{"compile_s": %e, "compile_rss_kb": %M}' -o "$art.compile.json" \

@@ -62,14 +62,15 @@ def check_case(rt, case, rng, report):
     art = os.path.join(case, "artifact")
     with open(os.path.join(art, "manifest.json")) as f:
         manifest = json.load(f)
-    bf16 = any(t["dtype"] == "bf16" for t in manifest["weights"]["tensors"])
+    narrow = next((t["dtype"] for t in manifest["weights"]["tensors"]
+                   if t["dtype"] in ("bf16", "f16")), None)
     weights = reference.load(ckpt)
     exact = reference.Rwkv7(weights)
-    ref = reference.Rwkv7(reference.round_matrices_to_bf16(weights)) \
-        if bf16 else exact
+    ref = reference.Rwkv7(reference.round_matrices(weights, narrow)) \
+        if narrow else exact
     name = os.path.basename(os.path.normpath(case))
     print(f"== {name}: {manifest['config']}, "
-          f"{'bf16' if bf16 else 'f32'} weights, target "
+          f"{narrow or 'f32'} weights, target "
           f"{manifest.get('target', 'cpu')}", flush=True)
     model = rt.load(art)
     V = model.vocab
@@ -78,9 +79,9 @@ def check_case(rt, case, rng, report):
         want, _ = ref.run(list(tokens))
         got = model.state().prefill(tokens)
         report.error(f"{name} prefill {n}", got, want, TOLERANCE)
-        if bf16 and n == 300:
-            # Information: what rounding this checkpoint to bf16 costs (a
-            # property of the weights, zero for bf16 checkpoints).
+        if narrow and n == 300:
+            # Information: what rounding this checkpoint to bf16/f16 costs
+            # (a property of the weights, zero for bf16 checkpoints in bf16).
             full, _ = exact.run(list(tokens))
             print(f"     (information) {name} prefill {n} vs the unrounded "
                   f"checkpoint: max|err|/std = "

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes an artifact's weights.bin from a checkpoint, following the weight
 table of its manifest.json (name -> offset, shape, dtype; a '.T' suffix is
-the transposed tensor, '.bf16' the bf16 copy; bf16 rounds to nearest
-even, as modrwkv-compile does).
+the transposed tensor, '.bf16' / '.f16' the bf16 / f16 copy, rounded to
+nearest even as modrwkv-compile does).
 
 The GPU benchmark uses it: an artifact of the 1.5B shape is compiled where
 the compiler is, and its weights (6 GB) are made on the GPU machine instead
@@ -17,8 +17,10 @@ import torch
 
 def tensor_bytes(sd, entry):
     name, shape = entry["name"], entry["shape"]
-    # Suffixes: ".T" transposed, then ".bf16" stored as bf16.
-    base = name[:-len(".bf16")] if name.endswith(".bf16") else name
+    # Suffixes: ".T" transposed, then ".bf16" / ".f16" stored as such.
+    base = name
+    for suffix in (".bf16", ".f16"):
+        base = base[:-len(suffix)] if base.endswith(suffix) else base
     transpose = base.endswith(".T")
     base = base[:-2] if transpose else base
     if base not in sd:
@@ -33,6 +35,8 @@ def tensor_bytes(sd, entry):
     t = t.contiguous().reshape(shape)
     if entry["dtype"] == "bf16":
         return t.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
+    if entry["dtype"] == "f16":
+        return t.to(torch.float16).numpy().tobytes()
     if entry["dtype"] == "f32":
         return t.numpy().tobytes()
     raise SystemExit(f"fill_weights: '{name}' has dtype {entry['dtype']}")

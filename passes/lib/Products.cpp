@@ -57,8 +57,9 @@ std::optional<Product> modrwkv::matchProduct(linalg::GenericOp op) {
   auto y = cast<MemRefType>(p.y.getType());
   Type wElem = w.getElementType();
   if (!x.getElementType().isF32() || !y.getElementType().isF32() ||
-      !(wElem.isF32() || wElem.isBF16()) || !w.hasStaticShape() ||
-      !x.isLastDimUnitStride() || !w.isLastDimUnitStride())
+      !(wElem.isF32() || wElem.isBF16() || wElem.isF16()) ||
+      !w.hasStaticShape() || !x.isLastDimUnitStride() ||
+      !w.isLastDimUnitStride())
     return std::nullopt;
   p.rows = w.getDimSize(0);
   p.depth = w.getDimSize(1);

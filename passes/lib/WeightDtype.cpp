@@ -1,10 +1,13 @@
-//===- WeightDtype.cpp - bf16 storage for matrix weights ------------------===//
+//===- WeightDtype.cpp - bf16 / f16 storage for matrix weights ------------===//
 
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 #include "modrwkv/Passes/Passes.h"
 
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/Support/Format.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 namespace modrwkv {
@@ -27,6 +30,36 @@ uint16_t toBf16(float f) {
   return uint16_t(bits >> 16);
 }
 
+/// Round to nearest even; NaN stays NaN. Past f16's largest finite value
+/// (65504) the result is infinity: `overflow` tells the caller.
+uint16_t toF16(float f, bool &overflow) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  uint16_t sign = uint16_t((bits >> 16) & 0x8000);
+  uint32_t magnitude = bits & 0x7fffffff;
+  if (magnitude >= 0x7f800000) // inf, or NaN made quiet
+    return sign | (magnitude > 0x7f800000 ? 0x7e00 : 0x7c00);
+  if (magnitude < 0x38800000) {
+    // Below 2^-14: f16 subnormals are multiples of 2^-24. Adding 0.5 (a
+    // float whose last mantissa bit weighs 2^-24) makes the FPU round the
+    // magnitude to that grid, to nearest even; the low mantissa bits are
+    // then the f16 bits.
+    float scaled, half = 0.5f;
+    std::memcpy(&scaled, &magnitude, 4);
+    scaled += half;
+    uint32_t rounded;
+    std::memcpy(&rounded, &scaled, 4);
+    return sign | uint16_t(rounded - 0x3f000000);
+  }
+  // Normal range: rebias the exponent (127 -> 15) and drop 13 mantissa
+  // bits, rounding to nearest even; a carry may reach infinity.
+  magnitude -= (127 - 15) << 23;
+  magnitude += 0xfff + ((magnitude >> 13) & 1);
+  uint32_t h = magnitude >> 13;
+  overflow |= h >= 0x7c00;
+  return sign | uint16_t(std::min<uint32_t>(h, 0x7c00));
+}
+
 struct RwkvWeightDtypePass
     : public modrwkv::impl::RwkvWeightDtypeBase<RwkvWeightDtypePass> {
   using Base::Base;
@@ -34,14 +67,18 @@ struct RwkvWeightDtypePass
   void runOnOperation() override {
     if (dtype == "f32")
       return;
-    if (dtype != "bf16") {
+    MLIRContext *ctx = &getContext();
+    Type storage = dtype == "bf16"  ? Type(BFloat16Type::get(ctx))
+                   : dtype == "f16" ? Type(Float16Type::get(ctx))
+                                    : Type();
+    if (!storage) {
       getOperation().emitError("rwkv-weight-dtype: unsupported dtype '")
-          << dtype << "' (f32, bf16)";
+          << dtype << "' (f32, bf16, f16)";
       return signalPassFailure();
     }
-    // One bf16 copy per f32 resource, however many ops use it.
+    // One converted copy per f32 resource, however many ops use it.
     llvm::DenseMap<Attribute, Attribute> converted;
-    getOperation().walk([&](Operation *op) {
+    WalkResult result = getOperation().walk([&](Operation *op) {
       OpOperand *weight = nullptr;
       if (auto linear = dyn_cast<LinearOp>(op)) {
         if (!linear.getAdapter())
@@ -50,35 +87,57 @@ struct RwkvWeightDtypePass
         weight = &embedding.getTableMutable();
       }
       if (!weight)
-        return;
+        return WalkResult::advance();
       auto constant = weight->get().getDefiningOp<arith::ConstantOp>();
       auto attr = constant
                       ? dyn_cast<DenseResourceElementsAttr>(constant.getValue())
                       : nullptr;
       if (!attr || !attr.getElementType().isF32() ||
           !attr.getRawHandle().getBlob())
-        return;
-      Attribute &bf16 = converted[attr];
-      if (!bf16) {
+        return WalkResult::advance();
+      Attribute &narrow = converted[attr];
+      if (!narrow) {
         ArrayRef<char> bytes = attr.getRawHandle().getBlob()->getData();
         auto type = cast<ShapedType>(attr.getType());
         size_t n = type.getNumElements();
         if (bytes.size() != n * sizeof(float))
-          return;
+          return WalkResult::advance();
         AsmResourceBlob blob =
             HeapAsmResourceBlob::allocate(n * 2, alignof(uint16_t), true);
         auto *out = reinterpret_cast<uint16_t *>(blob.getMutableData().data());
         const auto *in = reinterpret_cast<const float *>(bytes.data());
-        for (size_t i = 0; i < n; ++i)
-          out[i] = toBf16(in[i]);
-        bf16 = DenseResourceElementsAttr::get(
-            type.clone(BFloat16Type::get(&getContext())),
-            (attr.getRawHandle().getKey() + ".bf16").str(), std::move(blob));
+        StringRef key = attr.getRawHandle().getKey();
+        if (storage.isBF16()) {
+          for (size_t i = 0; i < n; ++i)
+            out[i] = toBf16(in[i]);
+        } else {
+          bool overflow = false;
+          for (size_t i = 0; i < n; ++i)
+            out[i] = toF16(in[i], overflow);
+          // An infinity in place of a large weight would be a silently
+          // wrong model.
+          if (overflow) {
+            float largest = 0;
+            for (size_t i = 0; i < n; ++i)
+              largest = std::max(largest, std::fabs(in[i]));
+            std::string text;
+            llvm::raw_string_ostream(text) << llvm::format("%g", largest);
+            op->emitError("rwkv-weight-dtype: weight '")
+                << key << "' holds " << text
+                << ", beyond f16's range (65504); store it as bf16 or f32";
+            return WalkResult::interrupt();
+          }
+        }
+        narrow = DenseResourceElementsAttr::get(
+            type.clone(storage), (key + "." + dtype).str(), std::move(blob));
       }
       OpBuilder b(op);
       weight->set(
-          arith::ConstantOp::create(b, op->getLoc(), cast<TypedAttr>(bf16)));
+          arith::ConstantOp::create(b, op->getLoc(), cast<TypedAttr>(narrow)));
+      return WalkResult::advance();
     });
+    if (result.wasInterrupted())
+      signalPassFailure();
   }
 };
 

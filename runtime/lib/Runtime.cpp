@@ -68,7 +68,7 @@ struct modrwkv_model {
   struct WeightEntry {
     uint64_t offset;
     int64_t count;
-    bool f32; ///< else bf16
+    std::string dtype; ///< f32, bf16 or f16
   };
   std::map<std::string, WeightEntry> weightTable;
   /// --target cuda: weights.bin is uploaded once, states live on the device
@@ -216,11 +216,11 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
     uint64_t offset = t.at("offset").get<uint64_t>();
     std::string dtype = t.value("dtype", "");
     bool f32 = dtype == "f32";
-    if ((!f32 && dtype != "bf16") || count < 0 ||
+    if ((!f32 && dtype != "bf16" && dtype != "f16") || count < 0 ||
         offset + uint64_t(count) * (f32 ? 4 : 2) > m.files.weightBytes)
       throw Failure(manifestPath + ": bad weight table entry '" +
                     t.value("name", "") + "'");
-    m.weightTable[t.at("name").get<std::string>()] = {offset, count, f32};
+    m.weightTable[t.at("name").get<std::string>()] = {offset, count, dtype};
   }
   if (m.cuda) {
     if (m.forwardMm)
@@ -376,9 +376,9 @@ API int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
     if (it == model->weightTable.end())
       throw Failure(model->files.dir + ": the artifact has no weight '" +
                     std::string(name) + "'");
-    if (!it->second.f32)
-      throw Failure(std::string("weight '") + name +
-                    "' is stored as bf16; only f32 weights can be set");
+    if (it->second.dtype != "f32")
+      throw Failure(std::string("weight '") + name + "' is stored as " +
+                    it->second.dtype + "; only f32 weights can be set");
     if (it->second.count != count)
       throw Failure(std::string("weight '") + name + "' has " +
                     std::to_string(it->second.count) + " elements, not " +

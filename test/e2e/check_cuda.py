@@ -32,7 +32,7 @@ def main():
     ckpt = path("model.pth")
     run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o", ckpt,
          "--layers", "2", "--width", "128", "--vocab", "300"])
-    for dtype in ("f32", "bf16"):
+    for dtype in ("f32", "bf16", "f16"):
         art = path(f"artifact-{dtype}")
         run([tool("modrwkv-compile"), ckpt, "-o", art, "--target", "cuda",
              "--dtype", dtype])

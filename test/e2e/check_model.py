@@ -34,7 +34,7 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--format", default="pth", choices=["pth", "safetensors"])
     ap.add_argument("--long", type=int, default=200, help="long sequence length")
-    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"],
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"],
                     help="weight storage passed to modrwkv-compile")
     ap.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("gen_args", nargs=argparse.REMAINDER,
@@ -60,11 +60,12 @@ def main():
 
     weights = reference.load(ckpt)
     unrounded = None
-    if args.dtype == "bf16":
-        # --dtype bf16 stores the matrices of products and the embedding in
-        # bf16 (round to nearest even): the reference uses the same values.
+    if args.dtype != "f32":
+        # --dtype bf16/f16 stores the matrices of products and the embedding
+        # in that type (round to nearest even): the reference uses the same
+        # values.
         unrounded = reference.Rwkv7(dict(weights))
-        weights = reference.round_matrices_to_bf16(weights)
+        weights = reference.round_matrices(weights, args.dtype)
     model = reference.Rwkv7(weights)
     rng = np.random.default_rng(1234)
     sequences = {
@@ -92,7 +93,7 @@ def main():
         tokens = sequences[f"{args.long} tokens"]
         ref, _ = model.run(tokens)
         full, _ = unrounded.run(tokens)
-        print(f"     (information) bf16 rounding of this checkpoint's matrices "
+        print(f"     (information) {args.dtype} rounding of this checkpoint's matrices "
               f"moves the {len(tokens)}-token logits by max|diff|/std = "
               f"{np.abs(ref - full).max() / full.std():.2e}")
     for name, tokens in sequences.items():

@@ -39,15 +39,17 @@ def load(path):
     return out
 
 
-def round_matrices_to_bf16(weights):
+def round_matrices(weights, dtype):
     """The weights with every matrix of a product or the embedding (all 2-D
-    tensors but att.r_k, which is used per channel) rounded to bf16."""
+    tensors but att.r_k, which is used per channel) rounded from float32 to
+    `dtype` ("bf16" or "f16", round to nearest even)."""
     import torch
+    narrow = {"bf16": torch.bfloat16, "f16": torch.float16}[dtype]
     out = dict(weights)
     for name, value in weights.items():
         if value.ndim == 2 and not name.endswith("att.r_k"):
             out[name] = torch.tensor(value, dtype=torch.float32).to(
-                torch.bfloat16).to(torch.float64).numpy()
+                narrow).to(torch.float64).numpy()
     return out
 
 

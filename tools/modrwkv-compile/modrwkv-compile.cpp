@@ -99,8 +99,8 @@ cl::opt<bool> mergeAdapter(
              "apply it at run time, swappable with modrwkv-run --adapter)"));
 cl::opt<std::string>
     dtype(cl::cat(compileOptions), "dtype", cl::init("f32"),
-          cl::desc("Storage type of the matrix weights: f32 or bf16 (fp32 "
-                   "accumulation either way)"));
+          cl::desc("Storage type of the matrix weights: f32, bf16 or f16 "
+                   "(fp32 accumulation either way)"));
 cl::opt<std::string> pipeline(
     cl::cat(compileOptions), "pipeline",
     cl::desc("Pass pipeline from rwkv IR to the LLVM dialect, run on the "
@@ -408,8 +408,8 @@ int main(int argc, char **argv) {
 
   stages.begin(cuda ? "lowering (modrwkv-cuda-pipeline)"
                     : "lowering (modrwkv-cpu-pipeline)");
-  if (dtype != "f32" && dtype != "bf16")
-    return error("unsupported --dtype '" + dtype + "' (f32, bf16)");
+  if (dtype != "f32" && dtype != "bf16" && dtype != "f16")
+    return error("unsupported --dtype '" + dtype + "' (f32, bf16, f16)");
   std::string defaultPipeline =
       std::string(cuda ? "modrwkv-cuda-pipeline" : "modrwkv-cpu-pipeline") +
       "{weight-dtype=" + dtype + " adapter-fusion=" + adapterFusion;

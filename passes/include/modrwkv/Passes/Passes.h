@@ -47,7 +47,7 @@ struct CommonPipelineOptions : public mlir::PassPipelineOptions<Derived> {
       llvm::cl::init(64)};
   Option<std::string> weightDtype{
       *this, "weight-dtype",
-      llvm::cl::desc("Storage type of matrix weights: f32 or bf16 "
+      llvm::cl::desc("Storage type of matrix weights: f32, bf16 or f16 "
                      "(rwkv-weight-dtype)"),
       llvm::cl::init("f32")};
   Option<bool> mergeBone{

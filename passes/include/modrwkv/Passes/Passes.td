@@ -98,7 +98,7 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
   let summary = "Run each x W^T product as a warp-per-row gpu.launch";
   let description = [{
     Rewrites each product `y[t, n] += sum_k x[t, k] * W[n, k]` on buffers
-    (the linalg.generic that rwkv-matmul-kernels matches; W f32 or bf16)
+    (the linalg.generic that rwkv-matmul-kernels matches; W f32, bf16 or f16)
     into one kernel where a warp owns a W row and a tile of tokens:
 
       block = warps-per-block warps; grid = (ceil(N / warps), ceil(T / tile))
@@ -192,18 +192,20 @@ def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::func::FuncOp"> {
 }
 
 def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::func::FuncOp"> {
-  let summary = "Store the weights of products and embeddings in bf16";
+  let summary = "Store the weights of products and embeddings in bf16 or f16";
   let description = [{
     Rewrites the f32 dense_resource weights of rwkv.linear and rwkv.embedding
     (the matrices that dominate model size and decode bandwidth) into bf16
-    resources, rounding to nearest even; the lowering widens them to f32
-    inside the products, so accumulation stays fp32. Weights of linears with
-    an unmerged Bone adapter, vectors, and non-constant weights are left
-    alone. A checkpoint released in bf16 converts exactly.
+    or f16 resources, rounding to nearest even; the lowering widens them to
+    f32 inside the products, so accumulation stays fp32. Weights of linears
+    with an unmerged Bone adapter, vectors, and non-constant weights are left
+    alone. A checkpoint released in bf16 converts exactly to bf16. f16 keeps
+    3 more mantissa bits but only |w| <= 65504: a weight beyond that is an
+    error naming it (not an infinity).
   }];
   let options = [
     Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
-           "Storage type of the weights: bf16 (or f32: no change)">
+           "Storage type of the weights: bf16, f16 (or f32: no change)">
   ];
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
@@ -224,7 +226,7 @@ def RwkvMatmulKernels : Pass<"rwkv-matmul-kernels", "mlir::ModuleOp"> {
   let description = [{
     Rewrites each product `y[t, n] += sum_k x[t, k] * W[n, k]` on buffers (a
     `linalg.generic` with maps (t, k), (n, k) -> (t, n) and a multiply-add
-    body; W f32 or bf16, K a multiple of `vector-width`, unit innermost
+    body; W f32, bf16 or f16, K a multiple of `vector-width`, unit innermost
     strides) into loops over register tiles:
 
       for each block of `token-block` tokens:

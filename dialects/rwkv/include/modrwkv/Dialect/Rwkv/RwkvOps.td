@@ -35,7 +35,7 @@ def Rwkv_Vector : 1DTensorOf<[F32]>;
 def Rwkv_Matrix : 2DTensorOf<[F32]>;
 // Stored weights of products may be bf16; they are widened to f32 inside
 // the product (fp32 accumulation).
-def Rwkv_WeightMatrix : 2DTensorOf<[F32, BF16]>;
+def Rwkv_WeightMatrix : 2DTensorOf<[F32, BF16, F16]>;
 def Rwkv_State : 3DTensorOf<[F32]>;
 
 //===----------------------------------------------------------------------===//
