@@ -12,7 +12,6 @@
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/InitAllDialects.h"
@@ -23,9 +22,11 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
+#include "llvm/Analysis/TargetLibraryInfo.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
@@ -69,6 +70,43 @@ std::unique_ptr<llvm::TargetMachine> hostMachine(const CodegenOptions &options,
   if (!machine)
     error = "cannot create a target machine for CPU '" + cpu + "'";
   return machine;
+}
+
+/// LLVM's -O<level> pipeline for `machine`. With `vectorMath` (x86-64 Linux:
+/// glibc's libmvec has the AVX2 and AVX-512 variants), the loop vectorizer
+/// may turn libm calls (expf, tanhf, ...) in vectorized loops into libmvec
+/// calls instead of one scalar call per lane.
+void optimize(llvm::Module &module, llvm::TargetMachine &machine,
+              unsigned optLevel, bool vectorMath) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopUnrolling = optLevel > 1;
+  tuning.LoopVectorization = optLevel > 1;
+  tuning.SLPVectorization = optLevel > 1;
+  llvm::PassBuilder builder(&machine, tuning);
+  const llvm::Triple &triple = machine.getTargetTriple();
+  bool libmvec = vectorMath && triple.getArch() == llvm::Triple::x86_64 &&
+                 triple.isOSLinux() && triple.isGNUEnvironment();
+  llvm::TargetLibraryInfoImpl library(triple,
+                                      libmvec ? llvm::VectorLibrary::LIBMVEC
+                                              : llvm::VectorLibrary::NoLibrary);
+  fam.registerPass([&] { return llvm::TargetLibraryAnalysis(library); });
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::OptimizationLevel level = optLevel == 0   ? llvm::OptimizationLevel::O0
+                                  : optLevel == 1 ? llvm::OptimizationLevel::O1
+                                  : optLevel == 2 ? llvm::OptimizationLevel::O2
+                                                  : llvm::OptimizationLevel::O3;
+  llvm::ModulePassManager passes =
+      optLevel == 0 ? builder.buildO0DefaultPipeline(level)
+                    : builder.buildPerModuleDefaultPipeline(level);
+  passes.run(module, mam);
 }
 
 ArrayAttr graphsOf(ModuleOp module) {
@@ -335,11 +373,7 @@ std::unique_ptr<llvm::Module> translateToLLVM(ModuleOp module,
   addPackedEntries(module, *llvmModule);
   llvmModule->setDataLayout(machine->createDataLayout());
   llvmModule->setTargetTriple(machine->getTargetTriple());
-  auto optimize = makeOptimizingTransformer(options.optLevel, 0, machine.get());
-  if (llvm::Error err = optimize(llvmModule.get())) {
-    (void)fail("LLVM optimization failed: " + llvm::toString(std::move(err)));
-    return nullptr;
-  }
+  optimize(*llvmModule, *machine, options.optLevel, options.vectorMath);
   return llvmModule;
 }
 
@@ -412,6 +446,11 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
   std::string libraryPath = join("model.so");
   SmallVector<std::string> args = {*program,    "-shared",  "-o",
                                    libraryPath, objectPath, "-lm"};
+  // Vectorized math calls (CodegenOptions::vectorMath) live in libmvec.
+  if (llvm::any_of(llvmIR.functions(), [](const llvm::Function &f) {
+        return f.isDeclaration() && f.getName().starts_with("_ZGV");
+      }))
+    args.push_back("-lmvec");
   // Parallel loops (--parallel) became calls into LLVM's OpenMP runtime.
   bool openmp = llvmIR.getFunction("__kmpc_fork_call") != nullptr;
   if (openmp) {

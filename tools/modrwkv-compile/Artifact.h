@@ -27,6 +27,7 @@ constexpr llvm::StringLiteral kPreprocessAttrName = "mm.preprocess";
 struct CodegenOptions {
   std::string cpu = "native"; ///< LLVM CPU name, or "native"
   unsigned optLevel = 3;
+  bool vectorMath = true;     ///< libm calls in vector loops -> glibc's libmvec
   std::string adapterSource;  ///< for the manifest, "" if none
   std::string target = "cpu"; ///< or "cuda"
   std::string chip;           ///< GPU architecture of a cuda target

@@ -158,6 +158,10 @@ cl::opt<bool> parallel(
 
 cl::opt<unsigned> optLevel(cl::cat(compileOptions), "opt-level", cl::init(3),
                            cl::desc("LLVM optimization level (0-3)"));
+cl::opt<bool> vectorMath(
+    cl::cat(compileOptions), "vector-math", cl::init(true),
+    cl::desc("Vectorized loops call glibc's libmvec for exp, tanh, ... "
+             "(x86-64 Linux; --vector-math=0: one libm call per lane)"));
 
 cl::opt<bool> progress(cl::cat(compileOptions), "progress",
                        cl::desc("Report each stage and its time on stderr "
@@ -446,6 +450,7 @@ int main(int argc, char **argv) {
   if (optLevel > 3)
     return error("--opt-level must be 0, 1, 2 or 3");
   options.optLevel = optLevel;
+  options.vectorMath = vectorMath;
   options.adapterSource = adapterPath;
   llvm::LLVMContext llvmContext;
   auto llvmModule = modrwkv::translateToLLVM(*module, llvmContext, options);
