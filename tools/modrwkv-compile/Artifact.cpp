@@ -74,8 +74,9 @@ std::unique_ptr<llvm::TargetMachine> hostMachine(const CodegenOptions &options,
 
 /// LLVM's -O<level> pipeline for `machine`. With `vectorMath` (x86-64 Linux:
 /// glibc's libmvec has the AVX2 and AVX-512 variants), the loop vectorizer
-/// may turn libm calls (expf, tanhf, ...) in vectorized loops into libmvec
-/// calls instead of one scalar call per lane.
+/// may turn libm calls in vectorized loops (expf; LLVM also maps log, sin,
+/// cos, tan and pow, not tanh) into libmvec calls instead of one scalar
+/// call per lane.
 void optimize(llvm::Module &module, llvm::TargetMachine &machine,
               unsigned optLevel, bool vectorMath) {
   llvm::LoopAnalysisManager lam;

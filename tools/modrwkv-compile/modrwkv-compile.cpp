@@ -160,7 +160,7 @@ cl::opt<unsigned> optLevel(cl::cat(compileOptions), "opt-level", cl::init(3),
                            cl::desc("LLVM optimization level (0-3)"));
 cl::opt<bool> vectorMath(
     cl::cat(compileOptions), "vector-math", cl::init(true),
-    cl::desc("Vectorized loops call glibc's libmvec for exp, tanh, ... "
+    cl::desc("Vectorized loops call glibc's libmvec for exp (log, sin, ...) "
              "(x86-64 Linux; --vector-math=0: one libm call per lane)"));
 
 cl::opt<bool> progress(cl::cat(compileOptions), "progress",
