@@ -28,10 +28,11 @@ namespace {
 
 /// The target-independent half: multimodal fusion, the rwkv ops to linalg
 /// (the WKV-7 through `lowerWkv7`, the target's own lowering), weights out
-/// of the IR, and bufferization.
+/// of the IR, and bufferization. With `shareLayers`, the layers call one
+/// function per block shape.
 template <typename Options>
 void buildModelToBuffers(OpPassManager &pm, const Options &options,
-                         std::unique_ptr<Pass> lowerWkv7) {
+                         std::unique_ptr<Pass> lowerWkv7, bool shareLayers) {
   // Multimodal side: fuse, lower, and inline the encoder towers into their
   // entry points.
   MmFuseAdapterCompressionOptions fusionOptions;
@@ -44,11 +45,13 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
   // Model level -> linalg/tensor/arith/math.
   if (options.mergeBone)
     pm.addNestedPass<func::FuncOp>(createRwkvMergeBone());
+  if (shareLayers)
+    pm.addPass(createRwkvOutlineBlocks());
   pm.addNestedPass<func::FuncOp>(createRwkvExpandBlocks());
   if (options.weightDtype != "f32") {
     RwkvWeightDtypeOptions dtypeOptions;
     dtypeOptions.dtype = options.weightDtype;
-    pm.addNestedPass<func::FuncOp>(createRwkvWeightDtype(dtypeOptions));
+    pm.addPass(createRwkvWeightDtype(dtypeOptions));
   }
   pm.addNestedPass<func::FuncOp>(std::move(lowerWkv7));
   pm.addNestedPass<func::FuncOp>(createRwkvToLinalg());
@@ -67,19 +70,28 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
   bufferization::OneShotBufferizePassOptions bufferizeOptions;
   bufferizeOptions.bufferizeFunctionBoundaries = true;
+  // Public entries take memrefs already; the shared layer functions' tensor
+  // arguments carry their layouts (rwkv-outline-blocks), and their results
+  // keep the layout of what they return (a state slice updated in place).
   bufferizeOptions.functionBoundaryTypeConversion =
-      bufferization::LayoutMapOption::IdentityLayoutMap;
+      bufferization::LayoutMapOption::InferLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferizeOptions));
+  // A shared layer function updates the state slices in place: the callers
+  // use their own buffers instead of results equal to an argument.
+  pm.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm.addPass(createCanonicalizerPass());
   bufferization::BufferDeallocationPipelineOptions deallocOptions;
   bufferization::buildBufferDeallocationPipeline(pm, deallocOptions);
+  // A layer function that returns a view of its argument (the last token
+  // row: the next token-shift state) hands the caller an owned clone.
+  pm.addPass(createConvertBufferizationToMemRefPass());
   pm.addNestedPass<func::FuncOp>(createRwkvCopiesToLinalg());
 }
 
 } // namespace
 
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
-  buildModelToBuffers(pm, options, createRwkvLowerWkv7());
+  buildModelToBuffers(pm, options, createRwkvLowerWkv7(), options.shareLayers);
   // The recurrence's loop over heads: threads take heads, or one runs all.
   if (options.parallel)
     pm.addPass(createForallToParallelLoopPass());
@@ -132,7 +144,10 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   RwkvLowerWkv7GpuOptions wkvOptions;
   wkvOptions.headsPerBlock = options.wkvHeadsPerBlock;
   wkvOptions.unroll = options.wkvUnroll;
-  buildModelToBuffers(pm, options, createRwkvLowerWkv7Gpu(wkvOptions));
+  // One host function: the layers' kernels are launched from `forward`
+  // (sharing layer bodies has not been run on a GPU).
+  buildModelToBuffers(pm, options, createRwkvLowerWkv7Gpu(wkvOptions),
+                      /*shareLayers=*/false);
 
   // Products get warp-per-row kernels; every remaining loop nest becomes a
   // kernel; the host code keeps only launches, views and device

@@ -4,6 +4,8 @@
 #include "modrwkv/Passes/Passes.h"
 
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/Support/Format.h"
 
 #include <algorithm>
@@ -60,6 +62,31 @@ uint16_t toF16(float f, bool &overflow) {
   return sign | uint16_t(std::min<uint32_t>(h, 0x7c00));
 }
 
+/// The weight operand of a product or embedding that may be narrowed: not
+/// one with an unmerged Bone adapter (the adapter math reads it in f32).
+OpOperand *narrowableWeight(Operation *op) {
+  if (auto linear = dyn_cast<LinearOp>(op))
+    return linear.getAdapter() ? nullptr : &linear.getWeightMutable();
+  if (auto embedding = dyn_cast<EmbeddingOp>(op))
+    return &embedding.getTableMutable();
+  return nullptr;
+}
+
+/// The f32 dense_resource (with its data) that `value` is a constant of.
+DenseResourceElementsAttr f32Resource(Value value) {
+  auto constant = value.getDefiningOp<arith::ConstantOp>();
+  auto attr = constant
+                  ? dyn_cast<DenseResourceElementsAttr>(constant.getValue())
+                  : nullptr;
+  if (!attr || !attr.getElementType().isF32() ||
+      !attr.getRawHandle().getBlob() ||
+      attr.getRawHandle().getBlob()->getData().size() !=
+          size_t(cast<ShapedType>(attr.getType()).getNumElements()) *
+              sizeof(float))
+    return nullptr;
+  return attr;
+}
+
 struct RwkvWeightDtypePass
     : public modrwkv::impl::RwkvWeightDtypeBase<RwkvWeightDtypePass> {
   using Base::Base;
@@ -68,77 +95,115 @@ struct RwkvWeightDtypePass
     if (dtype == "f32")
       return;
     MLIRContext *ctx = &getContext();
-    Type storage = dtype == "bf16"  ? Type(BFloat16Type::get(ctx))
-                   : dtype == "f16" ? Type(Float16Type::get(ctx))
-                                    : Type();
+    storage = dtype == "bf16"  ? Type(BFloat16Type::get(ctx))
+              : dtype == "f16" ? Type(Float16Type::get(ctx))
+                               : Type();
     if (!storage) {
       getOperation().emitError("rwkv-weight-dtype: unsupported dtype '")
           << dtype << "' (f32, bf16, f16)";
       return signalPassFailure();
     }
-    // One converted copy per f32 resource, however many ops use it.
-    llvm::DenseMap<Attribute, Attribute> converted;
+    // Weights that reach their products as arguments of a shared layer
+    // function (rwkv-outline-blocks) are narrowed at the call sites.
+    llvm::SetVector<BlockArgument> arguments;
     WalkResult result = getOperation().walk([&](Operation *op) {
-      OpOperand *weight = nullptr;
-      if (auto linear = dyn_cast<LinearOp>(op)) {
-        if (!linear.getAdapter())
-          weight = &linear.getWeightMutable();
-      } else if (auto embedding = dyn_cast<EmbeddingOp>(op)) {
-        weight = &embedding.getTableMutable();
-      }
+      OpOperand *weight = narrowableWeight(op);
       if (!weight)
         return WalkResult::advance();
-      auto constant = weight->get().getDefiningOp<arith::ConstantOp>();
-      auto attr = constant
-                      ? dyn_cast<DenseResourceElementsAttr>(constant.getValue())
-                      : nullptr;
-      if (!attr || !attr.getElementType().isF32() ||
-          !attr.getRawHandle().getBlob())
+      if (auto argument = dyn_cast<BlockArgument>(weight->get())) {
+        if (isa<func::FuncOp>(argument.getOwner()->getParentOp()))
+          arguments.insert(argument);
         return WalkResult::advance();
-      Attribute &narrow = converted[attr];
-      if (!narrow) {
-        ArrayRef<char> bytes = attr.getRawHandle().getBlob()->getData();
-        auto type = cast<ShapedType>(attr.getType());
-        size_t n = type.getNumElements();
-        if (bytes.size() != n * sizeof(float))
-          return WalkResult::advance();
-        AsmResourceBlob blob =
-            HeapAsmResourceBlob::allocate(n * 2, alignof(uint16_t), true);
-        auto *out = reinterpret_cast<uint16_t *>(blob.getMutableData().data());
-        const auto *in = reinterpret_cast<const float *>(bytes.data());
-        StringRef key = attr.getRawHandle().getKey();
-        if (storage.isBF16()) {
-          for (size_t i = 0; i < n; ++i)
-            out[i] = toBf16(in[i]);
-        } else {
-          bool overflow = false;
-          for (size_t i = 0; i < n; ++i)
-            out[i] = toF16(in[i], overflow);
-          // An infinity in place of a large weight would be a silently
-          // wrong model.
-          if (overflow) {
-            float largest = 0;
-            for (size_t i = 0; i < n; ++i)
-              largest = std::max(largest, std::fabs(in[i]));
-            std::string text;
-            llvm::raw_string_ostream(text) << llvm::format("%g", largest);
-            op->emitError("rwkv-weight-dtype: weight '")
-                << key << "' holds " << text
-                << ", beyond f16's range (65504); store it as bf16 or f32";
-            return WalkResult::interrupt();
-          }
-        }
-        narrow = DenseResourceElementsAttr::get(
-            type.clone(storage), (key + "." + dtype).str(), std::move(blob));
       }
-      OpBuilder b(op);
-      weight->set(
-          arith::ConstantOp::create(b, op->getLoc(), cast<TypedAttr>(narrow)));
-      return WalkResult::advance();
+      return WalkResult(narrow(*weight, op));
     });
     if (result.wasInterrupted())
-      signalPassFailure();
+      return signalPassFailure();
+    for (BlockArgument argument : arguments)
+      if (failed(narrowArgument(argument)))
+        return signalPassFailure();
   }
+
+private:
+  /// Replaces the f32 resource constant `weight` holds (if it does) by its
+  /// narrow copy; fails on an f16 overflow, reported at `user`.
+  LogicalResult narrow(OpOperand &weight, Operation *user) {
+    DenseResourceElementsAttr attr = f32Resource(weight.get());
+    if (!attr)
+      return success();
+    Attribute &narrowed = converted[attr];
+    if (!narrowed) {
+      ArrayRef<char> bytes = attr.getRawHandle().getBlob()->getData();
+      auto type = cast<ShapedType>(attr.getType());
+      size_t n = type.getNumElements();
+      AsmResourceBlob blob =
+          HeapAsmResourceBlob::allocate(n * 2, alignof(uint16_t), true);
+      auto *out = reinterpret_cast<uint16_t *>(blob.getMutableData().data());
+      const auto *in = reinterpret_cast<const float *>(bytes.data());
+      StringRef key = attr.getRawHandle().getKey();
+      if (storage.isBF16()) {
+        for (size_t i = 0; i < n; ++i)
+          out[i] = toBf16(in[i]);
+      } else {
+        bool overflow = false;
+        for (size_t i = 0; i < n; ++i)
+          out[i] = toF16(in[i], overflow);
+        // An infinity in place of a large weight would be a silently
+        // wrong model.
+        if (overflow) {
+          float largest = 0;
+          for (size_t i = 0; i < n; ++i)
+            largest = std::max(largest, std::fabs(in[i]));
+          std::string text;
+          llvm::raw_string_ostream(text) << llvm::format("%g", largest);
+          return user->emitError("rwkv-weight-dtype: weight '")
+                 << key << "' holds " << text
+                 << ", beyond f16's range (65504); store it as bf16 or f32";
+        }
+      }
+      narrowed = DenseResourceElementsAttr::get(
+          type.clone(storage), (key + "." + dtype).str(), std::move(blob));
+    }
+    OpBuilder b(user);
+    weight.set(arith::ConstantOp::create(b, user->getLoc(),
+                                         cast<TypedAttr>(narrowed)));
+    return success();
+  }
+
+  /// Narrows a private function's argument when it only feeds narrowable
+  /// weight operands and every caller passes an f32 resource constant;
+  /// otherwise leaves it (and its callers) f32.
+  LogicalResult narrowArgument(BlockArgument argument) {
+    auto function = cast<func::FuncOp>(argument.getOwner()->getParentOp());
+    if (!function.isPrivate() ||
+        !llvm::all_of(argument.getUses(), [](OpOperand &use) {
+          return narrowableWeight(use.getOwner()) == &use;
+        }))
+      return success();
+    std::optional<SymbolTable::UseRange> uses =
+        SymbolTable::getSymbolUses(function, getOperation());
+    if (!uses)
+      return success();
+    SmallVector<func::CallOp> calls;
+    for (const SymbolTable::SymbolUse &use : *uses) {
+      auto call = dyn_cast<func::CallOp>(use.getUser());
+      if (!call || !f32Resource(call.getOperand(argument.getArgNumber())))
+        return success();
+      calls.push_back(call);
+    }
+    for (func::CallOp call : calls)
+      if (failed(narrow(call->getOpOperand(argument.getArgNumber()), call)))
+        return failure();
+    argument.setType(cast<ShapedType>(argument.getType()).clone(storage));
+    function.setType(FunctionType::get(&getContext(),
+                                       function.getBody().getArgumentTypes(),
+                                       function.getResultTypes()));
+    return success();
+  }
+
+  Type storage;
+  /// One converted copy per f32 resource, however many ops use it.
+  llvm::DenseMap<Attribute, Attribute> converted;
 };
 
 } // namespace

@@ -1,6 +1,7 @@
 // RUN: modrwkv-opt %s --modrwkv-cpu-pipeline | FileCheck %s
 // RUN: modrwkv-opt %s --modrwkv-cpu-pipeline=weight-alignment=4096 | FileCheck %s --check-prefix=ALIGN
 // RUN: modrwkv-opt %s --modrwkv-cpu-pipeline=parallel=1 | FileCheck %s --check-prefix=OMP
+// RUN: modrwkv-opt %s --modrwkv-cpu-pipeline=share-layers=0 | FileCheck %s --check-prefix=INLINE
 
 // The whole model-level function (in the frontend's ABI: memref arguments,
 // results materialized into them) reaches the LLVM dialect with no rwkv,
@@ -19,11 +20,21 @@
 // CHECK-NOT: tensor.
 // CHECK-NOT: memref.
 // ALIGN: {name = "vec", offset = 4096 : i64
-// With threads, the recurrence's heads and the token rows of the other loop
-// nests run in OpenMP regions too, not only the products.
+// The time-mix and channel-mix bodies are functions of their own (shared by
+// the layers of a deeper model); with share-layers=0 they are expanded in
+// `forward`. With threads, the recurrence's heads and the token rows of the
+// other loop nests run in OpenMP regions too, not only the products.
 // OMP: llvm.func @forward(
-// OMP-COUNT-8: omp.parallel
+// OMP-COUNT-4: omp.parallel
+// OMP: llvm.call @rwkv_time_mix(
+// OMP: llvm.call @rwkv_channel_mix(
 // OMP: llvm.func @_mlir_ciface_forward(
+// OMP: llvm.func @rwkv_time_mix(
+// OMP-COUNT-8: omp.parallel
+// OMP: llvm.func @rwkv_channel_mix(
+// INLINE-NOT: llvm.call @rwkv_time_mix
+// INLINE-NOT: llvm.func @rwkv_time_mix
+// INLINE-NOT: llvm.func @rwkv_channel_mix
 func.func @forward(%tokens: memref<?xi32>, %att: memref<1x64xf32>,
                    %ffn: memref<1x64xf32>, %wkv: memref<1x1x64x64xf32>,
                    %logits: memref<?x10xf32>) attributes {llvm.emit_c_interface} {

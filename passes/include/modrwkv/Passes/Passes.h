@@ -64,6 +64,12 @@ struct CommonPipelineOptions : public mlir::PassPipelineOptions<Derived> {
 };
 
 struct CpuPipelineOptions : public CommonPipelineOptions<CpuPipelineOptions> {
+  Option<bool> shareLayers{
+      *this, "share-layers",
+      llvm::cl::desc("Layers of the same shape call one function per block "
+                     "(rwkv-outline-blocks): compile time and code size "
+                     "independent of the depth"),
+      llvm::cl::init(true)};
   Option<bool> matmulKernels{
       *this, "matmul-kernels",
       llvm::cl::desc("Register-blocked vector kernels for the x W^T "

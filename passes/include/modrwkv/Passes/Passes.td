@@ -5,6 +5,25 @@
 
 include "mlir/Pass/PassBase.td"
 
+def RwkvOutlineBlocks : Pass<"rwkv-outline-blocks", "mlir::ModuleOp"> {
+  let summary = "Move each time-mix / channel-mix into a function the layers share";
+  let description = [{
+    Replaces every `rwkv.time_mix` and `rwkv.channel_mix` by a `func.call` to
+    a private function holding that op alone, with the op's operands
+    (activations, state slices, weights) as arguments and its results as
+    results. Ops with the same name, attributes, operand types and result
+    types share one function: a model of L layers compiles two time-mix
+    bodies (layer 0 produces v_first, the others mix it in) and one
+    channel-mix body instead of 2L, so the code generated after expansion
+    is independent of the depth (compile time, code size, instruction
+    cache). Weights stay constants of the caller. Arguments get a
+    `bufferization.buffer_layout` with a dynamic offset, so that the state
+    slices a layer updates bufferize to views of the caller's buffers.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect",
+                           "mlir::bufferization::BufferizationDialect"];
+}
+
 def RwkvExpandBlocks : Pass<"rwkv-expand-blocks", "mlir::func::FuncOp"> {
   let summary = "Expand rwkv.time_mix / rwkv.channel_mix into primitive ops";
   let description = [{
@@ -191,7 +210,7 @@ def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
 
-def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::func::FuncOp"> {
+def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::ModuleOp"> {
   let summary = "Store the weights of products and embeddings in bf16 or f16";
   let description = [{
     Rewrites the f32 dense_resource weights of rwkv.linear and rwkv.embedding
@@ -199,7 +218,11 @@ def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::func::FuncOp"> {
     or f16 resources, rounding to nearest even; the lowering widens them to
     f32 inside the products, so accumulation stays fp32. Weights of linears
     with an unmerged Bone adapter, vectors, and non-constant weights are left
-    alone. A checkpoint released in bf16 converts exactly to bf16. f16 keeps
+    alone. A weight that reaches its products as an argument of a private
+    function (a layer body shared by rwkv-outline-blocks) is narrowed at
+    every call site when all of them pass f32 resource constants, and the
+    argument's type follows. A checkpoint released in bf16 converts exactly
+    to bf16. f16 keeps
     3 more mantissa bits but only |w| <= 65504: a weight beyond that is an
     error naming it (not an infinity).
   }];
