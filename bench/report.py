@@ -2,12 +2,26 @@
 """Turns bench/run.sh's measurements into results.md and results.json:
 decode vs the bandwidth bound (weight bytes read per token / measured read
 bandwidth), prefill vs the fp32 FMA peak (bounds.py), both vs the PyTorch
-baseline."""
+baseline. Each row's bounds come from the mean of the probes taken right
+before and after its runs (when present; else the run's first probe)."""
 import json
 import os
 import sys
 
 from bounds import decode_bytes, prefill_flops
+
+
+def mean(values):
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def row_probes(work, name, first):
+    """The probes beside a row's runs, or the run's first probe."""
+    local = [json.load(open(path)) for path in
+             (os.path.join(work, f"{name}.probes-{when}.json") for when in ("before", "after"))
+             if os.path.exists(path)]
+    return local or [first]
 
 
 def main():
@@ -25,9 +39,11 @@ def main():
             manifest = json.load(open(os.path.join(art, "manifest.json")))
             compile_ = load(f"{shape}-{dtype}.compile.json")
             bench = load(f"{shape}-{dtype}.bench.json")
-            decode_bound = probes["read_bandwidth_gbs"] * 1e9 / decode_bytes(manifest)
-            prefill_bound = probes["fp32_fma_peak_gflops"] * 1e9 / prefill_flops(
-                manifest, bench["prefill_tokens"])
+            local = row_probes(work, f"{shape}-{dtype}", probes)
+            bandwidth = mean(p["read_bandwidth_gbs"] for p in local)
+            peak = mean(p["fp32_fma_peak_gflops"] for p in local)
+            decode_bound = bandwidth * 1e9 / decode_bytes(manifest)
+            prefill_bound = peak * 1e9 / prefill_flops(manifest, bench["prefill_tokens"])
             row = {
                 "model": shape, "dtype": dtype,
                 "compile_s": compile_["compile_s"],
@@ -37,6 +53,7 @@ def main():
                 "prefill_tokens_per_s": bench["prefill_tokens_per_s"],
                 "prefill_bound_tokens_per_s": prefill_bound,
                 "run_peak_rss_mb": bench["peak_rss_mb"],
+                "probes": local,
                 "torch_decode_tokens_per_s": torch["decode_tokens_per_s"],
                 "torch_prefill_tokens_per_s": torch["prefill_tokens_per_s"],
             }
@@ -44,14 +61,19 @@ def main():
             table.append(
                 f"| {shape} | {dtype} | {row['compile_s']:.0f} s / {row['compile_peak_rss_mb']:.0f} MB "
                 f"| {row['decode_tokens_per_s']:.1f} | {100 * row['decode_tokens_per_s'] / decode_bound:.0f}% "
+                f"of {bandwidth:.1f} GB/s "
                 f"| {row['prefill_tokens_per_s']:.1f} | {100 * row['prefill_tokens_per_s'] / prefill_bound:.1f}% "
+                f"of {peak:.0f} GFLOP/s "
                 f"| {row['run_peak_rss_mb']:.0f} MB "
                 f"| {row['torch_decode_tokens_per_s']:.1f} / {row['torch_prefill_tokens_per_s']:.1f} "
                 f"| {row['decode_tokens_per_s'] / row['torch_decode_tokens_per_s']:.2f}x / "
                 f"{row['prefill_tokens_per_s'] / row['torch_prefill_tokens_per_s']:.2f}x |")
-    md = [f"Machine probes: read bandwidth {probes['read_bandwidth_gbs']:.1f} GB/s, "
-          f"fp32 FMA peak {probes['fp32_fma_peak_gflops']:.0f} GFLOP/s "
-          f"({probes['threads']} threads). Decode: batch 1, 32 tokens; prefill: "
+    every = [probes] + [p for row in rows for p in row["probes"]]
+    span = lambda key: f"{min(p[key] for p in every):.1f}-{max(p[key] for p in every):.1f}"
+    md = [f"Machine probes ({probes['threads']} threads; each row against the mean of "
+          f"the probes taken right before and after its runs): read bandwidth "
+          f"{span('read_bandwidth_gbs')} GB/s, fp32 FMA peak "
+          f"{span('fp32_fma_peak_gflops')} GFLOP/s. Decode: batch 1, 32 tokens; prefill: "
           f"512 tokens; medians after a warm-up. PyTorch: Debian's torch, "
           f"float32, BLAS {blas}.",
           "",

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # CPU benchmark (issue 8): on this machine, in one run,
-# - probes the read bandwidth and the fp32 FMA peak (bench/probes.c);
+# - probes the read bandwidth and the fp32 FMA peak (bench/probes.c), once
+#   at the start and again right before and after each artifact's runs (this
+#   machine's speed drifts by 30% over minutes: each row is compared with the
+#   probes taken beside it);
 # - generates random checkpoints of the released 0.1B (12 x 768) and 0.4B
 #   (24 x 1024) shapes (vocab 65536, bf16), compiles each with f32, bf16 and
 #   f16 weight storage (time, peak RSS);
@@ -18,7 +21,8 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 work=$build/bench/run
 mkdir -p "$work"
-rm -f "$work"/*.bench.json "$work"/*.compile.json "$work"/*-torch.json
+rm -f "$work"/*.bench.json "$work"/*.compile.json "$work"/*-torch.json \
+  "$work"/*.probes-*.json
 py=.venv/bin/python
 runs=${RUNS:-5}
 shapes=${SHAPES:-"0.1B 0.4B"}
@@ -43,8 +47,10 @@ for shape in $shapes; do
     /usr/bin/time -f '{"compile_s": %e, "compile_rss_kb": %M}' -o "$art.compile.json" \
       "$build/bin/modrwkv-compile" "$ckpt" -o "$art" --dtype $dtype
     echo "== $shape $dtype: run"
+    "$work/probes" > "$art.probes-before.json"
     "$build/bin/modrwkv-bench" "$art" --decode 32 --prefill 512 --runs "$runs" \
       > "$art.bench.json"
+    "$work/probes" > "$art.probes-after.json"
     cat "$art.bench.json"
   done
   echo "== $shape: PyTorch baseline"
