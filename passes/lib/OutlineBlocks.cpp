@@ -5,6 +5,7 @@
 
 #include "mlir/IR/SymbolTable.h"
 
+#include <algorithm>
 #include <tuple>
 
 namespace modrwkv {
