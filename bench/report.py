@@ -2,18 +2,15 @@
 """Turns bench/run.sh's measurements into results.md and results.json:
 decode vs the bandwidth bound (weight bytes read per token / measured read
 bandwidth), prefill vs the fp32 FMA peak (bounds.py), both vs the PyTorch
-baseline. Each row's bounds come from the mean of the probes taken right
-before and after its runs (when present; else the run's first probe)."""
+baseline. Each row's bounds come from the better of the probes taken right
+before and after its runs (when present; else the run's first probe): a
+probe that ran while the machine was slow (it can read 40% low, e.g. right
+after a large artifact is unmapped) would flatter the ratio."""
 import json
 import os
 import sys
 
 from bounds import decode_bytes, prefill_flops
-
-
-def mean(values):
-    values = list(values)
-    return sum(values) / len(values)
 
 
 def row_probes(work, name, first):
@@ -40,8 +37,8 @@ def main():
             compile_ = load(f"{shape}-{dtype}.compile.json")
             bench = load(f"{shape}-{dtype}.bench.json")
             local = row_probes(work, f"{shape}-{dtype}", probes)
-            bandwidth = mean(p["read_bandwidth_gbs"] for p in local)
-            peak = mean(p["fp32_fma_peak_gflops"] for p in local)
+            bandwidth = max(p["read_bandwidth_gbs"] for p in local)
+            peak = max(p["fp32_fma_peak_gflops"] for p in local)
             decode_bound = bandwidth * 1e9 / decode_bytes(manifest)
             prefill_bound = peak * 1e9 / prefill_flops(manifest, bench["prefill_tokens"])
             row = {
@@ -70,8 +67,8 @@ def main():
                 f"{row['prefill_tokens_per_s'] / row['torch_prefill_tokens_per_s']:.2f}x |")
     every = [probes] + [p for row in rows for p in row["probes"]]
     span = lambda key: f"{min(p[key] for p in every):.1f}-{max(p[key] for p in every):.1f}"
-    md = [f"Machine probes ({probes['threads']} threads; each row against the mean of "
-          f"the probes taken right before and after its runs): read bandwidth "
+    md = [f"Machine probes ({probes['threads']} threads; each row against the better "
+          f"of the probes taken right before and after its runs): read bandwidth "
           f"{span('read_bandwidth_gbs')} GB/s, fp32 FMA peak "
           f"{span('fp32_fma_peak_gflops')} GFLOP/s. Decode: batch 1, 32 tokens; prefill: "
           f"512 tokens; medians after a warm-up. PyTorch: Debian's torch, "

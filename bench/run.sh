@@ -3,7 +3,7 @@
 # - probes the read bandwidth and the fp32 FMA peak (bench/probes.c), once
 #   at the start and again right before and after each artifact's runs (this
 #   machine's speed drifts by 30% over minutes: each row is compared with the
-#   probes taken beside it);
+#   better of the probes taken beside it);
 # - generates random checkpoints of the released 0.1B (12 x 768) and 0.4B
 #   (24 x 1024) shapes (vocab 65536, bf16), compiles each with f32, bf16 and
 #   f16 weight storage (time, peak RSS);
