@@ -103,6 +103,7 @@ struct RwkvWeightDtypePass
           << dtype << "' (f32, bf16, f16)";
       return signalPassFailure();
     }
+    converted.clear();
     // Weights that reach their products as arguments of a shared layer
     // function (rwkv-outline-blocks) are narrowed at the call sites.
     llvm::SetVector<BlockArgument> arguments;
@@ -111,7 +112,8 @@ struct RwkvWeightDtypePass
       if (!weight)
         return WalkResult::advance();
       if (auto argument = dyn_cast<BlockArgument>(weight->get())) {
-        if (isa<func::FuncOp>(argument.getOwner()->getParentOp()))
+        if (argument.getOwner()->isEntryBlock() &&
+            isa<func::FuncOp>(argument.getOwner()->getParentOp()))
           arguments.insert(argument);
         return WalkResult::advance();
       }
