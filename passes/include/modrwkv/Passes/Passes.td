@@ -222,9 +222,8 @@ def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::ModuleOp"> {
     function (a layer body shared by rwkv-outline-blocks) is narrowed at
     every call site when all of them pass f32 resource constants, and the
     argument's type follows. A checkpoint released in bf16 converts exactly
-    to bf16. f16 keeps
-    3 more mantissa bits but only |w| <= 65504: a weight beyond that is an
-    error naming it (not an infinity).
+    to bf16. f16 keeps 3 more mantissa bits but only |w| <= 65504: a weight
+    beyond that is an error naming it (not an infinity).
   }];
   let options = [
     Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
