@@ -6,13 +6,15 @@
                    as a backend-test folder with numpy's expected output
   absolute.onnx / dotdot.onnx   external data at '/etc/passwd' / '../x'
   truncated.onnx   the first half of weights.onnx
+  control-flow/    Inputs/control-flow.onnxtxt (If, Loop, Scan) as a
+                   backend-test folder: numpy's outputs for both branches
 """
 import os
 import sys
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper, parser
 
 out = sys.argv[1]
 os.makedirs(out, exist_ok=True)
@@ -59,3 +61,28 @@ for name, array in [("input_0", x), ("output_0", x @ w)]:
 data = open(f"{out}/weights.onnx", "rb").read()
 with open(f"{out}/truncated.onnx", "wb") as f:
     f.write(data[: len(data) // 2])
+
+
+def write_data_set(folder, index, inputs, outputs):
+    os.makedirs(f"{folder}/test_data_set_{index}", exist_ok=True)
+    for kind, arrays in [("input", inputs), ("output", outputs)]:
+        for i, array in enumerate(arrays):
+            with open(f"{folder}/test_data_set_{index}/{kind}_{i}.pb", "wb") as f:
+                f.write(numpy_helper.from_array(array).SerializeToString())
+
+
+# control-flow/: the reference follows the ONNX operator definitions.
+here = os.path.dirname(os.path.abspath(__file__))
+with open(f"{here}/Inputs/control-flow.onnxtxt") as f:
+    cf = parser.parse_model(f.read())
+os.makedirs(f"{out}/control-flow", exist_ok=True)
+onnx.save(cf, f"{out}/control-flow/model.onnx")
+x = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], dtype=np.float32)
+s0 = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+z = x * x * x * x  # v <- v * x, three times, from x
+acc = s0 + x[0] + x[1]
+steps = np.stack([s0 + x[0], s0 + x[0] + x[1]], axis=-1)
+for index, c in enumerate([True, False]):
+    y = x + 1 if c else -x
+    write_data_set(f"{out}/control-flow", index,
+                   [x, np.array(c), s0], [y, z, acc, steps])

@@ -32,8 +32,7 @@ void fuzz(const std::string &seedPath, const std::string &suffix,
   ASSERT_TRUE(bool(buffer)) << seedPath;
   std::string seed = (*buffer)->getBuffer().str();
   llvm::SmallString<128> path;
-  ASSERT_FALSE(
-      llvm::sys::fs::createTemporaryFile("mutant", suffix, path));
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("mutant", suffix, path));
   std::mt19937_64 rng(0x0a11);
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
@@ -51,8 +50,7 @@ void fuzz(const std::string &seedPath, const std::string &suffix,
     ImportFailure failure;
     auto module = importModel(context, *model, {}, failure);
     if (!module) {
-      ASSERT_EQ(failure.message.rfind(path.c_str(), 0), 0u)
-          << failure.message;
+      ASSERT_EQ(failure.message.rfind(path.c_str(), 0), 0u) << failure.message;
       continue;
     }
     ASSERT_TRUE(mlir::succeeded(mlir::verify(*module)));
@@ -70,6 +68,16 @@ TEST(OnnxFuzz, BinaryModelSurvivesMutants) {
 
 TEST(OnnxFuzz, TextualModelSurvivesMutants) {
   fuzz(MODRWKV_SOURCE_DIR "/test/OnnxImporter/Inputs/encoder.onnxtxt",
+       ".onnxtxt", 1500);
+}
+
+// If, Loop and Scan: mutated sub-graphs (names, shapes, attributes).
+TEST(OnnxFuzz, ControlFlowModelSurvivesMutants) {
+  fuzz(fixture("onnx/control-flow/model.onnx"), ".onnx", 1500);
+}
+
+TEST(OnnxFuzz, TextualControlFlowModelSurvivesMutants) {
+  fuzz(MODRWKV_SOURCE_DIR "/test/OnnxImporter/Inputs/control-flow.onnxtxt",
        ".onnxtxt", 1500);
 }
 

@@ -1,8 +1,9 @@
 //===- ElementwiseOps.cpp - unary, binary and variadic element-wise ops ---===//
 //
 // All element-wise ops become one linalg.generic with numpy broadcasting.
-// Small integer operands known at import time (shape arithmetic) fold on
-// the host instead.
+// Small operands known at import time (shape arithmetic, loop trip counts)
+// fold on the host instead, for the ops whose result is exact or correctly
+// rounded: each float result is rounded to its element type.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +37,24 @@ int64_t broadcastIndex(ArrayRef<int64_t> out, ArrayRef<int64_t> in, int64_t k) {
   return index;
 }
 
+/// `r` rounded to the element type (float results computed in double).
+double roundTo(int32_t dtype, double r) {
+  switch (dtype) {
+  case kFloat:
+    return float(r);
+  case kFloat16:
+  case kBFloat16: {
+    APFloat v(r);
+    bool lost;
+    v.convert(dtype == kFloat16 ? APFloat::IEEEhalf() : APFloat::BFloat(),
+              APFloat::rmNearestTiesToEven, &lost);
+    return v.convertToDouble();
+  }
+  default:
+    return r;
+  }
+}
+
 /// Evaluates a broadcast op on known operands when all are known and small.
 bool foldBroadcast(OpContext &ctx, ArrayRef<TV *> inputs, int32_t dtype,
                    ArrayRef<int64_t> shape,
@@ -56,7 +75,7 @@ bool foldBroadcast(OpContext &ctx, ArrayRef<TV *> inputs, int32_t dtype,
       args.push_back(v->known->f(broadcastIndex(shape, v->shape, k)));
     double r = fn(args);
     if (out.isFloat)
-      out.floats.push_back(r);
+      out.floats.push_back(roundTo(dtype, r));
     else
       out.ints.push_back(int64_t(r));
   }
@@ -64,13 +83,8 @@ bool foldBroadcast(OpContext &ctx, ArrayRef<TV *> inputs, int32_t dtype,
   return true;
 }
 
-/// Integer shape arithmetic only: float folding would need the target
-/// type's rounding at every step.
 bool foldable(ArrayRef<TV *> inputs) {
-  for (TV *v : inputs)
-    if (!v->known || isFloatType(v->dtype))
-      return false;
-  return true;
+  return llvm::all_of(inputs, [](TV *v) { return v->known.has_value(); });
 }
 
 LogicalResult lowerUnary(OpContext &ctx, const UnaryFn &fn, bool floatOnly,
@@ -152,10 +166,14 @@ LogicalResult lowerBinary(OpContext &ctx, const BinaryFn &fn,
   return success();
 }
 
+/// `floatHost`: the host fold for float operands where it differs from the
+/// integer one (division).
 void addBinary(LoweringTable &t, StringRef name, BinaryFn fn,
-               HostFn host = nullptr, bool predicate = false) {
-  t[name] = [fn, host, predicate](OpContext &ctx) {
-    return lowerBinary(ctx, fn, host, predicate);
+               HostFn host = nullptr, bool predicate = false,
+               HostFn floatHost = nullptr) {
+  t[name] = [fn, host, predicate, floatHost](OpContext &ctx) {
+    bool useFloat = floatHost && isFloatType(ctx.in(0).dtype);
+    return lowerBinary(ctx, fn, useFloat ? floatHost : host, predicate);
   };
 }
 
@@ -190,18 +208,38 @@ LogicalResult lowerVariadic(OpContext &ctx, const BinaryFn &fn, bool mean) {
   return success();
 }
 
+/// A known tensor's contents cast to `to`; nullopt where a float does not
+/// fit an integer (the run-time cast decides those).
+std::optional<Literal> foldCast(const TV &x, int32_t to) {
+  if (!x.known || x.numElements() > 4096)
+    return std::nullopt;
+  Literal out;
+  out.isFloat = isFloatType(to);
+  for (int64_t k = 0; k < x.known->size(); ++k) {
+    double v = x.known->f(k);
+    if (to == kBool) {
+      out.ints.push_back(v != 0);
+    } else if (out.isFloat) {
+      out.floats.push_back(roundTo(to, v));
+    } else if (!x.known->isFloat) {
+      out.ints.push_back(x.known->ints[k]);
+    } else {
+      if (!std::isfinite(v) || std::fabs(v) >= 9.2e18)
+        return std::nullopt;
+      out.ints.push_back(int64_t(std::trunc(v)));
+    }
+  }
+  return out;
+}
+
 LogicalResult lowerCast(OpContext &ctx, int32_t to) {
   TV &x = ctx.in(0);
   if (dtypeBytes(to) == 0 || dtypeBytes(x.dtype) == 0)
     return ctx.unsupported("cast from " + dtypeName(x.dtype) + " to " +
                            dtypeName(to));
   int32_t from = x.dtype;
-  if (x.known && !isFloatType(from) && !isFloatType(to)) {
-    Literal l = *x.known;
-    if (to == kBool)
-      for (int64_t &v : l.ints)
-        v = v != 0;
-    ctx.setKnown(0, to, x.shape, std::move(l));
+  if (std::optional<Literal> l = foldCast(x, to)) {
+    ctx.setKnown(0, to, x.shape, std::move(*l));
     return success();
   }
   Value out = ctx.broadcastMap(x.shape, to, {ctx.val(0)},
@@ -383,9 +421,12 @@ void addElementwiseLowerings(LoweringTable &t) {
   addUnary(t, "Asinh", mathFn<math::AsinhOp>());
   addUnary(t, "Acosh", mathFn<math::AcoshOp>());
   addUnary(t, "Atanh", mathFn<math::AtanhOp>());
-  addUnary(t, "Floor", mathFn<math::FloorOp>());
-  addUnary(t, "Ceil", mathFn<math::CeilOp>());
-  addUnary(t, "Round", mathFn<math::RoundEvenOp>());
+  addUnary(t, "Floor", mathFn<math::FloorOp>(), true,
+           [](double x) { return std::floor(x); });
+  addUnary(t, "Ceil", mathFn<math::CeilOp>(), true,
+           [](double x) { return std::ceil(x); });
+  addUnary(t, "Round", mathFn<math::RoundEvenOp>(), true,
+           [](double x) { return std::nearbyint(x); });
   addUnary(t, "Sigmoid",
            [](ScalarOps &s, OpContext &, Value x) { return sigmoid(s, x); });
   addUnary(t, "Reciprocal", [](ScalarOps &s, OpContext &, Value x) {
@@ -417,7 +458,7 @@ void addElementwiseLowerings(LoweringTable &t) {
       [](ScalarOps &s, OpContext &, Value x) {
         return select(s, s.compare("gt", x, s.constant(0)), x, s.constant(0));
       },
-      false);
+      false, [](double x) { return x > 0 ? x : 0; });
   addUnary(t, "LeakyRelu", [](ScalarOps &s, OpContext &ctx, Value x) {
     Value alpha = s.constant(ctx.attrFloat("alpha", 0.01));
     return select(s, s.compare("lt", x, s.constant(0)), s.mul(alpha, x), x);
@@ -551,7 +592,8 @@ void addElementwiseLowerings(LoweringTable &t) {
       [](double x, double y) { return x * y; });
   addBinary(
       t, "Div", [](ScalarOps &s, Value x, Value y) { return s.div(x, y); },
-      [](double x, double y) { return y == 0 ? 0 : std::trunc(x / y); });
+      [](double x, double y) { return y == 0 ? 0 : std::trunc(x / y); }, false,
+      [](double x, double y) { return x / y; });
   addBinary(
       t, "Equal",
       [](ScalarOps &s, Value x, Value y) { return s.compare("eq", x, y); },

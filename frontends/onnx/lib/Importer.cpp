@@ -6,6 +6,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
@@ -51,9 +52,18 @@ public:
   GraphImporter(MLIRContext &context, const Model &model,
                 const ImportOptions &options, ImportFailure &failure)
       : model(model), options(options), failure(failure), b(&context),
-        loc(b.getUnknownLoc()) {}
+        loc(b.getUnknownLoc()) {
+    addElementwiseLowerings(table);
+    addShapeLowerings(table);
+    addNeuralLowerings(table);
+    addResizeLowerings(table);
+    addControlFlowLowerings(table);
+  }
 
   OwningOpRef<ModuleOp> run();
+  FailureOr<SmallVector<TV>> importSubgraph(const Graph &graph,
+                                            ArrayRef<TV> inputs,
+                                            const std::string &where);
 
   Value materialize(TV &v);
   Value constant(int32_t dtype, ArrayRef<int64_t> shape,
@@ -68,12 +78,20 @@ public:
   std::set<std::string> graphInputs;
   std::vector<std::string> unsupported, invalid;
   const Node *current = nullptr;
+  /// Where the nodes being lowered sit, for messages: "" in the main graph,
+  /// else the path of sub-graphs ("Loop 'l' body, iteration 2: ").
+  std::string scope;
 
 private:
   LogicalResult declareInputs(SmallVectorImpl<Type> &types,
                               SmallVectorImpl<const ValueInfo *> &infos);
-  void lowerNodes(const LoweringTable &table);
-  LogicalResult checkInferred(const Node &node);
+  void bindInitializers(const Graph &graph);
+  void lowerNodes(const Graph &graph);
+  /// Records which graph inputs the node's run-time outputs come from.
+  void trackSources(const Node &node);
+  LogicalResult checkInferred(const Node &node, const Graph &graph);
+
+  LoweringTable table;
 };
 
 //===----------------------------------------------------------------------===//
@@ -122,6 +140,8 @@ std::optional<Literal> OpContext::constLiteral(size_t i) {
   const std::string &name = node.inputs[i];
   if (importer.graphInputs.count(name))
     importer.failure.inputs.insert(name);
+  else if (!v.sources.empty() && !v.fromWeights)
+    importer.failure.inputs.insert(v.sources.begin(), v.sources.end());
   else
     (void)unsupported("input " + std::to_string(i) + " ('" + name +
                       "') must be known at compile time, but it is computed "
@@ -161,14 +181,33 @@ void OpContext::setKnown(size_t i, int32_t dtype, ArrayRef<int64_t> shape,
   set(i, std::move(tv));
 }
 
+FailureOr<SmallVector<TV>> OpContext::subgraph(const std::string &attribute,
+                                               ArrayRef<TV> inputs,
+                                               const std::string &where) {
+  const Attribute *a = node.attr(attribute);
+  if (!a || a->kind != Attribute::Subgraph) {
+    (void)invalid("has no graph attribute '" + attribute + "'");
+    return failure();
+  }
+  const Node *outer = importer.current;
+  std::string outerScope = importer.scope;
+  importer.scope += node.label() + " " + attribute +
+                    (where.empty() ? "" : ", " + where) + ": ";
+  auto outputs = importer.importSubgraph(*a->graph, inputs,
+                                         node.label() + " " + attribute);
+  importer.scope = std::move(outerScope);
+  importer.current = outer;
+  return outputs;
+}
+
 LogicalResult OpContext::unsupported(const std::string &reason) {
-  importer.unsupported.push_back(node.label() + " (opset " +
+  importer.unsupported.push_back(importer.scope + node.label() + " (opset " +
                                  std::to_string(opset) + "): " + reason);
   return failure();
 }
 
 LogicalResult OpContext::invalid(const std::string &reason) {
-  importer.invalid.push_back(node.label() + ": " + reason);
+  importer.invalid.push_back(importer.scope + node.label() + ": " + reason);
   return failure();
 }
 
@@ -594,12 +633,13 @@ GraphImporter::declareInputs(SmallVectorImpl<Type> &types,
 }
 
 /// Our shapes must agree with what ONNX shape inference found.
-LogicalResult GraphImporter::checkInferred(const Node &node) {
+LogicalResult GraphImporter::checkInferred(const Node &node,
+                                           const Graph &graph) {
   for (const std::string &out : node.outputs) {
     auto it = values.find(out);
-    auto info = model.graph.valueInfo.find(out);
-    if (out.empty() || it == values.end() ||
-        info == model.graph.valueInfo.end() || !info->second.hasShape)
+    auto info = graph.valueInfo.find(out);
+    if (out.empty() || it == values.end() || info == graph.valueInfo.end() ||
+        !info->second.hasShape)
       continue;
     const ValueInfo &v = info->second;
     bool agree = v.shape.size() == it->second.shape.size() &&
@@ -612,8 +652,8 @@ LogicalResult GraphImporter::checkInferred(const Node &node) {
         ours += std::to_string(d) + "x";
       for (int64_t d : v.shape)
         theirs += (d < 0 ? "?" : std::to_string(d)) + "x";
-      invalid.push_back(node.label() + ": output '" + out + "' is " + ours +
-                        dtypeName(it->second.dtype) +
+      invalid.push_back(scope + node.label() + ": output '" + out + "' is " +
+                        ours + dtypeName(it->second.dtype) +
                         " here, but ONNX shape inference says " + theirs +
                         dtypeName(v.dtype));
       values.erase(it); // later nodes would only repeat the report
@@ -623,13 +663,13 @@ LogicalResult GraphImporter::checkInferred(const Node &node) {
   return success();
 }
 
-void GraphImporter::lowerNodes(const LoweringTable &table) {
-  for (const Node &node : model.graph.nodes) {
+void GraphImporter::lowerNodes(const Graph &graph) {
+  for (const Node &node : graph.nodes) {
     current = &node;
     auto lowering = table.find(node.opType);
     if (!node.domain.empty() || lowering == table.end()) {
       unsupported.push_back(
-          node.label() + " (opset " + std::to_string(model.opset) +
+          scope + node.label() + " (opset " + std::to_string(model.opset) +
           (node.domain.empty() ? "" : ", domain " + node.domain) +
           "): no lowering for this op");
       continue;
@@ -645,10 +685,95 @@ void GraphImporter::lowerNodes(const LoweringTable &table) {
       continue;
     for (size_t i = 0; i < node.outputs.size(); ++i)
       if (ctx.wants(i) && !values.count(node.outputs[i]))
-        unsupported.push_back(node.label() + ": output " + std::to_string(i) +
-                              " is not supported");
-    (void)checkInferred(node);
+        unsupported.push_back(scope + node.label() + ": output " +
+                              std::to_string(i) + " is not supported");
+    trackSources(node);
+    (void)checkInferred(node, graph);
   }
+}
+
+void GraphImporter::trackSources(const Node &node) {
+  std::set<std::string> sources;
+  bool fromWeights = false;
+  for (const std::string &name : node.inputs) {
+    auto it = values.find(name);
+    if (name.empty() || it == values.end() || it->second.known)
+      continue;
+    sources.insert(it->second.sources.begin(), it->second.sources.end());
+    fromWeights |= it->second.fromWeights || it->second.initializer;
+  }
+  for (const std::string &name : node.outputs) {
+    auto it = values.find(name);
+    if (name.empty() || it == values.end() || it->second.known)
+      continue;
+    it->second.sources = sources;
+    it->second.fromWeights = fromWeights;
+  }
+}
+
+void GraphImporter::bindInitializers(const Graph &graph) {
+  for (const auto &[name, t] : graph.initializers) {
+    if (&graph == &model.graph && values.count(name))
+      continue; // bound inputs take precedence over defaults
+    TV v;
+    v.dtype = t.dtype;
+    v.shape = llvm::to_vector(t.shape);
+    int64_t n = t.numElements();
+    if (n <= kInlineElements || t.dtype == kBool ||
+        (!isFloatType(t.dtype) && n <= kFoldElements))
+      v.known = literalOf(t);
+    else
+      v.initializer = &t;
+    values[name] = std::move(v);
+  }
+}
+
+FailureOr<SmallVector<TV>>
+GraphImporter::importSubgraph(const Graph &graph, ArrayRef<TV> inputs,
+                              const std::string &what) {
+  if (graph.inputs.size() != inputs.size()) {
+    invalid.push_back(
+        scope + "the graph takes " + std::to_string(graph.inputs.size()) +
+        " inputs, but its node passes " + std::to_string(inputs.size()));
+    return mlir::failure();
+  }
+  size_t errors = unsupported.size() + invalid.size();
+  size_t needed = failure.inputs.size();
+  // The sub-graph sees the outer values; what it defines (and constants it
+  // materializes) stay in its own copy of the map.
+  std::map<std::string, TV> outer = values;
+  for (auto [info, v] : llvm::zip(graph.inputs, inputs))
+    values[info.name] = v;
+  bindInitializers(graph);
+  lowerNodes(graph);
+  SmallVector<TV> outputs;
+  for (const ValueInfo &out : graph.outputs) {
+    auto it = values.find(out.name);
+    if (it == values.end())
+      break; // a producer failed (and was reported)
+    outputs.push_back(it->second);
+  }
+  // Constants materialized for outer values sit at the top of the function
+  // (they dominate the rest): keep them rather than copy blobs again.
+  std::set<std::string> own;
+  for (const ValueInfo &in : graph.inputs)
+    own.insert(in.name);
+  for (const auto &[name, t] : graph.initializers)
+    own.insert(name);
+  for (const Node &node : graph.nodes)
+    own.insert(node.outputs.begin(), node.outputs.end());
+  for (auto &[name, v] : outer)
+    if (!v.value && !own.count(name))
+      v.value = values[name].value;
+  values = std::move(outer);
+  if (unsupported.size() + invalid.size() != errors ||
+      failure.inputs.size() != needed)
+    return mlir::failure();
+  if (outputs.size() != graph.outputs.size()) {
+    invalid.push_back(scope + what + ": an output is not produced");
+    return mlir::failure();
+  }
+  return outputs;
 }
 
 static std::string sanitize(const std::string &name) {
@@ -664,7 +789,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   MLIRContext *ctx = b.getContext();
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
-                   memref::MemRefDialect, tensor::TensorDialect>();
+                   memref::MemRefDialect, scf::SCFDialect,
+                   tensor::TensorDialect>();
   Node none;
   none.opType = "graph";
   current = &none;
@@ -724,6 +850,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     TV v;
     v.dtype = info->dtype;
     v.shape = llvm::to_vector(info->shape);
+    v.sources = {info->name};
     v.value = options.callable
                   ? Value(arg)
                   : Value(bufferization::ToTensorOp::create(
@@ -739,27 +866,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     v.known = literalOf(t);
     values[name] = std::move(v);
   }
-  for (const auto &[name, t] : model.graph.initializers) {
-    if (values.count(name))
-      continue;
-    TV v;
-    v.dtype = t.dtype;
-    v.shape = llvm::to_vector(t.shape);
-    int64_t n = t.numElements();
-    if (n <= kInlineElements || t.dtype == kBool ||
-        (!isFloatType(t.dtype) && n <= kFoldElements))
-      v.known = literalOf(t);
-    else
-      v.initializer = &t;
-    values[name] = std::move(v);
-  }
-
-  LoweringTable table;
-  addElementwiseLowerings(table);
-  addShapeLowerings(table);
-  addNeuralLowerings(table);
-  addResizeLowerings(table);
-  lowerNodes(table);
+  bindInitializers(model.graph);
+  lowerNodes(model.graph);
   current = &none;
 
   // Outputs are written into caller buffers appended to the signature.

@@ -21,6 +21,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 
 namespace modrwkv::onnxfe {
 
@@ -45,6 +46,11 @@ struct TV {
   std::optional<Literal> known;
   /// An initializer not yet in the IR (materialized on first use).
   const Tensor *initializer = nullptr;
+  /// For values computed at run time: the graph inputs they are computed
+  /// from, and whether initializers too large to fold feed them (then
+  /// binding those inputs at compile time would not make them known).
+  std::set<std::string> sources;
+  bool fromWeights = false;
 
   int64_t rank() const { return shape.size(); }
   int64_t numElements() const;
@@ -96,6 +102,14 @@ public:
   bool wants(size_t i) const {
     return i < node.outputs.size() && !node.outputs[i].empty();
   }
+
+  /// Imports the graph attribute `attribute` (a Loop body, an If branch)
+  /// at the insertion point, its inputs bound to `inputs`; its outputs, or
+  /// failure after its nodes' errors were recorded. `where` qualifies the
+  /// messages ("iteration 3").
+  mlir::FailureOr<llvm::SmallVector<TV>>
+  subgraph(const std::string &attribute, llvm::ArrayRef<TV> inputs,
+           const std::string &where = "");
 
   // Failures (each returns failure() for `return ctx.unsupported(...)`).
   mlir::LogicalResult unsupported(const std::string &reason);
@@ -151,6 +165,7 @@ void addElementwiseLowerings(LoweringTable &table);
 void addShapeLowerings(LoweringTable &table);
 void addNeuralLowerings(LoweringTable &table);
 void addResizeLowerings(LoweringTable &table);
+void addControlFlowLowerings(LoweringTable &table);
 
 /// numpy broadcast of two shapes; nullopt if incompatible.
 std::optional<llvm::SmallVector<int64_t>>

@@ -20,6 +20,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -257,6 +258,9 @@ ValueInfo convertValueInfo(const onnx::ValueInfoProto &v) {
   return out;
 }
 
+llvm::Error convertGraph(const onnx::GraphProto &g, const std::string &path,
+                         Graph &graph);
+
 llvm::Expected<Attribute> convertAttribute(const onnx::AttributeProto &a,
                                            const std::string &modelPath,
                                            const std::string &what) {
@@ -296,6 +300,14 @@ llvm::Expected<Attribute> convertAttribute(const onnx::AttributeProto &a,
     out.tensor = std::make_shared<Tensor>(std::move(*t));
     break;
   }
+  case onnx::AttributeProto::GRAPH: {
+    auto graph = std::make_shared<Graph>();
+    if (auto e = convertGraph(a.g(), modelPath, *graph))
+      return std::move(e);
+    out.kind = Attribute::Subgraph;
+    out.graph = std::move(graph);
+    break;
+  }
   default:
     out.kind = Attribute::Other;
   }
@@ -333,9 +345,10 @@ llvm::Error pinDims(onnx::ModelProto &proto, const ReadOptions &options,
 }
 
 /// Every value is defined once, before its uses (libonnx's shape inference
-/// assumes it and crashes otherwise).
-llvm::Error checkTopology(const onnx::GraphProto &g, const std::string &path) {
-  std::set<std::string> defined;
+/// assumes it and crashes otherwise); sub-graphs also see the names defined
+/// before their node.
+llvm::Error checkTopology(const onnx::GraphProto &g, const std::string &path,
+                          std::set<std::string> defined = {}) {
   for (const auto &v : g.input())
     defined.insert(v.name());
   for (const auto &t : g.initializer())
@@ -351,6 +364,12 @@ llvm::Error checkTopology(const onnx::GraphProto &g, const std::string &path) {
         return fail(path + ": " + label + ": input '" + in +
                     "' is not defined before it (graph inputs, "
                     "initializers and earlier nodes' outputs)");
+    for (const auto &a : n.attribute())
+      if (a.has_g())
+        if (auto e = checkTopology(
+                a.g(), path + ": " + label + " attribute '" + a.name() + "'",
+                defined))
+          return e;
     for (const std::string &out : n.output())
       if (!out.empty() && !defined.insert(out).second)
         return fail(path + ": " + label + ": output '" + out +
@@ -360,6 +379,47 @@ llvm::Error checkTopology(const onnx::GraphProto &g, const std::string &path) {
     if (!defined.count(v.name()))
       return fail(path + ": graph output '" + v.name() +
                   "' is not produced by any node");
+  return llvm::Error::success();
+}
+
+llvm::Error convertGraph(const onnx::GraphProto &g, const std::string &path,
+                         Graph &graph) {
+  graph.name = g.name();
+  for (const auto &t : g.initializer()) {
+    if (t.name().empty())
+      return fail(path + ": an initializer has no name");
+    auto tensor =
+        convertTensor(t, path, path + ": initializer '" + t.name() + "'");
+    if (!tensor)
+      return tensor.takeError();
+    graph.initializers[t.name()] = std::move(*tensor);
+  }
+  for (const auto &v : g.input())
+    if (!graph.initializers.count(v.name()))
+      graph.inputs.push_back(convertValueInfo(v));
+  for (const auto &v : g.output())
+    graph.outputs.push_back(convertValueInfo(v));
+  for (const auto &v : g.value_info())
+    graph.valueInfo[v.name()] = convertValueInfo(v);
+  for (const auto &v : g.output())
+    graph.valueInfo[v.name()] = convertValueInfo(v);
+  int64_t index = 0;
+  for (const auto &n : g.node()) {
+    Node node;
+    node.index = index++;
+    node.name = n.name();
+    node.opType = n.op_type();
+    node.domain = n.domain() == "ai.onnx" ? "" : n.domain();
+    node.inputs.assign(n.input().begin(), n.input().end());
+    node.outputs.assign(n.output().begin(), n.output().end());
+    for (const auto &a : n.attribute()) {
+      auto attr = convertAttribute(a, path, path + ": " + node.label());
+      if (!attr)
+        return attr.takeError();
+      node.attributes[a.name()] = std::move(*attr);
+    }
+    graph.nodes.push_back(std::move(node));
+  }
   return llvm::Error::success();
 }
 
@@ -526,11 +586,19 @@ llvm::Expected<Model> readModel(const std::string &path,
   if (llvm::StringRef(path).ends_with(".onnxtxt")) {
     // ONNX's textual syntax (onnx/defs/parser.h), for small hand-written
     // models in tests.
-    onnx::Common::Status status =
-        onnx::OnnxParser::Parse(proto, bytes->c_str());
-    if (!status.IsOK())
-      return fail(path +
-                  ": not a valid textual ONNX model: " + status.ErrorMessage());
+    // libonnx's parser reports most errors in its status but throws on
+    // some (std::stol on a malformed number).
+    std::string error;
+    try {
+      onnx::Common::Status status =
+          onnx::OnnxParser::Parse(proto, bytes->c_str());
+      if (!status.IsOK())
+        error = status.ErrorMessage();
+    } catch (const std::exception &e) {
+      error = std::string("malformed literal (") + e.what() + ")";
+    }
+    if (!error.empty())
+      return fail(path + ": not a valid textual ONNX model: " + error);
   } else {
     google::protobuf::io::CodedInputStream stream(
         reinterpret_cast<const uint8_t *>(bytes->data()), bytes->size());
@@ -560,12 +628,19 @@ llvm::Expected<Model> readModel(const std::string &path,
   // functions crash on inputs of unknown type. Otherwise the importer
   // reports the unknown ops (and computes shapes itself anyway).
   bool allKnown = true;
-  for (const auto &n : proto.graph().node()) {
-    auto it = opsets.find(n.domain());
-    int version = it == opsets.end() ? 0 : it->second;
-    if (!onnx::OpSchemaRegistry::Schema(n.op_type(), version, n.domain()))
-      allKnown = false;
-  }
+  std::function<void(const onnx::GraphProto &)> visit =
+      [&](const onnx::GraphProto &g) {
+        for (const auto &n : g.node()) {
+          auto it = opsets.find(n.domain());
+          int version = it == opsets.end() ? 0 : it->second;
+          if (!onnx::OpSchemaRegistry::Schema(n.op_type(), version, n.domain()))
+            allKnown = false;
+          for (const auto &a : n.attribute())
+            if (a.has_g())
+              visit(a.g());
+        }
+      };
+  visit(proto.graph());
   if (allKnown)
     try {
       // Nodes must match their schemas (input counts, attribute types) before
@@ -574,15 +649,18 @@ llvm::Expected<Model> readModel(const std::string &path,
         onnx::checker::CheckerContext checker;
         checker.set_ir_version(model.irVersion);
         checker.set_opset_imports(opsets);
+        // Sub-graphs (If, Loop, Scan) read outer names: the scope holds
+        // every name defined before the node.
         onnx::checker::LexicalScopeContext scope;
-        // Nodes with sub-graphs (If, Loop, Scan: not lowered) would need
-        // the outer scope; the importer reports them.
-        for (const auto &n : proto.graph().node())
-          if (std::none_of(n.attribute().begin(), n.attribute().end(),
-                           [](const onnx::AttributeProto &a) {
-                             return a.has_g() || a.graphs_size();
-                           }))
-            onnx::checker::check_node(n, checker, scope);
+        for (const auto &v : proto.graph().input())
+          scope.add(v.name());
+        for (const auto &t : proto.graph().initializer())
+          scope.add(t.name());
+        for (const auto &n : proto.graph().node()) {
+          onnx::checker::check_node(n, checker, scope);
+          for (const std::string &out : n.output())
+            scope.add(out);
+        }
       }
       onnx::ShapeInferenceOptions inference(/*check_type=*/true,
                                             /*error_mode=*/1,
@@ -600,44 +678,8 @@ llvm::Expected<Model> readModel(const std::string &path,
                   what);
     }
 
-  const onnx::GraphProto &g = proto.graph();
-  Graph &graph = model.graph;
-  graph.name = g.name();
-  for (const auto &t : g.initializer()) {
-    if (t.name().empty())
-      return fail(path + ": an initializer has no name");
-    auto tensor =
-        convertTensor(t, path, path + ": initializer '" + t.name() + "'");
-    if (!tensor)
-      return tensor.takeError();
-    graph.initializers[t.name()] = std::move(*tensor);
-  }
-  for (const auto &v : g.input())
-    if (!graph.initializers.count(v.name()))
-      graph.inputs.push_back(convertValueInfo(v));
-  for (const auto &v : g.output())
-    graph.outputs.push_back(convertValueInfo(v));
-  for (const auto &v : g.value_info())
-    graph.valueInfo[v.name()] = convertValueInfo(v);
-  for (const auto &v : g.output())
-    graph.valueInfo[v.name()] = convertValueInfo(v);
-  int64_t index = 0;
-  for (const auto &n : g.node()) {
-    Node node;
-    node.index = index++;
-    node.name = n.name();
-    node.opType = n.op_type();
-    node.domain = n.domain() == "ai.onnx" ? "" : n.domain();
-    node.inputs.assign(n.input().begin(), n.input().end());
-    node.outputs.assign(n.output().begin(), n.output().end());
-    for (const auto &a : n.attribute()) {
-      auto attr = convertAttribute(a, path, path + ": " + node.label());
-      if (!attr)
-        return attr.takeError();
-      node.attributes[a.name()] = std::move(*attr);
-    }
-    graph.nodes.push_back(std::move(node));
-  }
+  if (auto e = convertGraph(proto.graph(), path, model.graph))
+    return std::move(e);
   return model;
 }
 

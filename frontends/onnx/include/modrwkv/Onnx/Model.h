@@ -63,8 +63,20 @@ struct Tensor {
   int64_t asInt(int64_t i) const;
 };
 
+struct Graph;
+
 struct Attribute {
-  enum Kind { Float, Int, String, Tensor, Floats, Ints, Strings, Other };
+  enum Kind {
+    Float,
+    Int,
+    String,
+    Tensor,
+    Floats,
+    Ints,
+    Strings,
+    Subgraph,
+    Other
+  };
   Kind kind = Other;
   double f = 0;
   int64_t i = 0;
@@ -73,6 +85,7 @@ struct Attribute {
   std::vector<int64_t> ints;
   std::vector<std::string> strings;
   std::shared_ptr<onnxfe::Tensor> tensor;
+  std::shared_ptr<const onnxfe::Graph> graph; ///< If/Loop/Scan bodies
   std::string typeName; ///< the AttributeProto type, for messages
 };
 
@@ -96,6 +109,8 @@ struct ValueInfo {
   std::vector<std::string> dimParams;
 };
 
+/// A graph; a sub-graph (an If branch, a Loop or Scan body) also reads the
+/// values of the graphs around it by name.
 struct Graph {
   std::string name;
   std::vector<ValueInfo> inputs, outputs;     ///< inputs exclude initializers
