@@ -9,11 +9,14 @@
 //       y[t, 64h + i] = sum(row * r) ; S[h, i, :] = row
 //
 // Heads outermost: a head's 16 KiB state stays in L1 across the tokens,
-// and heads can run on different threads.
+// and heads can run on different threads. The batched form (one token per
+// sequence, state [T, H, 64, 64]) runs forall (s, h) over sequences and
+// heads, the time loop over token s alone.
 //
 //===----------------------------------------------------------------------===//
 
 #include "LinalgBuilders.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 #include "modrwkv/Passes/Passes.h"
 
@@ -36,8 +39,12 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   Value c0 = idx(0), c1 = idx(1), cN = idx(kHeadSize);
-  int64_t heads = cast<ShapedType>(op.getState().getType()).getDimSize(0);
+  bool batched = isBatched(op.getState());
+  auto stateType = cast<ShapedType>(op.getState().getType());
+  int64_t heads = stateType.getDimSize(batched ? 1 : 0);
   Value tokens = tensor::DimOp::create(b, loc, op.getR(), 0);
+  // Tokens each (sequence, head) task runs: all of them, or its own one.
+  OpFoldResult span = batched ? OpFoldResult(b.getIndexAttr(1)) : tokens;
   Value pad = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
   auto fast = arith::FastMathFlagsAttr::get(b.getContext(),
                                             arith::FastMathFlags::reassoc |
@@ -65,33 +72,45 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
   struct Slice {
     SmallVector<OpFoldResult> offsets, sizes, strides;
   };
-  auto ySlice = [&](OpBuilder &sb, Value base) {
-    return Slice{{sb.getIndexAttr(0), base},
-                 {tokens, sb.getIndexAttr(kHeadSize)},
+  auto ySlice = [&](OpBuilder &sb, OpFoldResult first, Value base) {
+    return Slice{{first, base},
+                 {span, sb.getIndexAttr(kHeadSize)},
                  SmallVector<OpFoldResult>(2, sb.getIndexAttr(1))};
   };
-  auto stateSlice = [&](OpBuilder &sb, Value h) {
+  auto stateSlice = [&](OpBuilder &sb, Value s, Value h) {
     OpFoldResult zero = sb.getIndexAttr(0), one = sb.getIndexAttr(1),
                  size = sb.getIndexAttr(kHeadSize);
+    if (batched)
+      return Slice{
+          {s, h, zero, zero}, {one, one, size, size}, {one, one, one, one}};
     return Slice{{h, zero, zero}, {one, size, size}, {one, one, one}};
   };
   auto headStateType = RankedTensorType::get({kHeadSize, kHeadSize}, f32);
 
+  SmallVector<OpFoldResult> tasks = {b.getIndexAttr(heads)};
+  if (batched)
+    tasks.insert(tasks.begin(), tokens);
   auto headLoop = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(heads)},
-      ValueRange{yInit, op.getState()}, std::nullopt,
+      b, loc, tasks, ValueRange{yInit, op.getState()}, std::nullopt,
       [&](OpBuilder &hb, Location hl, ValueRange args) {
-        Value h = args[0], yAll = args[1], stateAll = args[2];
+        Value s = batched ? args[0] : c0;
+        ValueRange rest = args.drop_front(batched ? 1 : 0);
+        Value h = rest[0], yAll = rest[1], stateAll = rest[2];
         Value base = arith::MulIOp::create(hb, hl, h, cN);
-        Slice yPart = ySlice(hb, base), statePart = stateSlice(hb, h);
+        OpFoldResult firstRow = batched ? OpFoldResult(s) : hb.getIndexAttr(0);
+        Slice yPart = ySlice(hb, firstRow, base),
+              statePart = stateSlice(hb, s, h);
         Value yHead = tensor::ExtractSliceOp::create(
             hb, hl, yAll, yPart.offsets, yPart.sizes, yPart.strides);
         Value stateHead = tensor::ExtractSliceOp::create(
             hb, hl, headStateType, stateAll, statePart.offsets, statePart.sizes,
             statePart.strides);
+        // u: the token's row in yHead; t = s + u its row in the inputs.
+        Value count = getValueOrCreateConstantIndexOp(hb, hl, span);
         auto timeLoop = scf::ForOp::create(
-            hb, hl, c0, tokens, c1, ValueRange{yHead, stateHead},
-            [&](OpBuilder &tb, Location tl, Value t, ValueRange tArgs) {
+            hb, hl, c0, count, c1, ValueRange{yHead, stateHead},
+            [&](OpBuilder &tb, Location tl, Value u, ValueRange tArgs) {
+              Value t = batched ? arith::AddIOp::create(tb, tl, s, u) : u;
               auto lane = [&](Value src) {
                 return read(tb, tl, src, {t, base});
               };
@@ -118,7 +137,7 @@ void lowerWkv7(OpBuilder &b, Wkv7Op op) {
                             ib, il, next, state, {i, c0}, ArrayRef<bool>{true})
                             .getResult();
                     Value newY =
-                        tensor::InsertOp::create(ib, il, yi, y, {t, i});
+                        tensor::InsertOp::create(ib, il, yi, y, {u, i});
                     scf::YieldOp::create(ib, il, ValueRange{newY, newState});
                   });
               scf::YieldOp::create(tb, tl, rowLoop.getResults());

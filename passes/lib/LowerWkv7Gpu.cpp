@@ -51,6 +51,9 @@ Value toBuffer(OpBuilder &b, Location loc, Value tensor) {
 LogicalResult lowerWkv7(OpBuilder &b, Wkv7Op op, int64_t headsPerBlock,
                         int64_t unroll) {
   Location loc = op.getLoc();
+  if (isBatched(op.getState()))
+    return op.emitOpError("the batched form (one state per sequence) has no "
+                          "GPU lowering yet");
   Type f32 = b.getF32Type();
   auto lanes = VectorType::get({kHeadSize}, f32);
   auto idx = [&](int64_t v) {

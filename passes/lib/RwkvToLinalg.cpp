@@ -73,6 +73,8 @@ Value lowerEmbedding(OpBuilder &b, EmbeddingOp op) {
 std::pair<Value, Value> lowerTokenShift(OpBuilder &b, TokenShiftOp op) {
   Location loc = op.getLoc();
   Value x = op.getX();
+  if (isBatched(op.getPrev())) // one token per sequence
+    return {op.getPrev(), x};
   auto type = cast<RankedTensorType>(x.getType());
   int64_t c = type.getDimSize(1);
   OpFoldResult zero = b.getIndexAttr(0), one = b.getIndexAttr(1),

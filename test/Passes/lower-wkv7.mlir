@@ -33,6 +33,27 @@ func.func @wkv(%x: tensor<?x128xf32>, %s: tensor<2x64x64xf32>)
   return %y, %s2 : tensor<?x128xf32>, tensor<2x64x64xf32>
 }
 
+// Batched decode (state [T, H, 64, 64], one token per sequence): the
+// tasks are (sequence, head) pairs; task (s, h) runs token s alone on
+// state[s, h] and writes row s of y.
+// CHECK-LABEL: func @wkv_batched
+// CHECK: %[[T:.*]] = tensor.dim %{{.*}}, %c0
+// CHECK: scf.forall (%[[s:.*]], %[[h:.*]]) in (%[[T]], 2) shared_outs(%[[YALL:.*]] = %{{.*}}, %[[SALL:.*]] = %{{.*}})
+// CHECK:   %[[BASE:.*]] = arith.muli %[[h]], %c64
+// CHECK:   tensor.extract_slice %[[YALL]][%[[s]], %[[BASE]]] [1, 64] [1, 1]
+// CHECK:   tensor.extract_slice %[[SALL]][%[[s]], %[[h]], 0, 0] [1, 1, 64, 64] [1, 1, 1, 1] : tensor<?x2x64x64xf32> to tensor<64x64xf32>
+// CHECK:   scf.for %[[u:.*]] = %c0 to %c1{{.*}} step %c1
+// CHECK:     %[[t:.*]] = arith.addi %[[s]], %[[u]]
+// CHECK:     vector.transfer_read %{{.*}}[%[[t]], %[[BASE]]]
+// CHECK:   scf.forall.in_parallel
+// CHECK:     tensor.parallel_insert_slice %{{.*}} into %[[YALL]][%[[s]], %[[BASE]]] [1, 64] [1, 1]
+// CHECK:     tensor.parallel_insert_slice %{{.*}} into %[[SALL]][%[[s]], %[[h]], 0, 0] [1, 1, 64, 64] [1, 1, 1, 1]
+func.func @wkv_batched(%x: tensor<?x128xf32>, %s: tensor<?x2x64x64xf32>)
+    -> (tensor<?x128xf32>, tensor<?x2x64x64xf32>) {
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x128xf32>, tensor<?x2x64x64xf32>
+  return %y, %s2 : tensor<?x128xf32>, tensor<?x2x64x64xf32>
+}
+
 // Other rwkv ops are left alone.
 // CHECK-LABEL: func @other
 // CHECK: rwkv.linear

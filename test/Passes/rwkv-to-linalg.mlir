@@ -59,6 +59,15 @@ func.func @token_shift(%x: tensor<?x64xf32>, %p: tensor<64xf32>) -> (tensor<?x64
   return %s, %l : tensor<?x64xf32>, tensor<64xf32>
 }
 
+// Batched (one token per sequence, a carry row each): the shifted rows are
+// the carries, and the next carries are the rows of x; no copies.
+// CHECK-LABEL: func @token_shift_batched
+// CHECK-NEXT: return %arg1, %arg0
+func.func @token_shift_batched(%x: tensor<?x64xf32>, %p: tensor<?x64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %s, %l = rwkv.token_shift %x, %p : tensor<?x64xf32>, tensor<?x64xf32>
+  return %s, %l : tensor<?x64xf32>, tensor<?x64xf32>
+}
+
 // The recurrence is not this pass's business.
 // CHECK-LABEL: func @wkv
 // CHECK: rwkv.wkv7

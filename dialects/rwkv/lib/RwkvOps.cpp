@@ -1,8 +1,9 @@
 //===- RwkvOps.cpp - verifiers of the `rwkv` operations -------------------===//
 //
 // Verifiers check what the types alone cannot: that widths agree, that the
-// channel count is heads x 64, and that states are [H, 64, 64]. Dynamic
-// dimensions (the token count T) match anything.
+// channel count is heads x 64, and that states are [H, 64, 64] (or, batched,
+// [T, H, 64, 64] with [T, C] carries). Dynamic dimensions (the token count
+// T) match anything.
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,24 +57,52 @@ public:
     return dim(value, 0, t, what).dim(value, 1, c, what);
   }
 
-  /// Checks that `value` is an [H, 64, 64] state for `c` channels.
-  ShapeChecker &state(Value value, int64_t c, StringRef what) {
+  /// Checks that `value` is a [C] carry, or [T, C] when `batched`.
+  ShapeChecker &carry(Value value, bool batched, int64_t t, int64_t c,
+                      StringRef what) {
+    if (failed(result))
+      return *this;
+    if (batched != (cast<ShapedType>(value.getType()).getRank() == 2)) {
+      result = op->emitOpError()
+               << what << " must be " << (batched ? "[T, C]" : "[C]")
+               << ": carried values are per sequence (batched) or not at all";
+      return *this;
+    }
+    return batched ? act(value, t, c, what) : vec(value, c, what);
+  }
+
+  /// Checks that `value` is an [H, 64, 64] state for `c` channels, or
+  /// [T, H, 64, 64] when `batched`.
+  ShapeChecker &state(Value value, bool batched, int64_t t, int64_t c,
+                      StringRef what) {
     if (failed(result))
       return *this;
     auto type = cast<ShapedType>(value.getType());
+    if (batched != (type.getRank() == 4)) {
+      result = op->emitOpError()
+               << what << " must be " << (batched ? "[T, H, " : "[H, ")
+               << kHeadSize << ", " << kHeadSize
+               << "]: carried values are per sequence (batched) or not at all";
+      return *this;
+    }
     if (!ShapedType::isDynamic(c) && c % kHeadSize != 0) {
       result = op->emitOpError()
                << "channel count " << c
                << " is not a multiple of the head size " << kHeadSize;
       return *this;
     }
+    unsigned h = batched ? 1 : 0;
     int64_t heads = ShapedType::isDynamic(c) ? c : c / kHeadSize;
-    if (type.getDimSize(1) != kHeadSize || type.getDimSize(2) != kHeadSize) {
-      result = op->emitOpError() << what << " must be [H, " << kHeadSize << ", "
-                                 << kHeadSize << "], got " << type;
+    if (type.getDimSize(h + 1) != kHeadSize ||
+        type.getDimSize(h + 2) != kHeadSize) {
+      result = op->emitOpError()
+               << what << " must be " << (batched ? "[T, H, " : "[H, ")
+               << kHeadSize << ", " << kHeadSize << "], got " << type;
       return *this;
     }
-    return dim(value, 0, heads, what);
+    if (batched)
+      dim(value, 0, t, what);
+    return dim(value, h, heads, what);
   }
 
   LogicalResult done() const { return result; }
@@ -84,6 +113,7 @@ private:
 };
 
 int64_t rows(Value v) { return cast<ShapedType>(v.getType()).getDimSize(0); }
+
 int64_t cols(Value v) { return cast<ShapedType>(v.getType()).getDimSize(1); }
 } // namespace
 
@@ -240,11 +270,12 @@ LogicalResult GroupNormOp::verify() {
 }
 
 LogicalResult TokenShiftOp::verify() {
-  int64_t c = cols(getX());
+  int64_t t = rows(getX()), c = cols(getX());
+  bool batched = isBatched(getPrev());
   return ShapeChecker(*this)
-      .vec(getPrev(), c, "prev")
-      .act(getShifted(), rows(getX()), c, "shifted")
-      .vec(getLast(), c, "last")
+      .carry(getPrev(), batched, t, c, "prev")
+      .act(getShifted(), t, c, "shifted")
+      .carry(getLast(), batched, t, c, "last")
       .done();
 }
 
@@ -276,15 +307,18 @@ LogicalResult Wkv7Op::verify() {
   StringRef names[] = {"w", "k", "v", "a", "b", "y"};
   for (auto [value, name] : llvm::zip(acts, names))
     check.act(value, t, c, name);
-  return check.state(getState(), c, "state")
-      .state(getStateOut(), c, "state_out")
+  bool batched = isBatched(getState());
+  return check.state(getState(), batched, t, c, "state")
+      .state(getStateOut(), batched, t, c, "state_out")
       .done();
 }
 
 LogicalResult TimeMixOp::verify() {
   int64_t t = rows(getX()), c = cols(getX());
   ShapeChecker check(*this);
-  check.vec(getShift(), c, "shift").state(getState(), c, "state");
+  bool batched = isBatched(getShift());
+  check.carry(getShift(), batched, t, c, "shift")
+      .state(getState(), batched, t, c, "state");
   Value vectors[] = {getXR(), getXW(),        getXK(),     getXV(), getXA(),
                      getXG(), getW0(),        getA0(),     getKK(), getKA(),
                      getRK(), getLnXWeight(), getLnXBias()};
@@ -305,8 +339,8 @@ LogicalResult TimeMixOp::verify() {
   check.mat(getG1(), rows(getG1()), c, "g1")
       .mat(getG2(), c, rows(getG1()), "g2");
   check.act(getResult(), t, c, "result")
-      .vec(getShiftOut(), c, "shift_out")
-      .state(getStateOut(), c, "state_out")
+      .carry(getShiftOut(), batched, t, c, "shift_out")
+      .state(getStateOut(), batched, t, c, "state_out")
       .act(getVFirstOut(), t, c, "v_first_out");
   if (failed(check.done()) || failed(verifyBlockAdapters(*this)))
     return failure();
@@ -336,12 +370,13 @@ LogicalResult ChannelMixOp::verify() {
   int64_t t = rows(getX()), c = cols(getX()), f = rows(getKey());
   if (failed(verifyBlockAdapters(*this)))
     return failure();
+  bool batched = isBatched(getShift());
   return ShapeChecker(*this)
-      .vec(getShift(), c, "shift")
+      .carry(getShift(), batched, t, c, "shift")
       .vec(getXK(), c, "x_k")
       .mat(getKey(), f, c, "key")
       .mat(getValue(), c, f, "value")
       .act(getResult(), t, c, "result")
-      .vec(getShiftOut(), c, "shift_out")
+      .carry(getShiftOut(), batched, t, c, "shift_out")
       .done();
 }

@@ -196,3 +196,50 @@ func.func @adapter_lists_mismatch(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
          tensor<64x256xf32>, tensor<8x256xf32>) -> (tensor<?x64xf32>, tensor<64xf32>)
   return
 }
+
+// -----
+
+// Batched decode: T sequences of one token each need T carries and T states.
+func.func @batched_state_rows(%x: tensor<4x128xf32>, %s: tensor<3x2x64x64xf32>) {
+  // expected-error @+1 {{state has size 3 in dimension 0, expected 4}}
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<4x128xf32>, tensor<3x2x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @batched_state_heads(%x: tensor<?x128xf32>, %s: tensor<?x3x64x64xf32>) {
+  // expected-error @+1 {{state has size 3 in dimension 1, expected 2}}
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x128xf32>, tensor<?x3x64x64xf32>
+  return
+}
+
+// -----
+
+func.func @batched_shift_rows(%x: tensor<4x128xf32>, %p: tensor<2x128xf32>) {
+  // expected-error @+1 {{prev has size 2 in dimension 0, expected 4}}
+  %s, %l = rwkv.token_shift %x, %p : tensor<4x128xf32>, tensor<2x128xf32>
+  return
+}
+
+// -----
+
+// The shift carry and the state are both per sequence, or neither.
+func.func @batched_mixed_carries(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
+                                 %p: tensor<?x64xf32>, %s: tensor<1x64x64xf32>,
+                                 %m: tensor<64x64xf32>, %d: tensor<3x64xf32>,
+                                 %u: tensor<64x3xf32>) {
+  // expected-error @+1 {{state must be [T, H, 64, 64]: carried values are per sequence (batched) or not at all}}
+  %o, %so, %st, %vf = rwkv.time_mix %x, %p, %s
+      mix(%c, %c, %c, %c, %c, %c) decay(%c, %d, %u) iclr(%c, %d, %u)
+      gate(%d, %u) key_scale(%c, %c, %c) proj(%m, %m, %m, %m) ln_x(%c, %c)
+      : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<1x64x64xf32>,
+         tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>,
+         tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<3x64xf32>,
+         tensor<64x3xf32>, tensor<64xf32>, tensor<3x64xf32>, tensor<64x3xf32>,
+         tensor<3x64xf32>, tensor<64x3xf32>, tensor<64xf32>, tensor<64xf32>,
+         tensor<64xf32>, tensor<64x64xf32>, tensor<64x64xf32>,
+         tensor<64x64xf32>, tensor<64x64xf32>, tensor<64xf32>, tensor<64xf32>)
+      -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<1x64x64xf32>, tensor<?x64xf32>)
+  return
+}

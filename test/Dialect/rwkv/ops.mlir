@@ -83,3 +83,20 @@ func.func @adapters(%x: tensor<?x128xf32>, %w: tensor<32x128xf32>,
          tensor<128x256xf32>, tensor<8x256xf32>, tensor<2x64x64xf32>) -> (tensor<?x128xf32>, tensor<128xf32>)
   return %o : tensor<?x32xf32>
 }
+
+// Batched decode: one carry row and one state per sequence.
+// CHECK-LABEL: func @batched
+// CHECK: rwkv.token_shift %{{.*}}, %{{.*}} : tensor<?x128xf32>, tensor<?x128xf32>
+// CHECK: rwkv.wkv7 {{.*}} : tensor<?x128xf32>, tensor<?x2x64x64xf32>
+// CHECK: rwkv.channel_mix {{.*}} -> (tensor<?x128xf32>, tensor<?x128xf32>)
+func.func @batched(%x: tensor<?x128xf32>, %p: tensor<?x128xf32>,
+                   %s: tensor<?x2x64x64xf32>, %v: tensor<128xf32>,
+                   %k: tensor<256x128xf32>, %vv: tensor<128x256xf32>)
+    -> (tensor<?x128xf32>, tensor<?x2x64x64xf32>, tensor<?x128xf32>) {
+  %sh, %last = rwkv.token_shift %x, %p : tensor<?x128xf32>, tensor<?x128xf32>
+  %y, %s2 = rwkv.wkv7 %sh, %x, %x, %x, %x, %x, %s : tensor<?x128xf32>, tensor<?x2x64x64xf32>
+  %f, %fs = rwkv.channel_mix %y, %last mix(%v) proj(%k, %vv)
+      : (tensor<?x128xf32>, tensor<?x128xf32>, tensor<128xf32>, tensor<256x128xf32>,
+         tensor<128x256xf32>) -> (tensor<?x128xf32>, tensor<?x128xf32>)
+  return %f, %s2, %fs : tensor<?x128xf32>, tensor<?x2x64x64xf32>, tensor<?x128xf32>
+}

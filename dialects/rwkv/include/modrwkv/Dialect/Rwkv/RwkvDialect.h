@@ -40,6 +40,12 @@ llvm::SmallVector<AdapterSlot> getAdapterSlots(mlir::Operation *op);
 /// Removes every adapter of `op` (after they were merged into weights).
 void dropAdapters(mlir::Operation *op);
 
+/// Whether a carried value (a [C] / [T, C] shift or an [H, 64, 64] /
+/// [T, H, 64, 64] state) is in the batched form: one row per sequence.
+inline bool isBatched(mlir::Value carried) {
+  return llvm::cast<mlir::ShapedType>(carried.getType()).getRank() % 2 == 0;
+}
+
 } // namespace modrwkv::rwkv
 
 #endif // MODRWKV_DIALECT_RWKV_RWKVDIALECT_H

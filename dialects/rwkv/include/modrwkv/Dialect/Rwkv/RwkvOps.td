@@ -37,6 +37,11 @@ def Rwkv_Matrix : 2DTensorOf<[F32]>;
 // the product (fp32 accumulation).
 def Rwkv_WeightMatrix : 2DTensorOf<[F32, BF16, F16]>;
 def Rwkv_State : 3DTensorOf<[F32]>;
+// Batched decode: the T rows of the activations are T independent
+// sequences of one token each, and the carried values have one row (one
+// [H, 64, 64] state) per sequence.
+def Rwkv_Carry : TensorRankOf<[F32], [1, 2]>;
+def Rwkv_CarriedState : TensorRankOf<[F32], [3, 4]>;
 
 //===----------------------------------------------------------------------===//
 // Primitive operations
@@ -100,9 +105,12 @@ def Rwkv_TokenShiftOp : Rwkv_Op<"token_shift", [Pure,
   let description = [{
     `shifted[0] = prev`, `shifted[t] = x[t-1]` for t >= 1, and
     `last = x[T-1]`, the carry for the next call. T must be at least 1.
+
+    Batched form (`prev` is [T, C]): the rows are T sequences of one token
+    each, so `shifted = prev` and `last = x`.
   }];
-  let arguments = (ins Rwkv_Activations:$x, Rwkv_Vector:$prev);
-  let results = (outs Rwkv_Activations:$shifted, Rwkv_Vector:$last);
+  let arguments = (ins Rwkv_Activations:$x, Rwkv_Carry:$prev);
+  let results = (outs Rwkv_Activations:$shifted, Rwkv_Carry:$last);
   let assemblyFormat = [{
     $x `,` $prev attr-dict `:` type($x) `,` type($prev)
   }];
@@ -172,12 +180,15 @@ def Rwkv_Wkv7Op : Rwkv_Op<"wkv7", [Pure,
     RWKV-7 calls it with a = -kk and b = kk * a_gate. `state` is the state
     before the first token, `state_out` the state after the last one; the
     state is always fp32.
+
+    Batched form (`state` is [T, H, 64, 64]): token t is the one token of
+    sequence t, whose state is state[t].
   }];
   let arguments = (ins Rwkv_Activations:$r, Rwkv_Activations:$w,
                    Rwkv_Activations:$k, Rwkv_Activations:$v,
                    Rwkv_Activations:$a, Rwkv_Activations:$b,
-                   Rwkv_State:$state);
-  let results = (outs Rwkv_Activations:$y, Rwkv_State:$state_out);
+                   Rwkv_CarriedState:$state);
+  let results = (outs Rwkv_Activations:$y, Rwkv_CarriedState:$state_out);
   let assemblyFormat = [{
     $r `,` $w `,` $k `,` $v `,` $a `,` $b `,` $state attr-dict `:` type($r)
     `,` type($state)
@@ -213,9 +224,13 @@ def Rwkv_TimeMixOp : Rwkv_Op<"time_mix", [Pure, AttrSizedOperandSegments]> {
     `adapters` are Bone adapters of the projections named in
     `adapter_targets` (receptance, key, value, output), with the variants in
     `adapter_variants` (see `rwkv.linear`).
+
+    Batched decode: with `shift` [T, C] and `state` [T, H, 64, 64] the T
+    rows of `x` are T independent sequences, one token each (see
+    `rwkv.token_shift` and `rwkv.wkv7`).
   }];
-  let arguments = (ins Rwkv_Activations:$x, Rwkv_Vector:$shift,
-      Rwkv_State:$state, Optional<Rwkv_Activations>:$v_first,
+  let arguments = (ins Rwkv_Activations:$x, Rwkv_Carry:$shift,
+      Rwkv_CarriedState:$state, Optional<Rwkv_Activations>:$v_first,
       Rwkv_Vector:$x_r, Rwkv_Vector:$x_w, Rwkv_Vector:$x_k,
       Rwkv_Vector:$x_v, Rwkv_Vector:$x_a, Rwkv_Vector:$x_g,
       Rwkv_Vector:$w0, Rwkv_Matrix:$w1, Rwkv_Matrix:$w2,
@@ -228,8 +243,9 @@ def Rwkv_TimeMixOp : Rwkv_Op<"time_mix", [Pure, AttrSizedOperandSegments]> {
       Variadic<TensorOf<[F32]>>:$adapters,
       OptionalAttr<StrArrayAttr>:$adapter_targets,
       OptionalAttr<StrArrayAttr>:$adapter_variants);
-  let results = (outs Rwkv_Activations:$result, Rwkv_Vector:$shift_out,
-                      Rwkv_State:$state_out, Rwkv_Activations:$v_first_out);
+  let results = (outs Rwkv_Activations:$result, Rwkv_Carry:$shift_out,
+                      Rwkv_CarriedState:$state_out,
+                      Rwkv_Activations:$v_first_out);
   let assemblyFormat = [{
     $x `,` $shift `,` $state (`v_first` `(` $v_first^ `)`)?
     `mix` `(` $x_r `,` $x_w `,` $x_k `,` $x_v `,` $x_a `,` $x_g `)`
@@ -256,13 +272,14 @@ def Rwkv_ChannelMixOp : Rwkv_Op<"channel_mix", [Pure]> {
 
     with K of shape [F, C] and V of shape [C, F]. `adapters` are Bone
     adapters of the projections named in `adapter_targets` (key, value).
+    With `shift` [T, C] the rows are T sequences of one token each.
   }];
-  let arguments = (ins Rwkv_Activations:$x, Rwkv_Vector:$shift,
+  let arguments = (ins Rwkv_Activations:$x, Rwkv_Carry:$shift,
                    Rwkv_Vector:$x_k, Rwkv_Matrix:$key, Rwkv_Matrix:$value,
                    Variadic<TensorOf<[F32]>>:$adapters,
                    OptionalAttr<StrArrayAttr>:$adapter_targets,
                    OptionalAttr<StrArrayAttr>:$adapter_variants);
-  let results = (outs Rwkv_Activations:$result, Rwkv_Vector:$shift_out);
+  let results = (outs Rwkv_Activations:$result, Rwkv_Carry:$shift_out);
   let assemblyFormat = [{
     $x `,` $shift `mix` `(` $x_k `)` `proj` `(` $key `,` $value `)`
     (`adapters` `(` $adapters^ `)`)? attr-dict
