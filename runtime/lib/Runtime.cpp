@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ using ForwardFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<2> *, MemRef<2> *,
 /// rwkv7-forward-mm-v2: modality rows after the tokens.
 using ForwardMmFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<2> *, MemRef<2> *,
                              MemRef<2> *, MemRef<4> *, MemRef<2> *);
+/// The batched decode entry: states [L, B, ...].
+using DecodeBatchFn = void (*)(MemRef<1> *, MemRef<1> *, MemRef<3> *,
+                               MemRef<3> *, MemRef<5> *, MemRef<2> *);
 
 constexpr int64_t kPrefillChunk = 128;
 constexpr char kStateMagic[8] = {'M', 'R', 'W', 'K', 'V', 'S', 'T', '1'};
@@ -64,7 +68,8 @@ struct modrwkv_model {
   int64_t layers = 0, width = 0, heads = 0, headSize = 0, vocab = 0;
   ForwardFn forward = nullptr;
   ForwardMmFn forwardMm = nullptr; ///< multimodal artifacts
-  int32_t placeholder = -1;        ///< token replaced by modality rows
+  DecodeBatchFn decodeBatch = nullptr;
+  int32_t placeholder = -1; ///< token replaced by modality rows
   struct WeightEntry {
     uint64_t offset;
     int64_t count;
@@ -171,6 +176,32 @@ struct modrwkv_state {
   }
 };
 
+struct modrwkv_batch {
+  const modrwkv_model *model;
+  int64_t slots;
+  /// att_shift [L][B][C] | ffn_shift [L][B][C] | wkv [L][B][H][N][N]: each
+  /// layer's rows side by side, as the batched entry reads them.
+  std::vector<float> values;
+  std::vector<float> logits; ///< [B][V]
+  bool hasLogits = false;    ///< a decode ran
+  std::vector<char> slotHasLogits;
+
+  /// Calls fn(stateOffset, batchOffset, count) for each run of floats that
+  /// slot `slot` shares with a single state's values.
+  template <typename Fn> void forEachRow(int64_t slot, Fn fn) const {
+    const modrwkv_model &m = *model;
+    int64_t L = m.layers,
+            perLayer[] = {m.width, m.width, m.heads * m.headSize * m.headSize};
+    int64_t stateBase = 0, batchBase = 0;
+    for (int64_t n : perLayer) {
+      for (int64_t l = 0; l < L; ++l)
+        fn(stateBase + l * n, batchBase + (l * slots + slot) * n, n);
+      stateBase += L * n;
+      batchBase += L * slots * n;
+    }
+  }
+};
+
 namespace {
 
 int64_t positive(const nlohmann::json &config, const char *key,
@@ -208,6 +239,9 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
   } else {
     m.forward = reinterpret_cast<ForwardFn>(entry);
   }
+  if (manifest.contains("batch_entry"))
+    m.decodeBatch = reinterpret_cast<DecodeBatchFn>(
+        m.files.symbol(manifest.value("batch_entry", "")));
   for (const nlohmann::json &t :
        manifest["weights"].value("tensors", nlohmann::json::array())) {
     int64_t count = 1;
@@ -232,6 +266,18 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
   }
 }
 
+/// Checks that tokens[0, n) are in the vocabulary (the modality
+/// placeholder aside).
+void checkTokens(const modrwkv_model &m, const int32_t *tokens, int64_t n,
+                 const char *what) {
+  for (int64_t i = 0; i < n; ++i)
+    if ((tokens[i] < 0 || tokens[i] >= m.vocab) &&
+        !(m.placeholder >= 0 && tokens[i] == m.placeholder))
+      throw Failure("token " + std::to_string(tokens[i]) + " at " + what + " " +
+                    std::to_string(i) + " is outside the vocabulary [0, " +
+                    std::to_string(m.vocab) + ")");
+}
+
 void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
          int64_t n, const float *features, int64_t rows, float *logits) {
   if (s.model != &m)
@@ -240,17 +286,9 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
     throw Failure("need at least one token");
   if (rows < 0 || (rows > 0 && !features))
     throw Failure("bad modality rows");
-  int64_t placeholders = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    if (m.placeholder >= 0 && tokens[i] == m.placeholder) {
-      ++placeholders;
-      continue;
-    }
-    if (tokens[i] < 0 || tokens[i] >= m.vocab)
-      throw Failure("token " + std::to_string(tokens[i]) + " at position " +
-                    std::to_string(i) + " is outside the vocabulary [0, " +
-                    std::to_string(m.vocab) + ")");
-  }
+  checkTokens(m, tokens, n, "position");
+  int64_t placeholders =
+      m.placeholder < 0 ? 0 : std::count(tokens, tokens + n, m.placeholder);
   if (placeholders != rows)
     throw Failure("placeholder count mismatch: the tokens hold " +
                   std::to_string(placeholders) + " placeholder" +
@@ -507,4 +545,98 @@ API int modrwkv_state_load(modrwkv_state *state, const char *path) {
     state->logits = std::move(logits);
     state->hasLogits = h.hasLogits != 0;
   });
+}
+
+API modrwkv_batch *modrwkv_batch_create(const modrwkv_model *model,
+                                        int64_t slots) {
+  modrwkv_batch *batch = nullptr;
+  guarded([&] {
+    if (!model || slots < 1)
+      throw Failure("modrwkv_batch_create: no model, or fewer than one slot");
+    if (!model->decodeBatch)
+      throw Failure(model->files.dir +
+                    ": the artifact has no batched decode entry (compile "
+                    "it for the CPU with --batch-decode)");
+    auto b = std::make_unique<modrwkv_batch>();
+    b->model = model;
+    b->slots = slots;
+    b->values.assign(model->stateFloats() * slots, 0.0f);
+    b->logits.assign(model->vocab * slots, 0.0f);
+    b->slotHasLogits.assign(slots, 0);
+    batch = b.release();
+  });
+  return batch;
+}
+
+API void modrwkv_batch_free(modrwkv_batch *batch) { delete batch; }
+
+API int64_t modrwkv_batch_slots(const modrwkv_batch *batch) {
+  return batch ? batch->slots : 0;
+}
+
+API int modrwkv_batch_put(modrwkv_batch *batch, int64_t slot,
+                          const modrwkv_state *state) {
+  return guarded([&] {
+    if (!batch || !state || state->model != batch->model)
+      throw Failure("modrwkv_batch_put: a batch and a state of its model");
+    if (slot < 0 || slot >= batch->slots)
+      throw Failure("modrwkv_batch_put: slot " + std::to_string(slot) +
+                    " is outside [0, " + std::to_string(batch->slots) + ")");
+    const float *from = state->hostValues().data();
+    batch->forEachRow(slot, [&](int64_t s, int64_t b, int64_t n) {
+      std::memcpy(batch->values.data() + b, from + s, n * sizeof(float));
+    });
+    int64_t V = batch->model->vocab;
+    std::memcpy(batch->logits.data() + slot * V, state->logits.data(),
+                V * sizeof(float));
+    batch->slotHasLogits[slot] = state->hasLogits;
+  });
+}
+
+API int modrwkv_batch_get(const modrwkv_batch *batch, int64_t slot,
+                          modrwkv_state *state) {
+  return guarded([&] {
+    if (!batch || !state || state->model != batch->model)
+      throw Failure("modrwkv_batch_get: a batch and a state of its model");
+    if (slot < 0 || slot >= batch->slots)
+      throw Failure("modrwkv_batch_get: slot " + std::to_string(slot) +
+                    " is outside [0, " + std::to_string(batch->slots) + ")");
+    batch->forEachRow(slot, [&](int64_t s, int64_t b, int64_t n) {
+      std::memcpy(state->values.data() + s, batch->values.data() + b,
+                  n * sizeof(float));
+    });
+    state->hostChanged();
+    int64_t V = batch->model->vocab;
+    std::memcpy(state->logits.data(), batch->logits.data() + slot * V,
+                V * sizeof(float));
+    state->hasLogits = batch->slotHasLogits[slot];
+  });
+}
+
+API int modrwkv_decode_batch(const modrwkv_model *model, modrwkv_batch *batch,
+                             const int32_t *tokens) {
+  return guarded([&] {
+    if (!model || !batch || batch->model != model || !tokens)
+      throw Failure("modrwkv_decode_batch: a model, a batch of it and tokens");
+    checkTokens(*model, tokens, batch->slots, "slot");
+    int64_t L = model->layers, B = batch->slots, C = model->width,
+            H = model->heads, N = model->headSize;
+    float *att = batch->values.data(), *ffn = att + L * B * C,
+          *wkv = ffn + L * B * C;
+    auto weights =
+        describe<1>(model->files.weights, {int64_t(model->files.weightBytes)});
+    auto tokenRef = describe<1>(const_cast<int32_t *>(tokens), {B});
+    auto attRef = describe<3>(att, {L, B, C});
+    auto ffnRef = describe<3>(ffn, {L, B, C});
+    auto wkvRef = describe<5>(wkv, {L, B, H, N, N});
+    auto logitsRef = describe<2>(batch->logits.data(), {B, model->vocab});
+    model->decodeBatch(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef,
+                       &logitsRef);
+    batch->hasLogits = true;
+    batch->slotHasLogits.assign(B, 1);
+  });
+}
+
+API const float *modrwkv_batch_logits(const modrwkv_batch *batch) {
+  return batch && batch->hasLogits ? batch->logits.data() : nullptr;
 }

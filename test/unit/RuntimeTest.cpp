@@ -108,6 +108,73 @@ TEST(Runtime, DecodeMatchesPrefillAndStateRoundTrips) {
   std::remove(path.c_str());
 }
 
+struct BatchDeleter {
+  void operator()(modrwkv_batch *b) const { modrwkv_batch_free(b); }
+};
+using Batch = std::unique_ptr<modrwkv_batch, BatchDeleter>;
+
+// Batched decode against the one-sequence path: three sequences with
+// different prompts, put into slots, advanced together, give each the
+// logits and the state that decoding it alone gives.
+TEST(Runtime, BatchDecodeMatchesSequences) {
+  Model m = loadArtifact();
+  ASSERT_TRUE(m);
+  int64_t vocab = modrwkv_model_vocab_size(m.get());
+  const int slots = 3, steps = 4;
+  std::vector<State> alone, prefilled;
+  Batch batch(modrwkv_batch_create(m.get(), slots));
+  ASSERT_TRUE(batch) << modrwkv_last_error();
+  EXPECT_EQ(modrwkv_batch_slots(batch.get()), slots);
+  EXPECT_EQ(modrwkv_batch_logits(batch.get()), nullptr);
+  for (int i = 0; i < slots; ++i) {
+    std::vector<int32_t> prompt;
+    for (int t = 0; t < 5 + 7 * i; ++t)
+      prompt.push_back((t * 11 + i * 5 + 1) % vocab);
+    alone.emplace_back(modrwkv_state_create(m.get()));
+    ASSERT_EQ(modrwkv_prefill(m.get(), alone.back().get(), prompt.data(),
+                              prompt.size(), nullptr),
+              0);
+    ASSERT_EQ(modrwkv_batch_put(batch.get(), i, alone.back().get()), 0)
+        << modrwkv_last_error();
+  }
+  std::vector<float> want(vocab);
+  for (int step = 0; step < steps; ++step) {
+    int32_t tokens[slots];
+    for (int i = 0; i < slots; ++i)
+      tokens[i] = (step * 13 + i * 3 + 2) % vocab;
+    ASSERT_EQ(modrwkv_decode_batch(m.get(), batch.get(), tokens), 0)
+        << modrwkv_last_error();
+    const float *got = modrwkv_batch_logits(batch.get());
+    ASSERT_NE(got, nullptr);
+    for (int i = 0; i < slots; ++i) {
+      ASSERT_EQ(modrwkv_decode(m.get(), alone[i].get(), tokens[i], want.data()),
+                0);
+      for (int64_t v = 0; v < vocab; ++v)
+        ASSERT_NEAR(got[i * vocab + v], want[v], 1e-4f)
+            << "slot " << i << " step " << step;
+    }
+  }
+  // A slot taken out continues like the sequence decoded alone.
+  State out(modrwkv_state_create(m.get()));
+  ASSERT_EQ(modrwkv_batch_get(batch.get(), 1, out.get()), 0);
+  std::vector<float> fromSlot(vocab), fromAlone(vocab);
+  ASSERT_EQ(modrwkv_decode(m.get(), out.get(), 7, fromSlot.data()), 0);
+  ASSERT_EQ(modrwkv_decode(m.get(), alone[1].get(), 7, fromAlone.data()), 0);
+  for (int64_t v = 0; v < vocab; ++v)
+    ASSERT_NEAR(fromSlot[v], fromAlone[v], 1e-4f);
+
+  // Bad calls: unknown slots, tokens outside the vocabulary, no slots.
+  EXPECT_EQ(modrwkv_batch_put(batch.get(), slots, out.get()), -1);
+  EXPECT_NE(std::string(modrwkv_last_error()).find("slot 3 is outside [0, 3)"),
+            std::string::npos);
+  EXPECT_EQ(modrwkv_batch_get(batch.get(), -1, out.get()), -1);
+  int32_t bad[slots] = {0, int32_t(vocab), 1};
+  EXPECT_EQ(modrwkv_decode_batch(m.get(), batch.get(), bad), -1);
+  EXPECT_NE(std::string(modrwkv_last_error()).find("at slot 1"),
+            std::string::npos);
+  EXPECT_EQ(modrwkv_batch_create(m.get(), 0), nullptr);
+}
+
 } // namespace
 
 // The allocation functions the runtime exports to compiled code.

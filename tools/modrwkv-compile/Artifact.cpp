@@ -152,6 +152,15 @@ LogicalResult checkEntry(ModuleOp module) {
            << " buffers (weights, tokens, [features,] att_shift, ffn_shift, "
               "wkv, logits); got "
            << type << ": state or logits were not updated in place";
+  auto batch = module.lookupSymbol<LLVM::LLVMFuncOp>(
+      ("_mlir_ciface_" + checkpoint::kBatchEntryName).str());
+  if (batch &&
+      (!isa<LLVM::LLVMVoidType>(batch.getFunctionType().getReturnType()) ||
+       batch.getFunctionType().getNumParams() != 6))
+    return batch.emitError("the batched decode entry must return nothing and "
+                           "take the 6 buffers; got ")
+           << batch.getFunctionType()
+           << ": state or logits were not updated in place";
   return success();
 }
 
@@ -271,6 +280,9 @@ LogicalResult describeLanguageModel(ModuleOp module,
   }
   manifest["entry"] = ("_mlir_ciface_" + checkpoint::kEntryName).str();
   manifest["abi"] = "rwkv7-forward-v2";
+  if (module.lookupSymbol(checkpoint::kBatchEntryName))
+    manifest["batch_entry"] =
+        ("_mlir_ciface_" + checkpoint::kBatchEntryName).str();
   if (auto splice =
           module->getAttrOfType<DictionaryAttr>(multimodal::kSpliceAttrName)) {
     manifest["abi"] = "rwkv7-forward-mm-v2";

@@ -156,6 +156,13 @@ cl::opt<bool> parallel(
              "the recurrence's heads, the other loops' token rows; model.so "
              "links libomp (default: on when this compiler has libomp)"));
 
+cl::opt<bool> batchDecode(
+    cl::cat(compileOptions), "batch-decode", cl::init(true),
+    cl::desc("Also compile the batched decode entry: one token for each of B "
+             "sequences per call, their states side by side "
+             "(modrwkv_decode_batch; CPU only, not with an encoder; default: "
+             "on)"));
+
 cl::opt<unsigned> optLevel(cl::cat(compileOptions), "opt-level", cl::init(3),
                            cl::desc("LLVM optimization level (0-3)"));
 cl::opt<bool> vectorMath(
@@ -282,10 +289,14 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
   } else if (mergeAdapter) {
     return error("--merge-adapter needs --adapter");
   }
+  bool batch = batchDecode && target == "cpu" && !projector;
+  if (batchDecode.getNumOccurrences() && batchDecode && !batch)
+    return error("--batch-decode is for CPU language models (not --target "
+                 "cuda, not with --encoder)");
   stages.begin("importing into the rwkv dialect");
   module = modrwkv::checkpoint::importRwkv7(
       context, *config, std::move(*tensors), adapters ? &*adapters : nullptr,
-      projector ? modrwkv::multimodal::kPlaceholder : -1);
+      projector ? modrwkv::multimodal::kPlaceholder : -1, batch);
   if (projector) {
     stages.begin("importing the encoder tower");
     return addEncoder(context, *module, std::move(*projector));

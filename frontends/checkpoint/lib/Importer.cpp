@@ -25,13 +25,18 @@ class ModuleBuilder {
 public:
   ModuleBuilder(MLIRContext &ctx, const ModelConfig &cfg, TensorMap &tensors,
                 const std::map<std::string, std::string> &variants,
-                int32_t placeholder)
+                int32_t placeholder, bool batchDecode)
       : cfg(cfg), tensors(tensors), variants(variants),
-        placeholder(placeholder), b(&ctx), loc(UnknownLoc::get(&ctx)) {}
+        placeholder(placeholder), batchDecode(batchDecode), b(&ctx),
+        loc(UnknownLoc::get(&ctx)) {}
 
   OwningOpRef<ModuleOp> build();
 
 private:
+  /// The entry `name`: prefill/decode of one sequence, or (`batched`) one
+  /// token for each of B sequences whose states are rows of [L, B, ...].
+  void buildEntry(ModuleOp module, StringRef name, bool batched);
+
   /// The weight `name` as a constant of `shape` (the checkpoint's element
   /// order; shapes differ only by unit dims), or transposed for LoRA.
   Value weight(StringRef name, ArrayRef<int64_t> shape, bool transpose = false);
@@ -83,41 +88,53 @@ private:
   TensorMap &tensors;
   const std::map<std::string, std::string> &variants; ///< weight -> variant
   int32_t placeholder; ///< token replaced by modality rows, or -1
+  bool batchDecode;    ///< also build kBatchEntryName
+  /// Weights already in blobs, by key: every entry shares them.
+  llvm::StringMap<DenseResourceElementsAttr> blobs;
   OpBuilder b;
   Location loc;
 };
 
 Value ModuleBuilder::weight(StringRef name, ArrayRef<int64_t> shape,
                             bool transpose) {
-  Tensor &t = tensors.find(name.str())->second;
   std::string key = transpose ? (name + ".T").str() : name.str();
-  return tensorConstant(b, loc, t, shape, key, transpose);
+  auto it = blobs.find(key);
+  if (it != blobs.end())
+    return arith::ConstantOp::create(b, loc, it->second);
+  Tensor &t = tensors.find(name.str())->second;
+  Value v = tensorConstant(b, loc, t, shape, key, transpose);
+  blobs[key] = cast<DenseResourceElementsAttr>(
+      v.getDefiningOp<arith::ConstantOp>().getValue());
+  return v;
 }
 
-/// Offsets, sizes and strides of `state[layer]` (a slice of `sliceShape`).
+/// Offsets, sizes and strides of `state[layer]`, a slice of `slice`'s type
+/// (its dynamic sizes those of `state` past the layer dim).
 struct LayerSlice {
   SmallVector<OpFoldResult> offsets, sizes, strides;
-  LayerSlice(OpBuilder &b, int64_t rank, int64_t layer,
-             ArrayRef<int64_t> sliceShape)
-      : offsets(rank, b.getIndexAttr(0)), strides(rank, b.getIndexAttr(1)) {
+  LayerSlice(OpBuilder &b, Location loc, Value state, int64_t layer,
+             RankedTensorType slice)
+      : offsets(slice.getRank() + 1, b.getIndexAttr(0)),
+        strides(slice.getRank() + 1, b.getIndexAttr(1)) {
     offsets[0] = b.getIndexAttr(layer);
     sizes.push_back(b.getIndexAttr(1));
-    for (int64_t d : sliceShape)
-      sizes.push_back(b.getIndexAttr(d));
+    for (auto [d, size] : llvm::enumerate(slice.getShape()))
+      sizes.push_back(
+          ShapedType::isDynamic(size)
+              ? OpFoldResult(tensor::DimOp::create(b, loc, state, d + 1))
+              : b.getIndexAttr(size));
   }
 };
 
 Value ModuleBuilder::sliceOf(Value state, int64_t layer,
                              RankedTensorType sliceType) {
-  LayerSlice s(b, cast<RankedTensorType>(state.getType()).getRank(), layer,
-               sliceType.getShape());
+  LayerSlice s(b, loc, state, layer, sliceType);
   return tensor::ExtractSliceOp::create(b, loc, sliceType, state, s.offsets,
                                         s.sizes, s.strides);
 }
 
 Value ModuleBuilder::updateSlice(Value state, int64_t layer, Value slice) {
-  LayerSlice s(b, cast<RankedTensorType>(state.getType()).getRank(), layer,
-               cast<RankedTensorType>(slice.getType()).getShape());
+  LayerSlice s(b, loc, state, layer, cast<RankedTensorType>(slice.getType()));
   return tensor::InsertSliceOp::create(b, loc, slice, state, s.offsets, s.sizes,
                                        s.strides);
 }
@@ -137,23 +154,40 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
       b.getNamedAttr("rank_value", b.getI64IntegerAttr(cfg.rankValue)),
       b.getNamedAttr("rank_gate", b.getI64IntegerAttr(cfg.rankGate))};
   (*module)->setAttr(kConfigAttrName, b.getDictionaryAttr(config));
+  buildEntry(*module, kEntryName, /*batched=*/false);
+  if (batchDecode)
+    buildEntry(*module, kBatchEntryName, /*batched=*/true);
+  return module;
+}
 
+void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
+  int64_t L = cfg.layers, C = cfg.width, H = cfg.heads, V = cfg.vocab;
+  int64_t dyn = ShapedType::kDynamic;
   Type f32 = b.getF32Type();
-  auto shiftType = RankedTensorType::get({L, C}, f32);
-  auto wkvType = RankedTensorType::get({L, H, kHeadSize, kHeadSize}, f32);
-  auto tokensType =
-      RankedTensorType::get({ShapedType::kDynamic}, b.getI32Type());
+  // Batched: state rows [L, B, ...], B = the number of tokens.
+  SmallVector<int64_t> outer = {L};
+  if (batched)
+    outer.push_back(dyn);
+  auto stateType = [&](ArrayRef<int64_t> inner) {
+    SmallVector<int64_t> shape = outer;
+    shape.append(inner.begin(), inner.end());
+    return RankedTensorType::get(shape, f32);
+  };
+  auto shiftType = stateType({C});
+  auto wkvType = stateType({H, kHeadSize, kHeadSize});
+  auto tokensType = RankedTensorType::get({dyn}, b.getI32Type());
   auto logitsType = act(V);
   SmallVector<RankedTensorType> argTypes = {tokensType, shiftType, shiftType,
                                             wkvType, logitsType};
-  if (placeholder >= 0)
+  bool splice = placeholder >= 0 && !batched;
+  if (splice)
     argTypes.insert(argTypes.begin() + 1, act(C));
   SmallVector<Type> memrefTypes;
   for (RankedTensorType t : argTypes)
     memrefTypes.push_back(MemRefType::get(t.getShape(), t.getElementType()));
-  b.setInsertionPointToEnd(module->getBody());
-  auto func = func::FuncOp::create(b, loc, kEntryName,
-                                   b.getFunctionType(memrefTypes, {}));
+  b.setInsertionPointToEnd(module.getBody());
+  auto func =
+      func::FuncOp::create(b, loc, name, b.getFunctionType(memrefTypes, {}));
   func->setAttr("llvm.emit_c_interface", b.getUnitAttr());
   Block *entry = func.addEntryBlock();
   b.setInsertionPointToStart(entry);
@@ -164,7 +198,7 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
         b, loc, type, buffer, b.getUnitAttr(), b.getUnitAttr()));
   Value tokens = args[0];
   Value x;
-  if (placeholder >= 0) {
+  if (splice) {
     x = mm::SpliceOp::create(b, loc, act(C), tokens, mat("emb.weight"), args[1],
                              b.getI32IntegerAttr(placeholder));
     args.erase(args.begin() + 1);
@@ -174,8 +208,12 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
   Value attShift = args[1], ffnShift = args[2], wkv = args[3];
 
   x = layerNorm(x, "blocks.0.ln0");
-  auto vecType = RankedTensorType::get({C}, f32);
-  auto headStateType = RankedTensorType::get({H, kHeadSize, kHeadSize}, f32);
+  // One layer's carries: per sequence when batched.
+  auto vecType = batched ? act(C) : RankedTensorType::get({C}, f32);
+  SmallVector<int64_t> headShape = {H, kHeadSize, kHeadSize};
+  if (batched)
+    headShape.insert(headShape.begin(), dyn);
+  auto headStateType = RankedTensorType::get(headShape, f32);
   Value vFirst;
   for (int64_t l = 0; l < L; ++l) {
     std::string p = "blocks." + std::to_string(l) + ".";
@@ -230,12 +268,11 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
   Value logits = LinearOp::create(b, loc, act(V), x, mat("head.weight"),
                                   Value(), StringAttr());
   Value results[] = {attShift, ffnShift, wkv, logits};
-  for (auto [result, buffer] : llvm::zip(
-           results, entry->getArguments().drop_front(placeholder >= 0 ? 2 : 1)))
+  for (auto [result, buffer] :
+       llvm::zip(results, entry->getArguments().drop_front(splice ? 2 : 1)))
     bufferization::MaterializeInDestinationOp::create(
         b, loc, Type(), result, buffer, b.getUnitAttr(), b.getUnitAttr());
   func::ReturnOp::create(b, loc);
-  return module;
 }
 
 } // namespace
@@ -263,7 +300,7 @@ Value tensorConstant(OpBuilder &b, Location loc, Tensor &t,
 OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
                                   const ModelConfig &config,
                                   TensorMap &&tensors, AdapterSet *adapters,
-                                  int32_t placeholder) {
+                                  int32_t placeholder, bool batchDecode) {
   context.loadDialect<RwkvDialect, mm::MmDialect, arith::ArithDialect,
                       func::FuncDialect, tensor::TensorDialect,
                       memref::MemRefDialect,
@@ -287,7 +324,8 @@ OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
     }
   }
   OwningOpRef<ModuleOp> module =
-      ModuleBuilder(context, config, owned, variants, placeholder).build();
+      ModuleBuilder(context, config, owned, variants, placeholder, batchDecode)
+          .build();
   if (!provided.empty())
     (*module)->setAttr(kAdapterAttrName, builder.getDictionaryAttr(provided));
   return module;

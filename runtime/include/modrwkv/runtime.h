@@ -29,6 +29,7 @@ extern "C" {
 
 typedef struct modrwkv_model modrwkv_model;
 typedef struct modrwkv_state modrwkv_state;
+typedef struct modrwkv_batch modrwkv_batch;
 
 /* The last error message of this thread ("" if none). */
 const char *modrwkv_last_error(void);
@@ -91,6 +92,34 @@ const float *modrwkv_state_logits(const modrwkv_state *state);
  * logits[vocab]. */
 int modrwkv_state_save(const modrwkv_state *state, const char *path);
 int modrwkv_state_load(modrwkv_state *state, const char *path);
+
+/* Batched decode: `slots` sequences advance one token each per call, the
+ * products reading each weight once for all of them. CPU artifacts compiled
+ * with --batch-decode (the default) have the entry
+ *
+ *   void _mlir_ciface_decode_batch(memref<?xi8> *weights,
+ *       memref<?xi32> *tokens, memref<LxBxC> *att_shift,
+ *       memref<LxBxC> *ffn_shift, memref<LxBxHx64x64> *wkv,
+ *       memref<?xV> *logits)
+ *
+ * (manifest "batch_entry"; B = the number of tokens, one per sequence).
+ * Slots start as fresh states; a prompt is prefilled on a modrwkv_state
+ * and put into a slot, and a slot can be taken back out. A batch must be
+ * used by one thread at a time. */
+modrwkv_batch *modrwkv_batch_create(const modrwkv_model *model, int64_t slots);
+void modrwkv_batch_free(modrwkv_batch *batch);
+int64_t modrwkv_batch_slots(const modrwkv_batch *batch);
+/* Copies `state` (RNN state and last logits) into / out of slot `slot`. */
+int modrwkv_batch_put(modrwkv_batch *batch, int64_t slot,
+                      const modrwkv_state *state);
+int modrwkv_batch_get(const modrwkv_batch *batch, int64_t slot,
+                      modrwkv_state *state);
+/* Feeds tokens[i] to slot i, for every slot. */
+int modrwkv_decode_batch(const modrwkv_model *model, modrwkv_batch *batch,
+                         const int32_t *tokens);
+/* The logits after the last modrwkv_decode_batch (slots x vocab floats, row
+ * i for slot i), NULL before any. */
+const float *modrwkv_batch_logits(const modrwkv_batch *batch);
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,10 @@
 namespace modrwkv::checkpoint {
 
 constexpr llvm::StringLiteral kEntryName = "forward";
+/// One token for each of B sequences (ABI rwkv7-decode-batch-v1): like
+/// kEntryName, with tokens [B], att_shift / ffn_shift [L, B, C], wkv
+/// [L, B, H, 64, 64] and logits [B, V].
+constexpr llvm::StringLiteral kBatchEntryName = "decode_batch";
 constexpr llvm::StringLiteral kConfigAttrName = "rwkv.config";
 
 /// Module attribute: the weights an adapter provided, name -> role (its
@@ -49,12 +53,12 @@ mlir::Value tensorConstant(mlir::OpBuilder &b, mlir::Location loc, Tensor &t,
 /// adapted projection carries its Bone adapter. With a `placeholder` id
 /// (>= 0) the entry takes a `memref<?xC>` of modality rows after the tokens
 /// (ABI rwkv7-forward-mm-v2) and splices them in place of that token
-/// (mm.splice).
-mlir::OwningOpRef<mlir::ModuleOp> importRwkv7(mlir::MLIRContext &context,
-                                              const ModelConfig &config,
-                                              TensorMap &&tensors,
-                                              AdapterSet *adapters = nullptr,
-                                              int32_t placeholder = -1);
+/// (mm.splice). With `batchDecode`, the module also holds kBatchEntryName
+/// (token ids only, no modality rows).
+mlir::OwningOpRef<mlir::ModuleOp>
+importRwkv7(mlir::MLIRContext &context, const ModelConfig &config,
+            TensorMap &&tensors, AdapterSet *adapters = nullptr,
+            int32_t placeholder = -1, bool batchDecode = false);
 
 } // namespace modrwkv::checkpoint
 
