@@ -2,7 +2,8 @@
 """Turns bench/run.sh's measurements into results.md and results.json:
 decode vs the bandwidth bound (weight bytes read per token / measured read
 bandwidth), prefill vs the fp32 FMA peak (bounds.py), both vs the PyTorch
-baseline. Each row's bounds come from the better of the probes taken right
+baseline; batched decode (B sequences a step) against batch 1. Each row's
+bounds come from the better of the probes taken right
 before and after its runs (when present; else the run's first probe): a
 probe that ran while the machine was slow (it can read 40% low, e.g. right
 after a large artifact is unmapped) would flatter the ratio."""
@@ -26,7 +27,7 @@ def main():
     load = lambda name: json.load(open(os.path.join(work, name)))
     probes = load("probes.json")
     blas = load(f"{shapes[0]}-torch.json").get("blas", "?")
-    rows, table = [], []
+    rows, table, batch_table = [], [], []
     for shape in shapes:
         torch = load(f"{shape}-torch.json")
         for dtype in ("f32", "bf16", "f16"):
@@ -53,8 +54,15 @@ def main():
                 "probes": local,
                 "torch_decode_tokens_per_s": torch["decode_tokens_per_s"],
                 "torch_prefill_tokens_per_s": torch["prefill_tokens_per_s"],
+                "batch_decode_tokens_per_s": bench.get("batch_decode_tokens_per_s", {}),
             }
             rows.append(row)
+            if row["batch_decode_tokens_per_s"]:
+                one = row["decode_tokens_per_s"]
+                batch_table.append(
+                    f"| {shape} | {dtype} | {one:.1f} | " + " | ".join(
+                        f"B={b}: {v:.1f} ({v / one:.1f}x)"
+                        for b, v in row["batch_decode_tokens_per_s"].items()) + " |")
             table.append(
                 f"| {shape} | {dtype} | {row['compile_s']:.0f} s / {row['compile_peak_rss_mb']:.0f} MB "
                 f"| {row['decode_tokens_per_s']:.1f} | {100 * row['decode_tokens_per_s'] / decode_bound:.0f}% "
@@ -78,6 +86,12 @@ def main():
           "| prefill tok/s | of FMA peak | run peak RSS | PyTorch fp32 decode / prefill tok/s "
           "| vs PyTorch (decode / prefill) |",
           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"] + table
+    if batch_table:
+        width = max(line.count("|") for line in batch_table) - 4
+        md += ["", "Batched decode (modrwkv_decode_batch: B sequences advance one "
+               "token per call; tokens/s of all of them, and the ratio to batch 1):",
+               "", "| model | weights | batch 1 tok/s |" + " batch |" * width,
+               "| --- | --- | --- |" + " --- |" * width] + batch_table
     open(os.path.join(work, "results.md"), "w").write("\n".join(md) + "\n")
     json.dump({"probes": probes, "results": rows},
               open(os.path.join(work, "results.json"), "w"), indent=2)

@@ -49,7 +49,7 @@ for shape in $shapes; do
     echo "== $shape $dtype: run"
     "$work/probes" > "$art.probes-before.json"
     "$build/bin/modrwkv-bench" "$art" --decode 32 --prefill 512 --runs "$runs" \
-      > "$art.bench.json"
+      --batch 8,64 > "$art.bench.json"
     "$work/probes" > "$art.probes-after.json"
     cat "$art.bench.json"
   done

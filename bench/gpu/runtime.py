@@ -1,6 +1,7 @@
 """ctypes binding of the runtime C API (runtime/include/modrwkv/runtime.h),
 for machines that have a GPU but no compiler: bench/gpu scripts drive
-libmodrwkv_runtime.so directly instead of modrwkv-run."""
+libmodrwkv_runtime.so directly instead of modrwkv-run; the e2e tests use it
+for the calls modrwkv-run has no flag for (batched decode)."""
 import ctypes
 
 import numpy as np
@@ -28,7 +29,13 @@ class Runtime:
                 ("modrwkv_decode", ctypes.c_int, [p, p, i32, fptr]),
                 ("modrwkv_state_logits", fptr, [p]),
                 ("modrwkv_state_save", ctypes.c_int, [p, ctypes.c_char_p]),
-                ("modrwkv_state_load", ctypes.c_int, [p, ctypes.c_char_p])]:
+                ("modrwkv_state_load", ctypes.c_int, [p, ctypes.c_char_p]),
+                ("modrwkv_batch_create", p, [p, i64]),
+                ("modrwkv_batch_free", None, [p]),
+                ("modrwkv_batch_put", ctypes.c_int, [p, i64, p]),
+                ("modrwkv_batch_get", ctypes.c_int, [p, i64, p]),
+                ("modrwkv_decode_batch", ctypes.c_int, [p, p, iptr]),
+                ("modrwkv_batch_logits", fptr, [p])]:
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
         self.lib = lib
@@ -51,6 +58,9 @@ class Model:
 
     def state(self):
         return State(self)
+
+    def batch(self, slots):
+        return Batch(self, slots)
 
     def __del__(self):
         self.rt.lib.modrwkv_model_free(self.handle)
@@ -99,3 +109,35 @@ class State:
 
     def __del__(self):
         self.lib.modrwkv_state_free(self.handle)
+
+
+class Batch:
+    """Slots decoded together (modrwkv_decode_batch)."""
+
+    def __init__(self, model, slots):
+        self.model, self.lib, self.slots = model, model.rt.lib, slots
+        self.handle = self.lib.modrwkv_batch_create(model.handle, slots)
+        if not self.handle:
+            raise RuntimeError_(self.lib.modrwkv_last_error().decode())
+
+    def put(self, slot, state):
+        self.model.rt.check(self.lib.modrwkv_batch_put(self.handle, slot,
+                                                       state.handle))
+
+    def get(self, slot, state):
+        self.model.rt.check(self.lib.modrwkv_batch_get(self.handle, slot,
+                                                       state.handle))
+
+    def decode(self, tokens):
+        """Feeds tokens[i] to slot i; the logits, [slots, vocab]."""
+        toks = np.ascontiguousarray(tokens, dtype=np.int32)
+        self.model.rt.check(self.lib.modrwkv_decode_batch(
+            self.model.handle, self.handle,
+            toks.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))))
+        ptr = self.lib.modrwkv_batch_logits(self.handle)
+        return np.ctypeslib.as_array(
+            ptr, (self.slots, self.model.vocab)).copy()
+
+    def __del__(self):
+        if self.handle:
+            self.lib.modrwkv_batch_free(self.handle)

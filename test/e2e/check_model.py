@@ -23,6 +23,9 @@ sys.path.insert(0, HERE)
 import reference  # noqa: E402
 from harness import run  # noqa: E402
 
+sys.path.insert(0, os.path.join(HERE, os.pardir, os.pardir, "bench", "gpu"))
+from runtime import Runtime  # noqa: E402
+
 TOLERANCE = 1e-3
 SKIPPED = 77  # ctest's SKIP_RETURN_CODE
 
@@ -145,6 +148,28 @@ def main():
     failures += not ok
     print(f"{'ok  ' if ok else 'FAIL'} restored state vs uninterrupted run: "
           f"max|diff| = {diff:.2e}")
+
+    # Batched decode (CPU artifacts): three prompts of different lengths
+    # prefilled alone, put into slots, then advanced together; each slot's
+    # logits against the reference run of its whole sequence.
+    if args.target == "cpu":
+        lib = os.path.join(args.tools, os.pardir, "lib", "libmodrwkv_runtime.so")
+        runtime = Runtime(lib).load(art)
+        prompts = [sequences["short"], sequences["one token"],
+                   sequences[f"{args.long} tokens"][:23]]
+        steps = [[int(t) for t in rng.integers(0, model.vocab, len(prompts))]
+                 for _ in range(3)]
+        batch = runtime.batch(len(prompts))
+        for slot, prompt in enumerate(prompts):
+            alone = runtime.state()
+            alone.prefill(prompt, want_logits=False)
+            batch.put(slot, alone)
+        got = np.stack([batch.decode(tokens) for tokens in steps], axis=1)
+        want = np.stack([
+            model.run(prompt + [step[slot] for step in steps])[0][len(prompt):]
+            for slot, prompt in enumerate(prompts)])
+        compare(f"batched decode, {len(prompts)} slots x {len(steps)} steps",
+                got, want)
     sys.exit(1 if failures else 0)
 
 
