@@ -22,6 +22,17 @@ def decode_bytes(manifest, with_state=False):
     return total
 
 
+def batch_decode_bytes(manifest, batch):
+    """Bytes moved per batched decode step of `batch` sequences: every
+    weight once (one embedding row per sequence), each sequence's WKV state
+    read and written, and its logits row written."""
+    per_sequence = decode_bytes(manifest, with_state=True) - decode_bytes(manifest)
+    emb = _tensor(manifest["weights"]["tensors"], "emb.weight")
+    row = _bytes(emb) / emb["shape"][0]
+    vocab = manifest["config"]["vocab"]
+    return decode_bytes(manifest) - row + batch * (row + per_sequence + 4 * vocab)
+
+
 def prefill_flops(manifest, tokens):
     """FLOPs per token of a `tokens`-token prefill: 2 per matrix parameter,
     the head's once per prefill (only the last token's logits are

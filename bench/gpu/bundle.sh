@@ -6,9 +6,11 @@
 # kernels.ptx stays behind too): each directory keeps the
 # gen_checkpoint.py arguments (`gen`), and run.sh regenerates the checkpoint
 # there and writes weights.bin with fill_weights.py; for the numerics cases
-# the file must match the compiler's (`weights.sha256`).
+# the file must match the compiler's (`weights.sha256`). Artifacts carry
+# the batched decode entry (--batch-decode) and their model.so travels
+# gzipped (run.sh unpacks it): with both entries it doubles in size.
 # usage: bench/gpu/bundle.sh [BUILD_DIR] [BUNDLE_DIR]; env SHAPES (default
-# "0.1B 1.5B"), CHIP (sm_90). The bundle is about 50 MB.
+# "0.1B 1.5B"), CHIP (sm_90). With SHAPES=0.1B the bundle is 6 MB.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
@@ -25,7 +27,8 @@ cp "$build/bin/modrwkv-bench" "$bundle/bin/"
 compile() { # CKPT ARTIFACT [modrwkv-compile options]
   local ckpt=$1 art=$2
   shift 2
-  "$build/bin/modrwkv-compile" "$ckpt" -o "$art" --target cuda --chip "$chip" "$@"
+  "$build/bin/modrwkv-compile" "$ckpt" -o "$art" --target cuda --chip "$chip" \
+    --batch-decode "$@" && gzip -f "$art/model.so"
 }
 
 # name | gen_checkpoint.py arguments | modrwkv-compile arguments
@@ -36,7 +39,7 @@ while IFS='|' read -r name gen opts; do
   $py test/e2e/gen_checkpoint.py -o "$work/$name.pth" $gen
   compile "$work/$name.pth" "$case/artifact" $opts
   (cd "$case/artifact" && sha256sum weights.bin > ../weights.sha256)
-  rm "$case/artifact/weights.bin"
+  rm "$case/artifact/weights.bin" "$case/artifact/kernels.ptx"
 done <<'CASES'
 f32-2x128|--layers 2 --width 128 --vocab 300 --seed 7|
 bf16-3x128|--layers 3 --width 128 --vocab 500 --ranks 5,7,3,9 --seed 5|--dtype bf16

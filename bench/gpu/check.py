@@ -15,7 +15,11 @@ result is compared with the float64 reference of test/e2e/reference.py:
 - state save after a prefix, load into a fresh state, continue; the saved
   WKV block against the reference state; state copy, then both continue
   to the same logits;
-- the 300-token prefill twice: bit-identical (a moving result is a race).
+- the 300-token prefill twice: bit-identical (a moving result is a race);
+- batched decode (artifacts with a batch entry): four prompts of different
+  lengths prefilled alone and put into slots, three batched steps, each
+  slot against its whole sequence's reference; a slot taken back out and
+  decoded alone continues correctly.
 
 Tokens are drawn afresh each run (the seed is printed). Outputs are
 NaN-poisoned before each call, so an unwritten row fails.
@@ -141,6 +145,28 @@ def check_case(rt, case, rng, report):
     once = model.state().prefill(seqs[300])
     report.check(np.array_equal(once, again),
                  f"{name} prefill 300 twice: bit-identical")
+
+    if "batch_entry" in manifest:
+        prompts = [list(seqs[7]), list(seqs[1]), list(seqs[200][:50]),
+                   list(seqs[300][:3])]
+        steps = [list(rng.integers(0, V, len(prompts))) for _ in range(3)]
+        batch = model.batch(len(prompts))
+        for slot, prompt in enumerate(prompts):
+            alone = model.state()
+            alone.prefill(prompt, want_logits=False)
+            batch.put(slot, alone)
+        got = np.stack([batch.decode(step) for step in steps], axis=1)
+        whole = [prompt + [step[slot] for step in steps] + [5]
+                 for slot, prompt in enumerate(prompts)]
+        want = [ref.run(seq)[0] for seq in whole]
+        report.error(f"{name} batched decode, {len(prompts)} slots x "
+                     f"{len(steps)} steps", got,
+                     np.stack([w[len(p):len(p) + len(steps)]
+                               for w, p in zip(want, prompts)]), TOLERANCE)
+        out = model.state()
+        batch.get(2, out)
+        report.error(f"{name} slot taken out, decoded alone", out.decode(5),
+                     want[2][-1], TOLERANCE)
 
 
 def main():

@@ -3,13 +3,15 @@
 decode (batch 1) against the bandwidth bound (bytes read per token: every
 weight once, one embedding row, the WKV state read and written; over the
 measured copy bandwidth), prefill against the fp32 bound (bench/bounds.py,
-over the measured fp32 rate), both against PyTorch eager on the same GPU."""
+over the measured fp32 rate), both against PyTorch eager on the same GPU;
+batch-64 decode (modrwkv_decode_batch) against its own bound (weights once
+a step, each sequence's state and logits row)."""
 import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from bounds import decode_bytes, prefill_flops  # noqa: E402
+from bounds import batch_decode_bytes, decode_bytes, prefill_flops  # noqa: E402
 
 
 def main():
@@ -34,11 +36,22 @@ def main():
                    "prefill_bound_tokens_per_s": prefill_bound,
                    "torch_decode_tokens_per_s": torch["decode_tokens_per_s"],
                    "torch_prefill_tokens_per_s": torch["prefill_tokens_per_s"]}
+            batch = bench.get("batch_decode_tokens_per_s", {}).get("64")
+            batch_cell = "not measured"
+            if batch:
+                bound = 64 * probe["copy_bandwidth_gbs"] * 1e9 / \
+                    batch_decode_bytes(manifest, 64)
+                row["batch64_decode_tokens_per_s"] = batch
+                row["batch64_decode_bound_tokens_per_s"] = bound
+                batch_cell = f"{batch:.0f} | {bound:.0f} ({100 * batch / bound:.1f}%)"
+            else:
+                batch_cell += " | -"
             rows.append(row)
             table.append(
                 f"| {shape} | {dtype} | {row['launches_per_call']} "
                 f"| {row['decode_tokens_per_s']:.1f} | {decode_bound:.0f} "
                 f"({100 * row['decode_tokens_per_s'] / decode_bound:.1f}%) "
+                f"| {batch_cell} "
                 f"| {row['prefill_tokens_per_s']:.0f} | {prefill_bound:.0f} "
                 f"({100 * row['prefill_tokens_per_s'] / prefill_bound:.1f}%) "
                 f"| {row['decode_tokens_per_s'] / torch['decode_tokens_per_s']:.2f}x "
@@ -48,8 +61,9 @@ def main():
         f"fp32 {probe['fp32_gflops'] / 1e3:.1f} TFLOP/s (PyTorch {torch.get('torch')})",
         "",
         "| model | weights | launches/call | decode tok/s | decode bound | "
+        "batch-64 decode tok/s | batch-64 bound | "
         "prefill tok/s (512) | prefill bound | vs torch decode | vs torch prefill |",
-        "|---|---|---|---|---|---|---|---|---|", *table])
+        "|---|---|---|---|---|---|---|---|---|---|---|", *table])
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(md + "\n")
     with open(os.path.join(out, "results.json"), "w") as f:

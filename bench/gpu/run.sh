@@ -8,7 +8,8 @@
 # 2. bench/gpu/probe.py: device-to-device copy bandwidth;
 # 3. per benchmark shape: regenerate the checkpoint (same arguments as the
 #    bundle's), write each artifact's weights.bin (fill_weights.py), then
-#    modrwkv-bench (decode batch 1, prefill 512 tokens; medians of RUNS) and
+#    modrwkv-bench (decode batch 1 and 64, prefill 512 tokens; medians of
+#    RUNS) and
 #    the PyTorch eager baseline on the same GPU;
 # 4. bench/gpu/report.py: results.md / results.json in $RESULTS (default
 #    BUNDLE/out).
@@ -20,6 +21,8 @@ out=${RESULTS:-$bundle/out}
 runs=${RUNS:-5}
 mkdir -p "$out"
 export LD_LIBRARY_PATH=$PWD/$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# model.so travels gzipped (bundle.sh).
+find "$bundle" -name model.so.gz -exec gunzip -f {} +
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem \
   --format=csv | tee "$out/nvidia-smi.csv"
 status=0
@@ -46,7 +49,8 @@ for dir in "$bundle"/bench/*-f32; do
     echo "== $shape $dtype"
     python3 bench/gpu/fill_weights.py "$ckpt" "$art" &&
       "$bundle/bin/modrwkv-bench" "$art" --decode 32 --prefill 512 \
-        --runs "$runs" | tee "$out/$shape-$dtype.bench.json" || status=1
+        --runs "$runs" --batch 64 | tee "$out/$shape-$dtype.bench.json" ||
+      status=1
     cp "$art/manifest.json" "$out/$shape-$dtype.manifest.json"
   done
   echo "== $shape: PyTorch eager on the GPU"

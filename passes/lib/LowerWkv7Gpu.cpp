@@ -13,6 +13,8 @@
 //
 // Rows never exchange data, so the kernel needs no barrier; the inputs of a
 // token are read by the 64 threads of a head from the same cache lines.
+// Batched form (state [T, H, 64, 64], one token per sequence): block y is
+// sequence s, whose rows are S[s, h, i, :] and whose time loop is token s.
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,16 +53,14 @@ Value toBuffer(OpBuilder &b, Location loc, Value tensor) {
 LogicalResult lowerWkv7(OpBuilder &b, Wkv7Op op, int64_t headsPerBlock,
                         int64_t unroll) {
   Location loc = op.getLoc();
-  if (isBatched(op.getState()))
-    return op.emitOpError("the batched form (one state per sequence) has no "
-                          "GPU lowering yet");
+  bool batched = isBatched(op.getState());
   Type f32 = b.getF32Type();
   auto lanes = VectorType::get({kHeadSize}, f32);
   auto idx = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   auto stateType = cast<RankedTensorType>(op.getState().getType());
-  int64_t heads = stateType.getDimSize(0);
+  int64_t heads = stateType.getDimSize(batched ? 1 : 0);
   Value c0 = idx(0), c1 = idx(1), cN = idx(kHeadSize);
   Value tokens = tensor::DimOp::create(b, loc, op.getR(), 0);
 
@@ -72,12 +72,14 @@ LogicalResult lowerWkv7(OpBuilder &b, Wkv7Op op, int64_t headsPerBlock,
   Value y = memref::AllocOp::create(
       b, loc, MemRefType::get(yType.getShape(), f32), ValueRange{tokens});
   Value stateOut = memref::AllocOp::create(
-      b, loc, MemRefType::get(stateType.getShape(), f32));
+      b, loc, MemRefType::get(stateType.getShape(), f32),
+      batched ? ValueRange{tokens} : ValueRange{});
 
   Value grid = idx(llvm::divideCeil(heads, headsPerBlock));
   Value block = idx(headsPerBlock * kHeadSize);
   Value cHeadsPerBlock = idx(headsPerBlock), cHeads = idx(heads);
-  auto launch = gpu::LaunchOp::create(b, loc, grid, c1, c1, block, c1, c1);
+  auto launch = gpu::LaunchOp::create(b, loc, grid, batched ? tokens : c1, c1,
+                                      block, c1, c1);
   OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
   gpu::KernelDim3 blockId = launch.getBlockIds();
   gpu::KernelDim3 threadId = launch.getThreadIds();
@@ -100,10 +102,18 @@ LogicalResult lowerWkv7(OpBuilder &b, Wkv7Op op, int64_t headsPerBlock,
                                        prod, Value(), fast)
         .getResult();
   };
-  Value init =
-      vector::LoadOp::create(kb, loc, lanes, state, ValueRange{head, row, c0});
+  // This thread's state row, and the tokens it runs: all of them, or its
+  // sequence's one.
+  SmallVector<Value> at = {head, row, c0};
+  Value first = c0, last = tokens;
+  if (batched) {
+    at.insert(at.begin(), blockId.y);
+    first = blockId.y;
+    last = arith::AddIOp::create(kb, loc, blockId.y, c1);
+  }
+  Value init = vector::LoadOp::create(kb, loc, lanes, state, at);
   auto timeLoop = scf::ForOp::create(
-      kb, loc, c0, tokens, c1, ValueRange{init},
+      kb, loc, first, last, c1, ValueRange{init},
       [&](OpBuilder &tb, Location, Value t, ValueRange args) {
         auto lane = [&](Value src) {
           return vector::LoadOp::create(tb, loc, lanes, src,
@@ -123,9 +133,8 @@ LogicalResult lowerWkv7(OpBuilder &b, Wkv7Op op, int64_t headsPerBlock,
                                 ValueRange{t, channel});
         scf::YieldOp::create(tb, loc, next);
       });
-  vector::StoreOp::create(kb, loc, timeLoop.getResult(0), stateOut,
-                          ValueRange{head, row, c0});
-  if (unroll > 1 && failed(loopUnrollByFactor(timeLoop, unroll)))
+  vector::StoreOp::create(kb, loc, timeLoop.getResult(0), stateOut, at);
+  if (unroll > 1 && !batched && failed(loopUnrollByFactor(timeLoop, unroll)))
     return op.emitError("cannot unroll the WKV-7 time loop by ") << unroll;
 
   b.setInsertionPointAfter(launch);

@@ -111,17 +111,47 @@ struct DeviceBuffer {
   size_t bytes = 0;
 };
 
-struct modrwkv_state {
-  const modrwkv_model *model;
-  /// att_shift | ffn_shift | wkv. On a CUDA model the state lives in
-  /// `device` between calls, and `values` is refreshed only when the host
-  /// reads it (save, copy): decode moves no state over the bus.
-  mutable std::vector<float> values;
-  std::vector<float> logits;
-  bool hasLogits = false;
+/// Floats held by the host and, on a CUDA model, by the device: each copy
+/// is refreshed from the other only when it is read (a state lives on the
+/// device between calls; decode moves no state over the bus).
+struct Mirrored {
+  mutable std::vector<float> host;
   mutable bool hostCurrent = true;
   bool deviceCurrent = false;
-  DeviceBuffer device, deviceTokens, deviceLogits;
+  DeviceBuffer device;
+
+  /// The host copy, downloaded if the device wrote since.
+  const std::vector<float> &read() const {
+    if (!hostCurrent) {
+      modrwkv::runtime::cuda::download(host.data(), device.data,
+                                       host.size() * sizeof(float));
+      hostCurrent = true;
+    }
+    return host;
+  }
+  /// The device copy, uploaded if the host wrote since.
+  float *onDevice() {
+    size_t bytes = host.size() * sizeof(float);
+    if (!deviceCurrent) {
+      modrwkv::runtime::cuda::upload(device.reserve(bytes), host.data(), bytes);
+      deviceCurrent = true;
+    }
+    return static_cast<float *>(device.data);
+  }
+  /// The host wrote `host` / a kernel wrote the device copy.
+  void hostChanged() {
+    hostCurrent = true;
+    deviceCurrent = false;
+  }
+  void deviceChanged() { hostCurrent = false; }
+};
+
+struct modrwkv_state {
+  const modrwkv_model *model;
+  Mirrored values; ///< att_shift | ffn_shift | wkv
+  std::vector<float> logits;
+  bool hasLogits = false;
+  DeviceBuffer deviceTokens, deviceLogits;
   /// --target cuda: the first one-token call is captured as a CUDA graph
   /// (about 80 kernels a layer, launched once each from the host, bound
   /// decode); later ones replay it while the buffers it reads and writes
@@ -151,29 +181,6 @@ struct modrwkv_state {
     if (decodeGraph)
       cuda::launchGraph(decodeGraph);
   }
-
-  const std::vector<float> &hostValues() const {
-    if (!hostCurrent) {
-      modrwkv::runtime::cuda::download(values.data(), device.data,
-                                       values.size() * sizeof(float));
-      hostCurrent = true;
-    }
-    return values;
-  }
-  float *deviceValues() {
-    size_t bytes = values.size() * sizeof(float);
-    if (!deviceCurrent) {
-      modrwkv::runtime::cuda::upload(device.reserve(bytes), values.data(),
-                                     bytes);
-      deviceCurrent = true;
-    }
-    return static_cast<float *>(device.data);
-  }
-  /// The host wrote `values`.
-  void hostChanged() {
-    hostCurrent = true;
-    deviceCurrent = false;
-  }
 };
 
 struct modrwkv_batch {
@@ -181,10 +188,11 @@ struct modrwkv_batch {
   int64_t slots;
   /// att_shift [L][B][C] | ffn_shift [L][B][C] | wkv [L][B][H][N][N]: each
   /// layer's rows side by side, as the batched entry reads them.
-  std::vector<float> values;
+  Mirrored values;
   std::vector<float> logits; ///< [B][V]
   bool hasLogits = false;    ///< a decode ran
   std::vector<char> slotHasLogits;
+  DeviceBuffer deviceTokens, deviceLogits;
 
   /// Calls fn(stateOffset, batchOffset, count) for each run of floats that
   /// slot `slot` shares with a single state's values.
@@ -300,8 +308,8 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
   // On the GPU, each chunk's tokens go up and its logits come back; the
   // state stays there. A caller that wants no logits gets the last row
   // only, the one the state keeps: the model then runs its head once.
-  float *att = m.cuda ? s.deviceValues() : s.values.data(), *ffn = att + L * C,
-        *wkv = ffn + L * C;
+  float *att = m.cuda ? s.values.onDevice() : s.values.host.data(),
+        *ffn = att + L * C, *wkv = ffn + L * C;
   auto weights = describe<1>(m.cuda ? m.deviceWeights : m.files.weights,
                              {int64_t(m.files.weightBytes)});
   auto attRef = describe<2>(att, {L, C});
@@ -318,7 +326,7 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
       cuda::upload(deviceIn, in, count * sizeof(int32_t));
       in = static_cast<const int32_t *>(deviceIn);
       out = static_cast<float *>(s.deviceLogits.reserve(outRows * rowBytes));
-      s.hostCurrent = false;
+      s.values.deviceChanged();
     }
     auto tokenRef = describe<1>(const_cast<int32_t *>(in), {count});
     auto logitsRef = describe<2>(out, {outRows, m.vocab});
@@ -437,7 +445,7 @@ API modrwkv_state *modrwkv_state_create(const modrwkv_model *model) {
   }
   auto *s = new modrwkv_state;
   s->model = model;
-  s->values.assign(model->stateFloats(), 0.0f);
+  s->values.host.assign(model->stateFloats(), 0.0f);
   s->logits.assign(model->vocab, 0.0f);
   return s;
 }
@@ -450,8 +458,8 @@ API int modrwkv_state_copy(modrwkv_state *dst, const modrwkv_state *src) {
       throw Failure("modrwkv_state_copy: states of different models");
     if (dst == src)
       return;
-    dst->values = src->hostValues();
-    dst->hostChanged();
+    dst->values.host = src->values.read();
+    dst->values.hostChanged();
     dst->logits = src->logits;
     dst->hasLogits = src->hasLogits;
   });
@@ -506,7 +514,7 @@ API int modrwkv_state_save(const modrwkv_state *state, const char *path) {
     StateHeader h = headerOf(*state->model);
     h.hasLogits = state->hasLogits;
     out.write(reinterpret_cast<const char *>(&h), sizeof h);
-    const std::vector<float> &values = state->hostValues();
+    const std::vector<float> &values = state->values.read();
     out.write(reinterpret_cast<const char *>(values.data()),
               values.size() * sizeof(float));
     out.write(reinterpret_cast<const char *>(state->logits.data()),
@@ -532,7 +540,7 @@ API int modrwkv_state_load(modrwkv_state *state, const char *path) {
         h.vocab != want.vocab)
       throw Failure(std::string(path) +
                     ": state of another model configuration");
-    std::vector<float> values(state->values.size()),
+    std::vector<float> values(state->values.host.size()),
         logits(state->logits.size());
     in.read(reinterpret_cast<char *>(values.data()),
             values.size() * sizeof(float));
@@ -540,8 +548,8 @@ API int modrwkv_state_load(modrwkv_state *state, const char *path) {
             logits.size() * sizeof(float));
     if (!in || in.peek() != EOF)
       throw Failure(std::string(path) + ": state file has the wrong size");
-    state->values = std::move(values);
-    state->hostChanged();
+    state->values.host = std::move(values);
+    state->values.hostChanged();
     state->logits = std::move(logits);
     state->hasLogits = h.hasLogits != 0;
   });
@@ -555,12 +563,12 @@ API modrwkv_batch *modrwkv_batch_create(const modrwkv_model *model,
       throw Failure("modrwkv_batch_create: no model, or fewer than one slot");
     if (!model->decodeBatch)
       throw Failure(model->files.dir +
-                    ": the artifact has no batched decode entry (compile "
-                    "it for the CPU with --batch-decode)");
+                    ": the artifact has no batched decode entry (compiled "
+                    "with --batch-decode=0, or with an encoder)");
     auto b = std::make_unique<modrwkv_batch>();
     b->model = model;
     b->slots = slots;
-    b->values.assign(model->stateFloats() * slots, 0.0f);
+    b->values.host.assign(model->stateFloats() * slots, 0.0f);
     b->logits.assign(model->vocab * slots, 0.0f);
     b->slotHasLogits.assign(slots, 0);
     batch = b.release();
@@ -582,10 +590,12 @@ API int modrwkv_batch_put(modrwkv_batch *batch, int64_t slot,
     if (slot < 0 || slot >= batch->slots)
       throw Failure("modrwkv_batch_put: slot " + std::to_string(slot) +
                     " is outside [0, " + std::to_string(batch->slots) + ")");
-    const float *from = state->hostValues().data();
+    const float *from = state->values.read().data();
+    batch->values.read(); // the other slots' rows, current
     batch->forEachRow(slot, [&](int64_t s, int64_t b, int64_t n) {
-      std::memcpy(batch->values.data() + b, from + s, n * sizeof(float));
+      std::memcpy(batch->values.host.data() + b, from + s, n * sizeof(float));
     });
+    batch->values.hostChanged();
     int64_t V = batch->model->vocab;
     std::memcpy(batch->logits.data() + slot * V, state->logits.data(),
                 V * sizeof(float));
@@ -601,11 +611,11 @@ API int modrwkv_batch_get(const modrwkv_batch *batch, int64_t slot,
     if (slot < 0 || slot >= batch->slots)
       throw Failure("modrwkv_batch_get: slot " + std::to_string(slot) +
                     " is outside [0, " + std::to_string(batch->slots) + ")");
+    const float *from = batch->values.read().data();
     batch->forEachRow(slot, [&](int64_t s, int64_t b, int64_t n) {
-      std::memcpy(state->values.data() + s, batch->values.data() + b,
-                  n * sizeof(float));
+      std::memcpy(state->values.host.data() + s, from + b, n * sizeof(float));
     });
-    state->hostChanged();
+    state->values.hostChanged();
     int64_t V = batch->model->vocab;
     std::memcpy(state->logits.data(), batch->logits.data() + slot * V,
                 V * sizeof(float));
@@ -619,19 +629,38 @@ API int modrwkv_decode_batch(const modrwkv_model *model, modrwkv_batch *batch,
     if (!model || !batch || batch->model != model || !tokens)
       throw Failure("modrwkv_decode_batch: a model, a batch of it and tokens");
     checkTokens(*model, tokens, batch->slots, "slot");
+    namespace cuda = modrwkv::runtime::cuda;
     int64_t L = model->layers, B = batch->slots, C = model->width,
-            H = model->heads, N = model->headSize;
-    float *att = batch->values.data(), *ffn = att + L * B * C,
-          *wkv = ffn + L * B * C;
+            H = model->heads, N = model->headSize, V = model->vocab;
+    // On the GPU the slots' states stay there; tokens go up, logits come
+    // back.
+    bool gpu = model->cuda;
+    float *att = gpu ? batch->values.onDevice() : batch->values.host.data(),
+          *ffn = att + L * B * C, *wkv = ffn + L * B * C;
+    const int32_t *in = tokens;
+    float *out = batch->logits.data();
+    if (gpu) {
+      void *deviceIn = batch->deviceTokens.reserve(B * sizeof(int32_t));
+      cuda::upload(deviceIn, tokens, B * sizeof(int32_t));
+      in = static_cast<const int32_t *>(deviceIn);
+      out = static_cast<float *>(
+          batch->deviceLogits.reserve(B * V * sizeof(float)));
+    }
     auto weights =
-        describe<1>(model->files.weights, {int64_t(model->files.weightBytes)});
-    auto tokenRef = describe<1>(const_cast<int32_t *>(tokens), {B});
+        describe<1>(gpu ? model->deviceWeights : model->files.weights,
+                    {int64_t(model->files.weightBytes)});
+    auto tokenRef = describe<1>(const_cast<int32_t *>(in), {B});
     auto attRef = describe<3>(att, {L, B, C});
     auto ffnRef = describe<3>(ffn, {L, B, C});
     auto wkvRef = describe<5>(wkv, {L, B, H, N, N});
-    auto logitsRef = describe<2>(batch->logits.data(), {B, model->vocab});
+    auto logitsRef = describe<2>(out, {B, V});
     model->decodeBatch(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef,
                        &logitsRef);
+    if (gpu) {
+      batch->values.deviceChanged();
+      cuda::checkErrors("running the batched decode on the GPU");
+      cuda::download(batch->logits.data(), out, B * V * sizeof(float));
+    }
     batch->hasLogits = true;
     batch->slotHasLogits.assign(B, 1);
   });

@@ -44,6 +44,29 @@ func.func @wkv(%x: tensor<?x128xf32>, %s: tensor<2x64x64xf32>)
   return %y, %s2 : tensor<?x128xf32>, tensor<2x64x64xf32>
 }
 
+// Batched decode (state [T, 2, 64, 64]): block y is the sequence; its
+// threads load and store S[s, h, i, :] and run token s alone (no unrolling).
+// CHECK-LABEL: func @wkv_batched
+// CHECK-DAG: %[[T:.*]] = tensor.dim %arg0
+// CHECK-DAG: %[[SOUT:.*]] = memref.alloc(%[[T]]) : memref<?x2x64x64xf32>
+// CHECK: gpu.launch blocks(%{{.*}}, %[[BY:.*]], %{{.*}}) in ({{.*}} = %c2{{.*}}, {{.*}} = %[[T]], {{.*}} = %c1{{.*}})
+// CHECK:   %[[ROW:.*]] = arith.remui
+// CHECK:   scf.if
+// CHECK:     %[[NEXT:.*]] = arith.addi %[[BY]], %c1
+// CHECK:     %[[INIT:.*]] = vector.load %{{.*}}[%[[BY]], %[[H:.*]], %[[ROW]], %c0]
+// CHECK:     %[[LAST:.*]] = scf.for %[[t:.*]] = %[[BY]] to %[[NEXT]] step %c1 iter_args(%{{.*}} = %[[INIT]])
+// CHECK:       memref.store %{{.*}}, %{{.*}}[%[[t]], %{{.*}}]
+// CHECK:     vector.store %[[LAST]], %[[SOUT]][%[[BY]], %[[H]], %[[ROW]], %c0]
+// KNOBS-LABEL: func @wkv_batched
+// KNOBS: scf.for
+// KNOBS-COUNT-2: vector.fma
+// KNOBS-NOT: scf.for
+func.func @wkv_batched(%x: tensor<?x128xf32>, %s: tensor<?x2x64x64xf32>)
+    -> (tensor<?x128xf32>, tensor<?x2x64x64xf32>) {
+  %y, %s2 = rwkv.wkv7 %x, %x, %x, %x, %x, %x, %s : tensor<?x128xf32>, tensor<?x2x64x64xf32>
+  return %y, %s2 : tensor<?x128xf32>, tensor<?x2x64x64xf32>
+}
+
 // Other rwkv ops are left alone.
 // CHECK-LABEL: func @other
 // CHECK: rwkv.linear

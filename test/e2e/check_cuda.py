@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""--target cuda without a GPU: a generated checkpoint compiles to an
+"""--target cuda without a GPU: a generated checkpoint compiles (f32, bf16,
+f16 weights; and bf16 with the batched decode entry) to an
 artifact whose kernels.ptx is PTX for sm_90 (assembled by ptxas when the CUDA
 toolkit is installed, else that check is skipped with a message), equal to
 --emit ptx, with a manifest kernel table naming every launched kernel; the
@@ -32,10 +33,14 @@ def main():
     ckpt = path("model.pth")
     run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o", ckpt,
          "--layers", "2", "--width", "128", "--vocab", "300"])
-    for dtype in ("f32", "bf16", "f16"):
+    # name, compile options, WKV-7 kernels (one per layer and entry point)
+    variants = [("f32", ["--dtype", "f32"], 2), ("bf16", ["--dtype", "bf16"], 2),
+                ("f16", ["--dtype", "f16"], 2),
+                ("bf16-batch", ["--dtype", "bf16", "--batch-decode"], 4)]
+    for dtype, options, wkv in variants:
         art = path(f"artifact-{dtype}")
-        run([tool("modrwkv-compile"), ckpt, "-o", art, "--target", "cuda",
-             "--dtype", dtype])
+        run([tool("modrwkv-compile"), ckpt, "-o", art, "--target", "cuda"]
+            + options)
         with open(os.path.join(art, "manifest.json")) as f:
             manifest = json.load(f)
         with open(os.path.join(art, "kernels.ptx")) as f:
@@ -50,11 +55,11 @@ def main():
               f"kernels.ptx ({kernels.get('launches_per_call')} launches per "
               f"call)")
         # The WKV-7 kernel: one block of 64 threads per head.
-        check(ptx.count(".maxntid 64, 1, 1") == 2,
-              f"{dtype}: one 64-thread WKV-7 kernel per layer")
+        check(ptx.count(".maxntid 64, 1, 1") == wkv,
+              f"{dtype}: one 64-thread WKV-7 kernel per layer and entry")
         emitted = path(f"emitted-{dtype}.ptx")
         run([tool("modrwkv-compile"), ckpt, "-o", emitted, "--target", "cuda",
-             "--dtype", dtype, "--emit", "ptx"])
+             "--emit", "ptx"] + options)
         with open(emitted) as f:
             check(f.read() == ptx, f"{dtype}: --emit ptx equals kernels.ptx")
         ptxas = find_ptxas()

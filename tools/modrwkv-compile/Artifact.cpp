@@ -405,18 +405,24 @@ std::string deviceAssembly(ModuleOp module) {
 /// in launch order, and the device code's file.
 nlohmann::json kernelTable(ModuleOp module, const CodegenOptions &options) {
   nlohmann::json names = nlohmann::json::array();
-  int64_t launches = 0;
+  std::map<std::string, int64_t> launches; ///< per entry point
   std::set<std::string> seen;
   module.walk([&](gpu::LaunchFuncOp launch) {
-    ++launches;
+    auto entry = launch->getParentOfType<FunctionOpInterface>();
+    ++launches[entry ? entry.getName().str() : ""];
     std::string name = launch.getKernelName().str();
     if (seen.insert(name).second)
       names.push_back(name);
   });
-  return {{"file", "kernels.ptx"},
-          {"chip", options.chip},
-          {"names", names},
-          {"launches_per_call", launches}};
+  nlohmann::json table = {
+      {"file", "kernels.ptx"},
+      {"chip", options.chip},
+      {"names", names},
+      {"launches_per_call", launches[checkpoint::kEntryName.str()]}};
+  if (launches.count(checkpoint::kBatchEntryName.str()))
+    table["batch_launches_per_call"] =
+        launches[checkpoint::kBatchEntryName.str()];
+  return table;
 }
 
 LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
