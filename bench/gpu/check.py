@@ -150,12 +150,8 @@ def check_case(rt, case, rng, report):
         prompts = [list(seqs[7]), list(seqs[1]), list(seqs[200][:50]),
                    list(seqs[300][:3])]
         steps = [list(rng.integers(0, V, len(prompts))) for _ in range(3)]
-        batch = model.batch(len(prompts))
-        for slot, prompt in enumerate(prompts):
-            alone = model.state()
-            alone.prefill(prompt, want_logits=False)
-            batch.put(slot, alone)
-        got = np.stack([batch.decode(step) for step in steps], axis=1)
+        batch = model.batch_of(prompts)
+        got = batch.decode_steps(steps)
         whole = [prompt + [step[slot] for step in steps] + [5]
                  for slot, prompt in enumerate(prompts)]
         want = [ref.run(seq)[0] for seq in whole]

@@ -62,6 +62,15 @@ class Model:
     def batch(self, slots):
         return Batch(self, slots)
 
+    def batch_of(self, prompts):
+        """A batch whose slot i holds prompts[i], prefilled on its own."""
+        batch = self.batch(len(prompts))
+        for slot, prompt in enumerate(prompts):
+            alone = self.state()
+            alone.prefill(prompt, want_logits=False)
+            batch.put(slot, alone)
+        return batch
+
     def __del__(self):
         self.rt.lib.modrwkv_model_free(self.handle)
 
@@ -137,6 +146,10 @@ class Batch:
         ptr = self.lib.modrwkv_batch_logits(self.handle)
         return np.ctypeslib.as_array(
             ptr, (self.slots, self.model.vocab)).copy()
+
+    def decode_steps(self, steps):
+        """decode() for each step's tokens: [slots, steps, vocab]."""
+        return np.stack([self.decode(tokens) for tokens in steps], axis=1)
 
     def __del__(self):
         if self.handle:

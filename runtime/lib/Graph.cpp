@@ -5,6 +5,11 @@
 #include "ArtifactFiles.h"
 #include "Errors.h"
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #define API MODRWKV_API
@@ -38,7 +43,49 @@ int64_t elementBytes(const std::string &dtype) {
     return 4;
   if (dtype == "float64" || dtype == "int64" || dtype == "uint64")
     return 8;
+  if (dtype == "string")
+    return sizeof(char *);
   return 0;
+}
+
+/// The text of `v` as Python's repr and numpy print it (the ONNX reference
+/// casts with numpy): the shortest digits that read back as `v`,
+/// positional for 1e-4 <= |v| < 1e16 ("7.0", "0.0001", "123456790.0"),
+/// else scientific ("1e-05", "1.5e+16"); "nan", "inf", "-inf". Malloc'd.
+template <typename T> char *numpyText(T v) {
+  if (std::isnan(v))
+    return strdup("nan");
+  if (std::isinf(v))
+    return strdup(v < 0 ? "-inf" : "inf");
+  std::string out = std::signbit(v) ? "-" : "";
+  T a = std::fabs(v);
+  if (a == 0)
+    return strdup((out + "0.0").c_str());
+  // Shortest digits d0.d1d2...e[+-]x.
+  char buf[64];
+  auto [end, ec] =
+      std::to_chars(buf, buf + sizeof buf, a, std::chars_format::scientific);
+  std::string sci(buf, ec == std::errc() ? end : buf);
+  size_t e = sci.find('e');
+  std::string digits =
+      sci.substr(0, 1) + (e > 1 ? sci.substr(2, e - 2) : std::string());
+  int exponent = std::atoi(sci.c_str() + e + 1);
+  if (double(a) >= 1e-4 && double(a) < 1e16) { // as numpy decides
+    if (exponent >= 0) {
+      digits.resize(std::max<size_t>(digits.size(), exponent + 1), '0');
+      std::string fraction = digits.substr(exponent + 1);
+      out += digits.substr(0, exponent + 1) + "." +
+             (fraction.empty() ? "0" : fraction);
+    } else {
+      out += "0." + std::string(-exponent - 1, '0') + digits;
+    }
+  } else {
+    std::string power = std::to_string(std::abs(exponent));
+    out += digits.substr(0, 1) +
+           (digits.size() > 1 ? "." + digits.substr(1) : std::string()) +
+           (exponent < 0 ? "e-" : "e+") + (power.size() < 2 ? "0" : "") + power;
+  }
+  return strdup(out.c_str());
 }
 
 std::vector<TensorSpec> specs(const nlohmann::json &list,
@@ -201,4 +248,12 @@ API int modrwkv_graph_run(const modrwkv_graphs *graphs, int64_t graph,
       args.push_back(d.get());
     g.entry(args.data());
   });
+}
+
+// Number-to-string casts in compiled graphs call these (ONNX Cast to
+// STRING); their text reads back as the same value.
+API char *modrwkv_string_from_f32(float v) { return numpyText(v); }
+API char *modrwkv_string_from_f64(double v) { return numpyText(v); }
+API char *modrwkv_string_from_i64(int64_t v) {
+  return strdup(std::to_string(v).c_str());
 }

@@ -582,14 +582,22 @@ API int64_t modrwkv_batch_slots(const modrwkv_batch *batch) {
   return batch ? batch->slots : 0;
 }
 
+namespace {
+/// put/get arguments: a batch, a slot of it, a state of its model.
+void checkSlot(const modrwkv_batch *batch, int64_t slot,
+               const modrwkv_state *state, const std::string &fn) {
+  if (!batch || !state || state->model != batch->model)
+    throw Failure(fn + ": a batch and a state of its model");
+  if (slot < 0 || slot >= batch->slots)
+    throw Failure(fn + ": slot " + std::to_string(slot) + " is outside [0, " +
+                  std::to_string(batch->slots) + ")");
+}
+} // namespace
+
 API int modrwkv_batch_put(modrwkv_batch *batch, int64_t slot,
                           const modrwkv_state *state) {
   return guarded([&] {
-    if (!batch || !state || state->model != batch->model)
-      throw Failure("modrwkv_batch_put: a batch and a state of its model");
-    if (slot < 0 || slot >= batch->slots)
-      throw Failure("modrwkv_batch_put: slot " + std::to_string(slot) +
-                    " is outside [0, " + std::to_string(batch->slots) + ")");
+    checkSlot(batch, slot, state, "modrwkv_batch_put");
     const float *from = state->values.read().data();
     batch->values.read(); // the other slots' rows, current
     batch->forEachRow(slot, [&](int64_t s, int64_t b, int64_t n) {
@@ -606,11 +614,7 @@ API int modrwkv_batch_put(modrwkv_batch *batch, int64_t slot,
 API int modrwkv_batch_get(const modrwkv_batch *batch, int64_t slot,
                           modrwkv_state *state) {
   return guarded([&] {
-    if (!batch || !state || state->model != batch->model)
-      throw Failure("modrwkv_batch_get: a batch and a state of its model");
-    if (slot < 0 || slot >= batch->slots)
-      throw Failure("modrwkv_batch_get: slot " + std::to_string(slot) +
-                    " is outside [0, " + std::to_string(batch->slots) + ")");
+    checkSlot(batch, slot, state, "modrwkv_batch_get");
     const float *from = batch->values.read().data();
     batch->forEachRow(slot, [&](int64_t s, int64_t b, int64_t n) {
       std::memcpy(state->values.host.data() + s, from + b, n * sizeof(float));

@@ -8,6 +8,9 @@
   truncated.onnx   the first half of weights.onnx
   control-flow/    Inputs/control-flow.onnxtxt (If, Loop, Scan) as a
                    backend-test folder: numpy's outputs for both branches
+  strings/         Cast between strings and numbers (float32, float64,
+                   int64), with Python's own parsing and shortest repr
+  strings-wrong/   the same model, one expected string altered
 """
 import os
 import sys
@@ -86,3 +89,39 @@ for index, c in enumerate([True, False]):
     y = x + 1 if c else -x
     write_data_set(f"{out}/control-flow", index,
                    [x, np.array(c), s0], [y, z, acc, steps])
+
+
+# strings/: text <-> numbers. Python's float() parses the text; numbers
+# print as numpy's shortest repr (float32 values as float32).
+text = np.array(["1.5", "-0.25", "NaN", "-INF", "3e-7", "42"], dtype=object)
+numbers = np.array([0.1, -2.5, 1e-5, 123456789.0, 1e-4, -0.0], dtype=np.float32)
+doubles = numbers.astype(np.float64) / 3
+ints = np.array([0, -7, 9007199254740993, 12, -1, 5], dtype=np.int64)
+strings = helper.make_model(helper.make_graph(
+    [helper.make_node("Cast", ["text"], ["parsed"], to=TensorProto.FLOAT),
+     helper.make_node("Cast", ["text"], ["parsed64"], to=TensorProto.DOUBLE),
+     helper.make_node("Cast", ["numbers"], ["printed"], to=TensorProto.STRING),
+     helper.make_node("Cast", ["doubles"], ["printed64"], to=TensorProto.STRING),
+     helper.make_node("Cast", ["ints"], ["printed_ints"], to=TensorProto.STRING)],
+    "strings",
+    [helper.make_tensor_value_info("text", TensorProto.STRING, [6]),
+     helper.make_tensor_value_info("numbers", TensorProto.FLOAT, [6]),
+     helper.make_tensor_value_info("doubles", TensorProto.DOUBLE, [6]),
+     helper.make_tensor_value_info("ints", TensorProto.INT64, [6])],
+    [helper.make_tensor_value_info("parsed", TensorProto.FLOAT, [6]),
+     helper.make_tensor_value_info("parsed64", TensorProto.DOUBLE, [6]),
+     helper.make_tensor_value_info("printed", TensorProto.STRING, [6]),
+     helper.make_tensor_value_info("printed64", TensorProto.STRING, [6]),
+     helper.make_tensor_value_info("printed_ints", TensorProto.STRING, [6])]),
+    opset_imports=[helper.make_opsetid("", 17)])
+parsed = np.array([float(t) for t in text])
+want = [parsed.astype(np.float32), parsed,
+        np.array([str(np.float32(v)) for v in numbers], dtype=object),
+        np.array([repr(float(v)) for v in doubles], dtype=object),
+        np.array([str(v) for v in ints], dtype=object)]
+for name, outputs in [("strings", want),
+                      ("strings-wrong", want[:2] + [np.array(
+                          ["0.1"] * 5 + ["0.0"], dtype=object)] + want[3:])]:
+    os.makedirs(f"{out}/{name}", exist_ok=True)
+    onnx.save(strings, f"{out}/{name}/model.onnx")
+    write_data_set(f"{out}/{name}", 0, [text, numbers, doubles, ints], outputs)

@@ -159,12 +159,7 @@ def main():
                    sequences[f"{args.long} tokens"][:23]]
         steps = [[int(t) for t in rng.integers(0, model.vocab, len(prompts))]
                  for _ in range(3)]
-        batch = runtime.batch(len(prompts))
-        for slot, prompt in enumerate(prompts):
-            alone = runtime.state()
-            alone.prefill(prompt, want_logits=False)
-            batch.put(slot, alone)
-        got = np.stack([batch.decode(tokens) for tokens in steps], axis=1)
+        got = runtime.batch_of(prompts).decode_steps(steps)
         want = np.stack([
             model.run(prompt + [step[slot] for step in steps])[0][len(prompt):]
             for slot, prompt in enumerate(prompts)])

@@ -76,6 +76,11 @@ TEST(OnnxFuzz, ControlFlowModelSurvivesMutants) {
   fuzz(fixture("onnx/control-flow/model.onnx"), ".onnx", 1500);
 }
 
+// String tensors: string_data counts, casts from and to text.
+TEST(OnnxFuzz, StringModelSurvivesMutants) {
+  fuzz(fixture("onnx/strings/model.onnx"), ".onnx", 1500);
+}
+
 TEST(OnnxFuzz, TextualControlFlowModelSurvivesMutants) {
   fuzz(MODRWKV_SOURCE_DIR "/test/OnnxImporter/Inputs/control-flow.onnxtxt",
        ".onnxtxt", 1500);

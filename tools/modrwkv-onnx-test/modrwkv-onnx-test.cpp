@@ -103,6 +103,29 @@ llvm::Expected<std::vector<DataSet>> readDataSets(const std::string &dir) {
   return sets;
 }
 
+/// Compares string outputs exactly (the graph malloc'd them: freed here).
+std::string compareStrings(const fe::Tensor &want,
+                           const modrwkv_tensor_info &info,
+                           const std::vector<char> &got) {
+  std::vector<char *> texts(want.strings.size());
+  std::memcpy(texts.data(), got.data(), texts.size() * sizeof(char *));
+  int64_t bad = 0, first = -1;
+  for (size_t k = 0; k < texts.size(); ++k)
+    if (!texts[k] || want.strings[k] != texts[k])
+      if (bad++ == 0)
+        first = k;
+  std::string msg;
+  if (bad)
+    msg = "output '" + std::string(info.name) + "': " + std::to_string(bad) +
+          " of " + std::to_string(texts.size()) + " strings differ (first at " +
+          std::to_string(first) + ": got '" +
+          (texts[first] ? texts[first] : "(null)") + "', want '" +
+          want.strings[first] + "')";
+  for (char *text : texts)
+    std::free(text);
+  return msg;
+}
+
 /// Compares one output; "" if it matches.
 std::string compare(const fe::Tensor &want, const modrwkv_tensor_info &info,
                     const std::vector<char> &got) {
@@ -112,6 +135,8 @@ std::string compare(const fe::Tensor &want, const modrwkv_tensor_info &info,
   if (fe::dtypeName(want.dtype) != info.dtype)
     return "output '" + std::string(info.name) + "' is " + info.dtype +
            ", expected " + fe::dtypeName(want.dtype);
+  if (want.dtype == fe::kString)
+    return compareStrings(want, info, got);
   fe::Tensor actual = want;
   actual.data = got.data();
   int64_t n = want.numElements(), bad = 0, first = -1;
@@ -161,7 +186,8 @@ public:
       return {Outcome::Fail, llvm::toString(model.takeError())};
     for (const auto *list : {&model->graph.inputs, &model->graph.outputs})
       for (const fe::ValueInfo &v : *list)
-        if (v.dtype == fe::kUndefined || fe::dtypeBytes(v.dtype) == 0)
+        if (v.dtype == fe::kUndefined ||
+            (fe::dtypeBytes(v.dtype) == 0 && v.dtype != fe::kString))
           return {Outcome::Unsupported,
                   "graph value '" + v.name + "' is " +
                       (v.dtype == fe::kUndefined
@@ -296,6 +322,8 @@ private:
     int64_t numInputs = modrwkv_graph_num_inputs(graphs, 0);
     int64_t numOutputs = modrwkv_graph_num_outputs(graphs, 0);
     std::vector<const void *> inputs;
+    std::vector<std::vector<const char *>> texts; // string inputs
+    texts.reserve(numInputs);
     for (int64_t i = 0; i < numInputs; ++i) {
       modrwkv_tensor_info info;
       modrwkv_graph_input(graphs, 0, i, &info);
@@ -304,10 +332,20 @@ private:
         return {Outcome::Fail, set.name + ": no data for input '" +
                                    std::string(info.name) + "'"};
       const fe::Tensor &t = set.inputs[*index];
-      if (t.bytes != info.bytes)
+      int64_t bytes = t.dtype == fe::kString
+                          ? int64_t(t.strings.size() * sizeof(char *))
+                          : t.bytes;
+      if (bytes != info.bytes)
         return {Outcome::Fail, set.name + ": input '" + std::string(info.name) +
                                    "' has the wrong size"};
-      inputs.push_back(t.data);
+      if (t.dtype != fe::kString) {
+        inputs.push_back(t.data);
+        continue;
+      }
+      texts.emplace_back();
+      for (const std::string &text : t.strings)
+        texts.back().push_back(text.c_str());
+      inputs.push_back(texts.back().data());
     }
     if (size_t(numOutputs) != set.outputs.size())
       return {Outcome::Fail, "the graph has " + std::to_string(numOutputs) +

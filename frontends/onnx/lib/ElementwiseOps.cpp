@@ -9,6 +9,7 @@
 
 #include "Lowering.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 
 #include <cmath>
@@ -232,8 +233,67 @@ std::optional<Literal> foldCast(const TV &x, int32_t to) {
   return out;
 }
 
+/// Casts from or to strings. A string element is the address of a
+/// NUL-terminated string (graph.h): text parses with libc's strtof / strtod
+/// / strtoll ("NaN", "INF", "-inf" included); numbers become the shortest
+/// text that reads back as the same value, from the runtime's
+/// modrwkv_string_from_* (malloc'd; the graph's caller frees them).
+LogicalResult lowerStringCast(OpContext &ctx, int32_t from, int32_t to) {
+  TV &x = ctx.in(0);
+  if (from == to) {
+    ctx.set(0, x);
+    return success();
+  }
+  int32_t number = from == kString ? to : from;
+  if (number == kBool || number == kUInt64 || dtypeBytes(number) == 0)
+    return ctx.unsupported("cast from " + dtypeName(from) + " to " +
+                           dtypeName(to));
+  OpBuilder &b = ctx.b;
+  Type ptr = LLVM::LLVMPointerType::get(b.getContext());
+  Type i64 = b.getI64Type(), f32 = b.getF32Type(), f64 = b.getF64Type();
+  // The libc or runtime function, and the element type it takes or gives.
+  bool isFloat = isFloatType(number);
+  int32_t via = !isFloat ? kInt64 : number == kDouble ? kDouble : kFloat;
+  Type viaType = via == kInt64 ? i64 : via == kDouble ? f64 : f32;
+  func::FuncOp fn;
+  if (from == kString) {
+    StringRef name = via == kInt64   ? "strtoll"
+                     : via == kFloat ? "strtof"
+                                     : "strtod";
+    SmallVector<Type> args = {ptr, ptr};
+    if (via == kInt64)
+      args.push_back(b.getI32Type()); // base
+    fn = ctx.declareFunction(name, b.getFunctionType(args, viaType));
+  } else {
+    StringRef name = via == kInt64   ? "modrwkv_string_from_i64"
+                     : via == kFloat ? "modrwkv_string_from_f32"
+                                     : "modrwkv_string_from_f64";
+    fn = ctx.declareFunction(name, b.getFunctionType(viaType, ptr));
+  }
+  Value out = ctx.broadcastMap(
+      x.shape, to, {ctx.val(0)},
+      [&](OpBuilder &nb, Location loc, ValueRange a) {
+        if (from == kString) {
+          SmallVector<Value> args = {
+              LLVM::IntToPtrOp::create(nb, loc, ptr, a[0]),
+              LLVM::ZeroOp::create(nb, loc, ptr)};
+          if (via == kInt64)
+            args.push_back(arith::ConstantIntOp::create(nb, loc, 10, 32));
+          Value parsed = func::CallOp::create(nb, loc, fn, args).getResult(0);
+          return ctx.castScalar(nb, loc, parsed, via, to);
+        }
+        Value wide = ctx.castScalar(nb, loc, a[0], from, via);
+        Value text = func::CallOp::create(nb, loc, fn, wide).getResult(0);
+        return LLVM::PtrToIntOp::create(nb, loc, i64, text).getResult();
+      });
+  ctx.set(0, out, to);
+  return success();
+}
+
 LogicalResult lowerCast(OpContext &ctx, int32_t to) {
   TV &x = ctx.in(0);
+  if (to == kString || x.dtype == kString)
+    return lowerStringCast(ctx, x.dtype, to);
   if (dtypeBytes(to) == 0 || dtypeBytes(x.dtype) == 0)
     return ctx.unsupported("cast from " + dtypeName(x.dtype) + " to " +
                            dtypeName(to));

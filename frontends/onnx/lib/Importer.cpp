@@ -4,6 +4,7 @@
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -233,9 +234,23 @@ Type OpContext::elementType(int32_t dtype) const {
     return b.getBF16Type();
   case kBool:
     return b.getI1Type();
+  case kString: // the address of a NUL-terminated string (graph.h)
+    return b.getI64Type();
   default:
     return b.getIntegerType(8 * dtypeBytes(dtype));
   }
+}
+
+func::FuncOp OpContext::declareFunction(StringRef name, FunctionType type) {
+  auto module =
+      b.getInsertionBlock()->getParentOp()->getParentOfType<ModuleOp>();
+  if (auto f = module.lookupSymbol<func::FuncOp>(name))
+    return f;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(module.getBody());
+  auto f = func::FuncOp::create(b, loc, name, type);
+  f.setPrivate();
+  return f;
 }
 
 RankedTensorType OpContext::tensorType(ArrayRef<int64_t> shape,
@@ -607,7 +622,7 @@ GraphImporter::declareInputs(SmallVectorImpl<Type> &types,
     graphInputs.insert(info.name);
     if (options.boundInputs.count(info.name))
       continue;
-    if (dtypeBytes(info.dtype) == 0) {
+    if (dtypeBytes(info.dtype) == 0 && info.dtype != kString) {
       unsupported.push_back("graph input '" + info.name + "' has type " +
                             dtypeName(info.dtype));
       continue;
@@ -674,11 +689,20 @@ void GraphImporter::lowerNodes(const Graph &graph) {
           "): no lowering for this op");
       continue;
     }
-    bool ready = true;
-    for (const std::string &name : node.inputs)
+    bool ready = true, strings = false;
+    for (const std::string &name : node.inputs) {
       ready &= name.empty() || values.count(name);
+      strings |= ready && !name.empty() && values[name].dtype == kString;
+    }
     if (!ready)
       continue; // a producer failed; it was reported
+    if (strings && node.opType != "Cast" && node.opType != "CastLike" &&
+        node.opType != "Identity") {
+      unsupported.push_back(scope + node.label() + " (opset " +
+                            std::to_string(model.opset) +
+                            "): string tensors are only cast or passed on");
+      continue;
+    }
     OpContext ctx(*this, node, model.opset);
     size_t needed = failure.inputs.size();
     if (failed(lowering->second(ctx)) || failure.inputs.size() != needed)
@@ -715,6 +739,11 @@ void GraphImporter::bindInitializers(const Graph &graph) {
   for (const auto &[name, t] : graph.initializers) {
     if (&graph == &model.graph && values.count(name))
       continue; // bound inputs take precedence over defaults
+    if (t.dtype == kString) {
+      unsupported.push_back(scope + "initializer '" + name +
+                            "': string constants are not supported");
+      continue;
+    }
     TV v;
     v.dtype = t.dtype;
     v.shape = llvm::to_vector(t.shape);
@@ -790,7 +819,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   ctx->loadDialect<arith::ArithDialect, bufferization::BufferizationDialect,
                    func::FuncDialect, linalg::LinalgDialect, math::MathDialect,
                    memref::MemRefDialect, scf::SCFDialect,
-                   tensor::TensorDialect>();
+                   tensor::TensorDialect, LLVM::LLVMDialect>();
   Node none;
   none.opType = "graph";
   current = &none;
@@ -860,6 +889,10 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     values[info->name] = std::move(v);
   }
   for (const auto &[name, t] : options.boundInputs) {
+    if (t.dtype == kString) {
+      invalid.push_back("bound input '" + name + "' is a string tensor");
+      continue;
+    }
     TV v;
     v.dtype = t.dtype;
     v.shape = llvm::to_vector(t.shape);
@@ -891,7 +924,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
       continue;
     }
     TV &v = it->second;
-    if (dtypeBytes(v.dtype) == 0) {
+    if (dtypeBytes(v.dtype) == 0 && v.dtype != kString) {
       unsupported.push_back("graph output '" + out.name + "' has type " +
                             dtypeName(v.dtype));
       continue;

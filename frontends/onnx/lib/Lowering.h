@@ -13,6 +13,7 @@
 #include "modrwkv/Onnx/Importer.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -145,6 +146,10 @@ public:
             const std::function<llvm::SmallVector<mlir::Value>(
                 mlir::OpBuilder &, mlir::Location, mlir::ValueRange position)>
                 &indexFn);
+  /// The module's declaration of the external function `name` (added on
+  /// first use), for calls from scalar code.
+  mlir::func::FuncOp declareFunction(llvm::StringRef name,
+                                     mlir::FunctionType type);
   /// Casts a scalar between ONNX element types.
   mlir::Value castScalar(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
                          int32_t from, int32_t to) const;

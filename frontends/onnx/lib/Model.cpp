@@ -163,7 +163,7 @@ llvm::Expected<Tensor> convertTensor(const onnx::TensorProto &t,
     out.shape.push_back(d);
   }
   int64_t width = dtypeBytes(out.dtype);
-  if (width == 0)
+  if (width == 0 && out.dtype != kString)
     return fail(what + ": unsupported element type " + dtypeName(out.dtype));
   int64_t count = 1;
   for (int64_t d : out.shape) {
@@ -172,6 +172,16 @@ llvm::Expected<Tensor> convertTensor(const onnx::TensorProto &t,
     count *= d;
   }
   out.bytes = count * width;
+  if (out.dtype == kString) {
+    if (t.data_location() == onnx::TensorProto::EXTERNAL || t.has_raw_data())
+      return fail(what + ": string tensors must hold their strings in "
+                         "string_data");
+    if (t.string_data_size() != count)
+      return fail(what + ": holds " + std::to_string(t.string_data_size()) +
+                  " strings, its shape needs " + std::to_string(count));
+    out.strings.assign(t.string_data().begin(), t.string_data().end());
+    return out;
+  }
 
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string location;

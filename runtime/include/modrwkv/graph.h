@@ -7,8 +7,10 @@
  *
  * taking the memref descriptors of [weights,] inputs..., outputs... in the
  * manifest's order. Shapes are static and listed in the manifest; buffers
- * are dense, row-major, in the listed element type. Errors: -1 / NULL with
- * modrwkv_last_error(), as in runtime.h.
+ * are dense, row-major, in the listed element type. A "string" element is
+ * a `char *` to a NUL-terminated string: the caller's, in inputs; in
+ * outputs, one the graph allocated with malloc, which the caller frees.
+ * Errors: -1 / NULL with modrwkv_last_error(), as in runtime.h.
  *
  *===----------------------------------------------------------------------===*/
 
@@ -25,7 +27,8 @@ typedef struct modrwkv_graphs modrwkv_graphs;
 
 typedef struct modrwkv_tensor_info {
   const char *name;
-  const char *dtype; /* "float32", "int64", "bool", ... (ONNX names) */
+  const char *dtype; /* "float32", "int64", "bool", "string", ... (ONNX
+                        names) */
   int64_t rank;
   const int64_t *shape;
   int64_t bytes; /* of a dense buffer */

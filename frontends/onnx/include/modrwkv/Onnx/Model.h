@@ -48,7 +48,8 @@ int64_t dtypeBytes(int32_t dtype);
 bool isFloatType(int32_t dtype);
 bool isUnsignedType(int32_t dtype);
 
-/// A tensor's data as little-endian bytes in ONNX's element layout.
+/// A tensor's data as little-endian bytes in ONNX's element layout; a
+/// string tensor's elements are in `strings` instead.
 struct Tensor {
   std::string name;
   int32_t dtype = kUndefined;
@@ -56,6 +57,7 @@ struct Tensor {
   const char *data = nullptr;
   int64_t bytes = 0;
   std::shared_ptr<const void> owner; ///< keeps `data` alive
+  std::vector<std::string> strings;
 
   int64_t numElements() const;
   /// Element i converted to double / int64 (any numeric dtype).
