@@ -17,6 +17,7 @@ packages=(
   libstb-dev
   python3 python3-venv python3-numpy python3-torch python3-torchaudio
   python3-onnx python3-pil
+  libopenblas0-pthread # the PyTorch baseline of bench/run.sh on OpenBLAS
 )
 missing=()
 for p in "${packages[@]}"; do
