@@ -48,22 +48,10 @@ TV take(OpContext &ctx, TV &v, int64_t axis, int64_t index) {
   out.shape = v.shape;
   out.shape.erase(out.shape.begin() + axis);
   if (v.known) {
-    int64_t outer = 1, inner = 1, n = v.shape[axis];
-    for (int64_t d = 0; d < axis; ++d)
-      outer *= v.shape[d];
-    for (int64_t d = axis + 1; d < v.rank(); ++d)
-      inner *= v.shape[d];
-    Literal l;
-    l.isFloat = v.known->isFloat;
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t k = 0; k < inner; ++k) {
-        int64_t from = (o * n + index) * inner + k;
-        if (l.isFloat)
-          l.floats.push_back(v.known->floats[from]);
-        else
-          l.ints.push_back(v.known->ints[from]);
-      }
-    out.known = std::move(l);
+    int64_t n = v.shape[axis], inner = product(v.shape, axis + 1);
+    out.known = remap(*v.known, out.numElements(), [&](int64_t k) {
+      return (k / inner * n + index) * inner + k % inner;
+    });
     return out;
   }
   out.value = ctx.gatherMap(
@@ -90,41 +78,17 @@ std::optional<TV> stack(OpContext &ctx, ArrayRef<TV> parts, int64_t axis,
                             "static shape)");
       return std::nullopt;
     }
-  TV out;
-  out.dtype = first.dtype;
-  out.shape = first.shape;
-  out.shape.insert(out.shape.begin() + axis, parts.size());
-  bool known = llvm::all_of(parts, [](const TV &p) { return p.known; });
-  if (known && out.numElements() <= 4096) {
-    int64_t outer = 1, inner = 1;
-    for (int64_t d = 0; d < axis; ++d)
-      outer *= first.shape[d];
-    for (int64_t d = axis; d < first.rank(); ++d)
-      inner *= first.shape[d];
-    Literal l;
-    l.isFloat = first.known->isFloat;
-    for (int64_t o = 0; o < outer; ++o)
-      for (const TV &p : parts)
-        for (int64_t k = 0; k < inner; ++k) {
-          if (l.isFloat)
-            l.floats.push_back(p.known->floats[o * inner + k]);
-          else
-            l.ints.push_back(p.known->ints[o * inner + k]);
-        }
-    out.known = std::move(l);
-    return out;
+  // Each part with a unit dim at `axis` (same contents), then joined.
+  SmallVector<TV> units(parts.begin(), parts.end());
+  SmallVector<TV *> joined;
+  for (TV &u : units) {
+    Value value = u.known ? Value() : ctx.val(u);
+    u.shape.insert(u.shape.begin() + axis, 1);
+    if (value)
+      u.value = ctx.reshape(value, u.shape);
+    joined.push_back(&u);
   }
-  SmallVector<int64_t> one = first.shape;
-  one.insert(one.begin() + axis, 1);
-  Value result = ctx.empty(out.shape, out.dtype);
-  SmallVector<int64_t> offsets(out.rank(), 0);
-  for (const TV &p : parts) {
-    TV part = p;
-    result = ctx.insert(ctx.reshape(ctx.val(part), one), result, offsets);
-    ++offsets[axis];
-  }
-  out.value = result;
-  return out;
+  return concatenate(ctx, joined, axis);
 }
 
 LogicalResult lowerIf(OpContext &ctx) {

@@ -172,6 +172,19 @@ void addNeuralLowerings(LoweringTable &table);
 void addResizeLowerings(LoweringTable &table);
 void addControlFlowLowerings(LoweringTable &table);
 
+/// The product of shape[from, to).
+int64_t product(llvm::ArrayRef<int64_t> shape, size_t from = 0,
+                size_t to = std::string::npos);
+
+/// out[k] = in[source(k)] for compile-time contents.
+Literal remap(const Literal &in, int64_t n,
+              const std::function<int64_t(int64_t)> &source);
+
+/// `parts` (one rank and type, equal dims but `axis`) joined along `axis`:
+/// folded when every part is known and the result small, else inserted
+/// into one tensor.
+TV concatenate(OpContext &ctx, llvm::ArrayRef<TV *> parts, int64_t axis);
+
 /// numpy broadcast of two shapes; nullopt if incompatible.
 std::optional<llvm::SmallVector<int64_t>>
 broadcastShapes(llvm::ArrayRef<int64_t> a, llvm::ArrayRef<int64_t> b);

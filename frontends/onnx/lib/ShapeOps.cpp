@@ -16,24 +16,14 @@
 using namespace mlir;
 
 namespace modrwkv::onnxfe {
-namespace {
 
-int64_t product(ArrayRef<int64_t> shape, size_t from = 0,
-                size_t to = std::string::npos) {
+int64_t product(ArrayRef<int64_t> shape, size_t from, size_t to) {
   int64_t n = 1;
   for (size_t d = from; d < std::min(to, shape.size()); ++d)
     n *= shape[d];
   return n;
 }
 
-SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
-  SmallVector<int64_t> s(shape.size(), 1);
-  for (int64_t d = int64_t(shape.size()) - 2; d >= 0; --d)
-    s[d] = s[d + 1] * shape[d + 1];
-  return s;
-}
-
-/// out[k] = in[source(k)] for compile-time contents.
 Literal remap(const Literal &in, int64_t n,
               const std::function<int64_t(int64_t)> &source) {
   Literal out;
@@ -46,6 +36,51 @@ Literal remap(const Literal &in, int64_t n,
       out.ints.push_back(in.ints[s]);
   }
   return out;
+}
+
+TV concatenate(OpContext &ctx, ArrayRef<TV *> parts, int64_t axis) {
+  TV out;
+  out.dtype = parts.front()->dtype;
+  out.shape = parts.front()->shape;
+  out.shape[axis] = 0;
+  for (TV *v : parts)
+    out.shape[axis] += v->shape[axis];
+  bool allKnown = llvm::all_of(parts, [](TV *v) { return v->known; });
+  if (allKnown && product(out.shape) <= 4096) {
+    int64_t outer = product(out.shape, 0, axis),
+            inner = product(out.shape, axis + 1);
+    Literal l;
+    l.isFloat = parts.front()->known->isFloat;
+    for (int64_t o = 0; o < outer; ++o)
+      for (TV *v : parts) {
+        int64_t chunk = v->shape[axis] * inner;
+        for (int64_t k = 0; k < chunk; ++k) {
+          if (l.isFloat)
+            l.floats.push_back(v->known->floats[o * chunk + k]);
+          else
+            l.ints.push_back(v->known->ints[o * chunk + k]);
+        }
+      }
+    out.known = std::move(l);
+    return out;
+  }
+  Value result = ctx.empty(out.shape, out.dtype);
+  SmallVector<int64_t> offsets(out.rank(), 0);
+  for (TV *v : parts) {
+    result = ctx.insert(ctx.val(*v), result, offsets);
+    offsets[axis] += v->shape[axis];
+  }
+  out.value = result;
+  return out;
+}
+
+namespace {
+
+SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> s(shape.size(), 1);
+  for (int64_t d = int64_t(shape.size()) - 2; d >= 0; --d)
+    s[d] = s[d + 1] * shape[d + 1];
+  return s;
 }
 
 /// Same elements under a new shape: contents stay known, IR is a reshape.
@@ -242,9 +277,7 @@ LogicalResult lowerConcat(OpContext &ctx) {
   auto axis = ctx.axis(ctx.attrInt("axis", 0), first.rank());
   if (!axis)
     return failure();
-  SmallVector<int64_t> shape = first.shape;
-  shape[*axis] = 0;
-  bool allKnown = true;
+  SmallVector<TV *> parts;
   for (size_t i = 0; i < ctx.numInputs(); ++i) {
     TV &v = ctx.in(i);
     if (v.rank() != first.rank() || v.dtype != first.dtype)
@@ -253,35 +286,9 @@ LogicalResult lowerConcat(OpContext &ctx) {
       if (d != *axis && v.shape[d] != first.shape[d])
         return ctx.invalid("operand " + std::to_string(i) + " differs in dim " +
                            std::to_string(d));
-    shape[*axis] += v.shape[*axis];
-    allKnown &= bool(v.known);
+    parts.push_back(&v);
   }
-  int64_t outer = product(shape, 0, *axis), inner = product(shape, *axis + 1);
-  if (allKnown && product(shape) <= 4096) {
-    Literal out;
-    out.isFloat = first.known->isFloat;
-    for (int64_t o = 0; o < outer; ++o)
-      for (size_t i = 0; i < ctx.numInputs(); ++i) {
-        const TV &v = ctx.in(i);
-        int64_t chunk = v.shape[*axis] * inner;
-        for (int64_t k = 0; k < chunk; ++k) {
-          if (out.isFloat)
-            out.floats.push_back(v.known->floats[o * chunk + k]);
-          else
-            out.ints.push_back(v.known->ints[o * chunk + k]);
-        }
-      }
-    ctx.setKnown(0, first.dtype, shape, std::move(out));
-    return success();
-  }
-  Value result = ctx.empty(shape, first.dtype);
-  SmallVector<int64_t> offsets(shape.size(), 0);
-  for (size_t i = 0; i < ctx.numInputs(); ++i) {
-    TV &v = ctx.in(i);
-    result = ctx.insert(ctx.val(v), result, offsets);
-    offsets[*axis] += v.shape[*axis];
-  }
-  ctx.set(0, result, first.dtype);
+  ctx.set(0, concatenate(ctx, parts, *axis));
   return success();
 }
 
