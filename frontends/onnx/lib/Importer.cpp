@@ -768,9 +768,21 @@ GraphImporter::importSubgraph(const Graph &graph, ArrayRef<TV> inputs,
   }
   size_t errors = unsupported.size() + invalid.size();
   size_t needed = failure.inputs.size();
-  // The sub-graph sees the outer values; what it defines (and constants it
-  // materializes) stay in its own copy of the map.
-  std::map<std::string, TV> outer = values;
+  // The sub-graph sees the outer values; the names it defines are removed
+  // again afterwards (an outer value of the same name comes back). Outer
+  // values it materializes keep their constants: those sit at the top of
+  // the function and dominate everything.
+  std::set<std::string> own;
+  for (const ValueInfo &in : graph.inputs)
+    own.insert(in.name);
+  for (const auto &[name, t] : graph.initializers)
+    own.insert(name);
+  for (const Node &node : graph.nodes)
+    own.insert(node.outputs.begin(), node.outputs.end());
+  std::map<std::string, TV> shadowed;
+  for (const std::string &name : own)
+    if (auto node = values.extract(name))
+      shadowed.insert(std::move(node));
   for (auto [info, v] : llvm::zip(graph.inputs, inputs))
     values[info.name] = v;
   bindInitializers(graph);
@@ -782,19 +794,9 @@ GraphImporter::importSubgraph(const Graph &graph, ArrayRef<TV> inputs,
       break; // a producer failed (and was reported)
     outputs.push_back(it->second);
   }
-  // Constants materialized for outer values sit at the top of the function
-  // (they dominate the rest): keep them rather than copy blobs again.
-  std::set<std::string> own;
-  for (const ValueInfo &in : graph.inputs)
-    own.insert(in.name);
-  for (const auto &[name, t] : graph.initializers)
-    own.insert(name);
-  for (const Node &node : graph.nodes)
-    own.insert(node.outputs.begin(), node.outputs.end());
-  for (auto &[name, v] : outer)
-    if (!v.value && !own.count(name))
-      v.value = values[name].value;
-  values = std::move(outer);
+  for (const std::string &name : own)
+    values.erase(name);
+  values.merge(shadowed);
   if (unsupported.size() + invalid.size() != errors ||
       failure.inputs.size() != needed)
     return mlir::failure();
