@@ -373,7 +373,8 @@ LogicalResult lowerScan(OpContext &ctx) {
       return ctx.invalid("inputs need one leading batch axis");
     batch = v.shape[0];
   }
-  std::vector<SmallVector<TV>> finals(numStates), scans(numScanOutputs);
+  // Per output (final states, then scan outputs): its value per batch row.
+  std::vector<SmallVector<TV>> rows(numStates + numScanOutputs);
   for (int64_t n = 0; n < batch; ++n) {
     SmallVector<TV> s, x;
     for (TV &v : states)
@@ -384,22 +385,18 @@ LogicalResult lowerScan(OpContext &ctx) {
                         std::vector<int64_t>(numScanOutputs), outReverse);
     if (!one)
       return failure();
-    for (size_t i = 0; i < numStates; ++i)
-      finals[i].push_back(one->first[i]);
-    for (size_t k = 0; k < numScanOutputs; ++k)
-      scans[k].push_back(one->second[k]);
+    for (auto [j, v] :
+         llvm::enumerate(llvm::concat<TV>(one->first, one->second)))
+      rows[j].push_back(v);
   }
-  for (size_t i = 0; i < numStates; ++i) {
-    auto out = stack(ctx, finals[i], 0, "state " + std::to_string(i));
+  for (size_t j = 0; j < rows.size(); ++j) {
+    std::string what = j < numStates
+                           ? "state " + std::to_string(j)
+                           : "scan output " + std::to_string(j - numStates);
+    auto out = stack(ctx, rows[j], 0, what);
     if (!out)
       return failure();
-    ctx.set(i, std::move(*out));
-  }
-  for (size_t k = 0; k < numScanOutputs; ++k) {
-    auto out = stack(ctx, scans[k], 0, "scan output " + std::to_string(k));
-    if (!out)
-      return failure();
-    ctx.set(numStates + k, std::move(*out));
+    ctx.set(j, std::move(*out));
   }
   return success();
 }
