@@ -63,9 +63,12 @@ class Model:
         return Batch(self, slots)
 
     def batch_of(self, prompts):
-        """A batch whose slot i holds prompts[i], prefilled on its own."""
+        """A batch whose slot i holds prompts[i], prefilled on its own (an
+        empty prompt leaves its slot as created: a fresh state)."""
         batch = self.batch(len(prompts))
         for slot, prompt in enumerate(prompts):
+            if not prompt:
+                continue
             alone = self.state()
             alone.prefill(prompt, want_logits=False)
             batch.put(slot, alone)

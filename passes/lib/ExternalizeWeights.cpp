@@ -90,6 +90,25 @@ struct RwkvExternalizeWeightsPass
       }
     }
 
+    // Data that only the runtime reads (a learned initial state) is laid
+    // out after the weights.
+    if (auto states =
+            module->getAttrOfType<ArrayAttr>(rwkv::kInitialStateAttrName)) {
+      for (Attribute a : states) {
+        auto value = dyn_cast<DenseResourceElementsAttr>(a);
+        if (!value) {
+          module.emitError("'") << rwkv::kInitialStateAttrName
+                                << "' holds a non-resource value " << a;
+          return signalPassFailure();
+        }
+        auto type = cast<ShapedType>(value.getType());
+        if (offsets.try_emplace(value, end).second)
+          end = llvm::alignTo(end + type.getNumElements() *
+                                        type.getElementTypeBitWidth() / 8,
+                              alignment);
+      }
+    }
+
     SmallVector<Attribute> table;
     for (auto [value, offset] : offsets) {
       auto resource = cast<DenseResourceElementsAttr>(value);

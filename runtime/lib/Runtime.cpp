@@ -76,6 +76,10 @@ struct modrwkv_model {
     std::string dtype; ///< f32, bf16 or f16
   };
   std::map<std::string, WeightEntry> weightTable;
+  /// The WKV state fresh states start from, [L][H][N][N]: a state-tuned
+  /// model's learned one (manifest `initial_state`) or one set with
+  /// modrwkv_model_set_initial_state; empty: zeros.
+  std::vector<float> initialWkv;
   /// --target cuda: weights.bin is uploaded once, states live on the device
   /// (see modrwkv_state).
   bool cuda = false;
@@ -87,6 +91,14 @@ struct modrwkv_model {
 
   int64_t stateFloats() const {
     return 2 * layers * width + layers * heads * headSize * headSize;
+  }
+
+  /// The values of a fresh state: att_shift | ffn_shift | wkv.
+  std::vector<float> freshState() const {
+    std::vector<float> values(stateFloats(), 0.0f);
+    std::copy(initialWkv.begin(), initialWkv.end(),
+              values.begin() + 2 * layers * width);
+    return values;
   }
 };
 
@@ -264,6 +276,26 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
                     t.value("name", "") + "'");
     m.weightTable[t.at("name").get<std::string>()] = {offset, count, dtype};
   }
+  if (manifest.contains("initial_state")) {
+    const nlohmann::json &wkv =
+        manifest["initial_state"].value("wkv", nlohmann::json::array());
+    if (!wkv.is_array() || int64_t(wkv.size()) != m.layers)
+      throw Failure(manifestPath + ": initial_state.wkv must name one weight "
+                                   "per layer");
+    for (const nlohmann::json &name : wkv) {
+      auto it = name.is_string() ? m.weightTable.find(name.get<std::string>())
+                                 : m.weightTable.end();
+      if (it == m.weightTable.end() || it->second.dtype != "f32" ||
+          it->second.count != m.heads * m.headSize * m.headSize)
+        throw Failure(manifestPath + ": initial_state.wkv entry " +
+                      name.dump() + " is not an f32 [heads, " +
+                      std::to_string(m.headSize) + ", " +
+                      std::to_string(m.headSize) + "] weight");
+      const float *state = reinterpret_cast<const float *>(
+          static_cast<const char *>(m.files.weights) + it->second.offset);
+      m.initialWkv.insert(m.initialWkv.end(), state, state + it->second.count);
+    }
+  }
   if (m.cuda) {
     if (m.forwardMm)
       throw Failure(manifestPath + ": multimodal CUDA artifacts are not "
@@ -438,6 +470,24 @@ API int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
   });
 }
 
+API int modrwkv_model_set_initial_state(modrwkv_model *model, const float *wkv,
+                                        int64_t count) {
+  return guarded([&] {
+    if (!model || (count > 0 && !wkv))
+      throw Failure("modrwkv_model_set_initial_state: bad arguments");
+    int64_t want =
+        model->layers * model->heads * model->headSize * model->headSize;
+    if (count != want && count != 0)
+      throw Failure(
+          "an initial state of " + std::to_string(count) +
+          " floats; the model's WKV state holds " +
+          std::to_string(model->layers) + " x " + std::to_string(model->heads) +
+          " x " + std::to_string(model->headSize) + " x " +
+          std::to_string(model->headSize) + " = " + std::to_string(want));
+    model->initialWkv.assign(wkv, wkv + count);
+  });
+}
+
 API modrwkv_state *modrwkv_state_create(const modrwkv_model *model) {
   if (!model) {
     lastError = "modrwkv_state_create: no model";
@@ -445,7 +495,7 @@ API modrwkv_state *modrwkv_state_create(const modrwkv_model *model) {
   }
   auto *s = new modrwkv_state;
   s->model = model;
-  s->values.host.assign(model->stateFloats(), 0.0f);
+  s->values.host = model->freshState();
   s->logits.assign(model->vocab, 0.0f);
   return s;
 }
@@ -569,6 +619,12 @@ API modrwkv_batch *modrwkv_batch_create(const modrwkv_model *model,
     b->model = model;
     b->slots = slots;
     b->values.host.assign(model->stateFloats() * slots, 0.0f);
+    std::vector<float> fresh = model->freshState();
+    for (int64_t slot = 0; slot < slots; ++slot)
+      b->forEachRow(slot, [&](int64_t s, int64_t at, int64_t n) {
+        std::memcpy(b->values.host.data() + at, fresh.data() + s,
+                    n * sizeof(float));
+      });
     b->logits.assign(model->vocab * slots, 0.0f);
     b->slotHasLogits.assign(slots, 0);
     batch = b.release();

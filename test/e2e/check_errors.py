@@ -114,6 +114,20 @@ def main():
     def not_tensor(d):
         d["blocks.0.att.k_k"] = 3
     variant("not-tensor.pth", not_tensor, "'blocks.0.att.k_k'", "not a tensor")
+    # State tuning: a learned initial state in every layer, [H, 64, 64].
+    variant("state-one-layer.pth",
+            lambda d: d.__setitem__("blocks.0.att.time_state",
+                                    torch.zeros(1, 64, 64)),
+            "missing tensor 'blocks.1.att.time_state'")
+    variant("state-late-layer.pth",
+            lambda d: d.__setitem__("blocks.1.att.time_state",
+                                    torch.zeros(1, 64, 64)),
+            "'blocks.1.att.time_state' without 'blocks.0.att.time_state'")
+    def state_shape(d):
+        for layer in (0, 1):
+            d[f"blocks.{layer}.att.time_state"] = torch.zeros(1, 64, 32)
+    variant("state-shape.pth", state_shape,
+            "'blocks.0.att.time_state' has shape [1, 64, 32], expected [1, 64, 64]")
     variant("int-dtype.pth",
             lambda d: d.__setitem__("blocks.0.att.k_k", torch.zeros(1, 1, 64, dtype=torch.int64)),
             "unsupported storage type torch.LongStorage")
@@ -168,6 +182,20 @@ def main():
     cases.append(("truncated weights.bin",
                   [run_tool, truncated_art, "--tokens", "1"],
                   ["weights.bin", "holds 100 bytes"]))
+    # A manifest whose initial state names a weight of another shape.
+    bad_initial = w("artifact-bad-initial-state")
+    shutil.rmtree(bad_initial, ignore_errors=True)
+    shutil.copytree(art, bad_initial)
+    manifest_path = os.path.join(bad_initial, "manifest.json")
+    with open(manifest_path) as f:
+        manifest = json.load(f)
+    manifest["initial_state"] = {"wkv": ["head.weight", "head.weight"]}
+    with open(manifest_path, "w") as f:
+        json.dump(manifest, f)
+    cases.append(("initial state of the wrong shape",
+                  [run_tool, bad_initial, "--tokens", "1"],
+                  [manifest_path, "initial_state.wkv entry \"head.weight\"",
+                   "[heads, 64, 64]"]))
     other_state = w("other.state")
     with open(other_state, "wb") as f:
         f.write(b"MRWKVST1" + struct.pack("<6q", 2, 128, 2, 64, 40, 1))

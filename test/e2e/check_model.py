@@ -150,13 +150,14 @@ def main():
           f"max|diff| = {diff:.2e}")
 
     # Batched decode (CPU artifacts): three prompts of different lengths
-    # prefilled alone, put into slots, then advanced together; each slot's
-    # logits against the reference run of its whole sequence.
+    # prefilled alone, put into slots, and a slot left fresh, then advanced
+    # together; each slot's logits against the reference run of its whole
+    # sequence.
     if args.target == "cpu":
         lib = os.path.join(args.tools, os.pardir, "lib", "libmodrwkv_runtime.so")
         runtime = Runtime(lib).load(art)
         prompts = [sequences["short"], sequences["one token"],
-                   sequences[f"{args.long} tokens"][:23]]
+                   sequences[f"{args.long} tokens"][:23], []]
         steps = [[int(t) for t in rng.integers(0, model.vocab, len(prompts))]
                  for _ in range(3)]
         got = runtime.batch_of(prompts).decode_steps(steps)

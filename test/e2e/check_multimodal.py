@@ -83,7 +83,7 @@ def adapter_reference(sd, features, stride=2, padding=0, stack=0):
 def model_reference(sd, tokens, rows):
     llm = {k[4:]: v for k, v in sd.items() if k.startswith("llm.")}
     model = reference.Rwkv7(llm)
-    state, out, used = model.zero_state(), [], 0
+    state, out, used = model.fresh_state(), [], 0
     for t in tokens:
         if t == PLACEHOLDER:
             out.append(model.step_embedding(rows[used], state))

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 
-def make_state_dict(layers, width, vocab, ffn, ranks, seed, dtype):
+def make_state_dict(layers, width, vocab, ffn, ranks, seed, dtype,
+                    time_state=False):
     dw, da, dv, dg = ranks
     heads = width // 64
     assert heads * 64 == width, "width must be a multiple of 64"
@@ -64,6 +65,12 @@ def make_state_dict(layers, width, vocab, ffn, ranks, seed, dtype):
     put("ln_out.weight", 1 + normal(width, 0.1))
     put("ln_out.bias", normal(width, 0.1))
     put("head.weight", normal((vocab, width), width ** -0.5))
+    if time_state:
+        # RWKV-PEFT state tuning: a learned initial WKV state [H, value,
+        # key] per layer, drawn last so that the other weights do not
+        # change.
+        for i in range(layers):
+            put(f"blocks.{i}.att.time_state", normal((heads, 64, 64), 0.5))
     return sd
 
 
@@ -103,6 +110,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp16", "fp32"])
     ap.add_argument("--format", choices=["pth", "safetensors"])
+    ap.add_argument("--time-state", action="store_true",
+                    help="a state-tuned checkpoint (blocks.N.att.time_state)")
     ap.add_argument("--views", action="store_true",
                     help="save tensors as views into shared storages")
     args = ap.parse_args()
@@ -110,7 +119,8 @@ def main():
              "fp32": torch.float32}[args.dtype]
     ranks = tuple(int(r) for r in args.ranks.split(","))
     sd = make_state_dict(args.layers, args.width, args.vocab,
-                         args.ffn or 4 * args.width, ranks, args.seed, dtype)
+                         args.ffn or 4 * args.width, ranks, args.seed, dtype,
+                         args.time_state)
     fmt = args.format or ("safetensors" if args.output.endswith(".safetensors")
                           else "pth")
     if fmt == "safetensors":

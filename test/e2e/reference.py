@@ -64,10 +64,17 @@ class Rwkv7:
         while f"blocks.{self.L}.ln1.weight" in weights:
             self.L += 1
 
-    def zero_state(self):
+    def fresh_state(self):
+        """The state a document starts from: zeros, but a state-tuned
+        checkpoint's WKV state starts at its learned `att.time_state`
+        [H, value, key] (RWKV-PEFT state tuning)."""
         L, C, H, N = self.L, self.C, self.H, self.N
-        return {"att": np.zeros((L, C)), "ffn": np.zeros((L, C)),
-                "wkv": np.zeros((L, H, N, N))}
+        wkv = np.zeros((L, H, N, N))
+        for layer in range(L):
+            tuned = self.w.get(f"blocks.{layer}.att.time_state")
+            if tuned is not None:
+                wkv[layer] = tuned
+        return {"att": np.zeros((L, C)), "ffn": np.zeros((L, C)), "wkv": wkv}
 
     @staticmethod
     def layer_norm(x, weight, bias, eps=1e-5):
@@ -138,5 +145,5 @@ class Rwkv7:
         return w["head.weight"] @ x
 
     def run(self, tokens, state=None):
-        state = state if state is not None else self.zero_state()
+        state = state if state is not None else self.fresh_state()
         return np.stack([self.step(t, state) for t in tokens]), state

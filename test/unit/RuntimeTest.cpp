@@ -56,6 +56,41 @@ TEST(Runtime, BadCallsFailCleanly) {
       -1);
   EXPECT_NE(std::string(modrwkv_last_error()).find("not a multimodal artifact"),
             std::string::npos);
+  // An initial state must fill the WKV state exactly.
+  EXPECT_EQ(modrwkv_model_set_initial_state(m.get(), nullptr, 4), -1);
+  std::vector<float> wrong(7);
+  EXPECT_EQ(modrwkv_model_set_initial_state(m.get(), wrong.data(), 7), -1);
+  EXPECT_NE(std::string(modrwkv_last_error()).find("7 floats"),
+            std::string::npos);
+}
+
+TEST(Runtime, FreshStatesStartFromTheInitialState) {
+  Model m = loadArtifact();
+  ASSERT_TRUE(m);
+  // The fixture: 2 layers x 1 head. A state saved before any token holds
+  // the initial state; after a reset to zeros, fresh states are zero again.
+  std::vector<float> initial(2 * 64 * 64);
+  for (size_t i = 0; i < initial.size(); ++i)
+    initial[i] = float(i % 13) - 6.0f;
+  ASSERT_EQ(modrwkv_model_set_initial_state(m.get(), initial.data(),
+                                            int64_t(initial.size())),
+            0)
+      << modrwkv_last_error();
+  std::string path = ::testing::TempDir() + "fresh.state";
+  auto wkvOfFresh = [&] {
+    State s(modrwkv_state_create(m.get()));
+    EXPECT_EQ(modrwkv_state_save(s.get(), path.c_str()), 0);
+    std::FILE *f = std::fopen(path.c_str(), "rb");
+    std::vector<float> wkv(initial.size());
+    // Header (8 + 6 x 8 bytes), then att_shift and ffn_shift [2][64].
+    std::fseek(f, 56 + 2 * 2 * 64 * sizeof(float), SEEK_SET);
+    EXPECT_EQ(std::fread(wkv.data(), sizeof(float), wkv.size(), f), wkv.size());
+    std::fclose(f);
+    return wkv;
+  };
+  EXPECT_EQ(wkvOfFresh(), initial);
+  ASSERT_EQ(modrwkv_model_set_initial_state(m.get(), nullptr, 0), 0);
+  EXPECT_EQ(wkvOfFresh(), std::vector<float>(initial.size(), 0.0f));
 }
 
 TEST(Runtime, DecodeMatchesPrefillAndStateRoundTrips) {

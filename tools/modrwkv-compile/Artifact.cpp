@@ -300,6 +300,15 @@ LogicalResult describeLanguageModel(ModuleOp module,
   manifest["config"] = cfg;
   manifest["state"] = {
       {"att_shift", {L, C}}, {"ffn_shift", {L, C}}, {"wkv", {L, H, N, N}}};
+  // A state-tuned model: fresh states start from these weights (one per
+  // layer), not from zeros.
+  if (auto states =
+          module->getAttrOfType<ArrayAttr>(rwkv::kInitialStateAttrName)) {
+    nlohmann::json names = nlohmann::json::array();
+    for (auto state : states.getAsRange<DenseResourceElementsAttr>())
+      names.push_back(state.getRawHandle().getKey().str());
+    manifest["initial_state"] = {{"wkv", names}};
+  }
   manifest["adapter"] = adapter;
   return success();
 }

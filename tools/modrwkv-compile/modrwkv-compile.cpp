@@ -93,6 +93,12 @@ cl::opt<std::string> adapterPath(
     cl::desc("Bone adapter: RWKV-PEFT .pth/.safetensors, or a "
              "Hugging Face PEFT folder / adapter_model.safetensors"),
     cl::value_desc("path"));
+cl::opt<std::string> initialStatePath(
+    cl::cat(compileOptions), "initial-state",
+    cl::desc("State-tuning file (RWKV-PEFT: blocks.N.att.time_state): fresh "
+             "states start from it (swappable with modrwkv-run "
+             "--initial-state)"),
+    cl::value_desc("path"));
 cl::opt<bool> mergeAdapter(
     cl::cat(compileOptions), "merge-adapter",
     cl::desc("Merge the adapter into the weights at compile time (default: "
@@ -265,6 +271,32 @@ int addEncoder(MLIRContext &context, ModuleOp module,
   return 0;
 }
 
+/// Puts the states of a state-tuning file into `tensors` (replacing any
+/// the checkpoint has).
+int addInitialState(modrwkv::checkpoint::TensorMap &tensors,
+                    modrwkv::checkpoint::ModelConfig &config,
+                    llvm::StringRef path) {
+  namespace ckpt = modrwkv::checkpoint;
+  int64_t layers = 0, heads = 0;
+  auto states = ckpt::readInitialState(path, layers, heads);
+  if (!states)
+    return error(llvm::toString(states.takeError()));
+  if (layers != config.layers || heads != config.heads)
+    return error(llvm::Twine(path) + ": states for " + llvm::Twine(layers) +
+                 " layers x " + llvm::Twine(heads) + " heads; " +
+                 inputPath.getValue() + " has " + llvm::Twine(config.layers) +
+                 " x " + llvm::Twine(config.heads));
+  int64_t perLayer = heads * config.headSize * config.headSize;
+  for (int64_t l = 0; l < layers; ++l) {
+    ckpt::Tensor &t = tensors[ckpt::initialStateName(l)];
+    t.shape = {heads, config.headSize, config.headSize};
+    t.data.assign(states->begin() + l * perLayer,
+                  states->begin() + (l + 1) * perLayer);
+  }
+  config.initialState = true;
+  return 0;
+}
+
 int importCheckpoint(MLIRContext &context, Stages &stages,
                      OwningOpRef<ModuleOp> &module) {
   stages.begin("reading the checkpoint");
@@ -281,6 +313,9 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
   auto config = modrwkv::checkpoint::inferConfig(*tensors, inputPath);
   if (!config)
     return error(llvm::toString(config.takeError()));
+  if (!initialStatePath.empty() &&
+      addInitialState(*tensors, *config, initialStatePath) != 0)
+    return 1;
   std::optional<modrwkv::checkpoint::AdapterSet> adapters;
   if (!adapterPath.empty()) {
     auto read = modrwkv::checkpoint::readAdapter(adapterPath, *tensors);
@@ -290,8 +325,8 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
   } else if (mergeAdapter) {
     return error("--merge-adapter needs --adapter");
   }
-  bool wanted = batchDecode.getNumOccurrences() ? bool(batchDecode)
-                                                : target == "cpu";
+  bool wanted =
+      batchDecode.getNumOccurrences() ? bool(batchDecode) : target == "cpu";
   bool batch = wanted && !projector;
   if (batchDecode.getNumOccurrences() && batchDecode && !batch)
     return error("--batch-decode is for language models (not with --encoder)");

@@ -27,6 +27,10 @@ struct GenerateOptions {
 /// Prints `message` as modrwkv-run's error; returns the exit status 1.
 int fail(const std::string &message);
 
+/// Makes fresh states start from the learned initial state of the
+/// state-tuning file `path`. Returns the exit status.
+int swapInitialState(modrwkv_model *model, const std::string &path);
+
 /// Swaps the Bone adapter of an artifact compiled with an unmerged one for
 /// the adapter in `path`. Returns the exit status.
 int swapAdapter(modrwkv_model *model, const std::string &artifact,

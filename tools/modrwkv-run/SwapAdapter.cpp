@@ -1,15 +1,18 @@
-//===- SwapAdapter.cpp - modrwkv-run --adapter ----------------------------===//
+//===- SwapAdapter.cpp - modrwkv-run --adapter, --initial-state -----------===//
 //
 // An artifact compiled with an unmerged Bone adapter keeps the adapter (and
 // the base tensors it replaced) as named weights. Another adapter of the
 // same structure (targets, variants, ranks) is swapped in by overwriting
 // those weights in the model's private mapping; anything else is refused.
+// A state-tuning file replaces the state fresh states start from, on any
+// artifact of the same shape.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Generate.h"
 
 #include "modrwkv/Checkpoint/Adapter.h"
+#include "modrwkv/Checkpoint/Config.h"
 
 #include <nlohmann/json.hpp>
 
@@ -63,5 +66,16 @@ int swapAdapter(modrwkv_model *model, const std::string &artifact,
     if (modrwkv_model_set_weight(model, name.c_str(), tensor->data.data(),
                                  int64_t(tensor->data.size())) != 0)
       return fail(path + ": " + modrwkv_last_error());
+  return 0;
+}
+
+int swapInitialState(modrwkv_model *model, const std::string &path) {
+  int64_t layers = 0, heads = 0;
+  auto states = readInitialState(path, layers, heads);
+  if (!states)
+    return fail(llvm::toString(states.takeError()));
+  if (modrwkv_model_set_initial_state(model, states->data(),
+                                      int64_t(states->size())) != 0)
+    return fail(path + ": " + modrwkv_last_error());
   return 0;
 }

@@ -30,7 +30,10 @@
 // --parallel (0, the default: OMP_NUM_THREADS, else one per core); --state-in
 // FILE starts from a saved state, --state-out FILE saves the state at the
 // end (after the last token fed or generated); --adapter FILE swaps in
-// another Bone adapter (artifact compiled with an unmerged one).
+// another Bone adapter (artifact compiled with an unmerged one);
+// --initial-state FILE (a state-tuning file, RWKV-PEFT's
+// blocks.N.att.time_state) is where fresh states start, in place of the
+// artifact's (zeros, or the state it was compiled with).
 //
 //===----------------------------------------------------------------------===//
 
@@ -56,7 +59,8 @@ int fail(const std::string &message) {
 namespace {
 
 struct Options {
-  std::string artifact, tokens, logitsOut, stateIn, stateOut, adapter;
+  std::string artifact, tokens, logitsOut, stateIn, stateOut, adapter,
+      initialState;
   std::vector<Medium> media;
   bool step = false, last = false;
   GenerateOptions text;
@@ -127,6 +131,7 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
       {"--state-in", str(o.stateIn)},
       {"--state-out", str(o.stateOut)},
       {"--adapter", str(o.adapter)},
+      {"--initial-state", str(o.initialState)},
       {"--image",
        [&](const std::string &v) {
          o.media.push_back({"image", v});
@@ -183,7 +188,8 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
             "           [--vocab FILE] [--tokens-out FILE]\n"
             "       both: [--threads N] [--state-in FILE] [--state-out FILE] "
             "[--adapter FILE]\n"
-            "             [--image FILE]... [--audio FILE.wav]...\n");
+            "             [--initial-state FILE] [--image FILE]... "
+            "[--audio FILE.wav]...\n");
         return false;
       } else if (!arg.empty() && arg[0] == '-') {
         throw std::runtime_error("unknown option " + arg);
@@ -270,12 +276,14 @@ int main(int argc, char **argv) {
   modrwkv_model *model = modrwkv_model_load(o.artifact.c_str());
   if (!model)
     return fail(modrwkv_last_error());
-  modrwkv_state *state = modrwkv_state_create(model);
   int status = 0;
   if (o.threads != 0 && modrwkv_model_set_threads(model, o.threads) != 0)
     status = fail(modrwkv_last_error());
   if (status == 0 && !o.adapter.empty())
     status = swapAdapter(model, o.artifact, o.adapter);
+  if (status == 0 && !o.initialState.empty())
+    status = swapInitialState(model, o.initialState);
+  modrwkv_state *state = modrwkv_state_create(model);
   if (status == 0 && !o.stateIn.empty() &&
       modrwkv_state_load(state, o.stateIn.c_str()) != 0)
     status = fail(modrwkv_last_error());

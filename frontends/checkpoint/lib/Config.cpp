@@ -10,6 +10,8 @@ using namespace llvm;
 namespace modrwkv::checkpoint {
 namespace {
 
+constexpr int64_t kHeadSize = 64;
+
 std::string shapeString(ArrayRef<int64_t> shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)
@@ -73,12 +75,11 @@ public:
     return t->shape[dim];
   }
 
-  Error unknownTensors() const {
+  Error unknownTensors(StringRef file) const {
     for (const auto &entry : tensors)
       if (!used.contains(entry.first))
         return fail("unknown tensor '" + entry.first + "' (shape " +
-                    shapeString(entry.second.shape) +
-                    ") in an RWKV-7 checkpoint");
+                    shapeString(entry.second.shape) + ") in " + file);
     return Error::success();
   }
 
@@ -89,6 +90,37 @@ private:
 };
 
 } // namespace
+
+std::string initialStateName(int64_t layer) {
+  return "blocks." + std::to_string(layer) + ".att.time_state";
+}
+
+Expected<std::vector<float>> readInitialState(StringRef path, int64_t &layers,
+                                              int64_t &heads) {
+  auto tensors = readCheckpoint(path);
+  if (!tensors)
+    return tensors.takeError();
+  Checker check(*tensors, path);
+  const Tensor *first = check.find(initialStateName(0));
+  if (!first)
+    return check.fail("not a state-tuning file: no tensor '" +
+                      initialStateName(0) + "'");
+  heads = first->shape.empty() ? 0 : first->shape[0];
+  layers = 0;
+  while (check.find(initialStateName(layers)))
+    ++layers;
+  std::vector<float> states;
+  for (int64_t l = 0; l < layers; ++l) {
+    if (Error e =
+            check.expect(initialStateName(l), {heads, kHeadSize, kHeadSize}))
+      return std::move(e);
+    const std::vector<float> &data = check.find(initialStateName(l))->data;
+    states.insert(states.end(), data.begin(), data.end());
+  }
+  if (Error e = check.unknownTensors("a state-tuning file"))
+    return std::move(e);
+  return states;
+}
 
 Expected<ModelConfig> inferConfig(const TensorMap &tensors, StringRef path) {
   Checker check(tensors, path);
@@ -156,6 +188,7 @@ Expected<ModelConfig> inferConfig(const TensorMap &tensors, StringRef path) {
     return ffn.takeError();
   cfg.ffn = *ffn;
 
+  cfg.initialState = check.find(initialStateName(0)) != nullptr;
   int64_t c = cfg.width;
   auto all = [&]() -> Error {
     if (Error e = check.expect("emb.weight", {cfg.vocab, c}))
@@ -204,8 +237,19 @@ Expected<ModelConfig> inferConfig(const TensorMap &tensors, StringRef path) {
         return e;
       if (Error e = check.expect(p + "ffn.value.weight", {c, cfg.ffn}))
         return e;
+      // All layers or none: a partial set is a damaged state-tuning merge.
+      if (cfg.initialState || check.find(initialStateName(l))) {
+        if (!cfg.initialState)
+          return check.fail("tensor '" + initialStateName(l) + "' without '" +
+                            initialStateName(0) +
+                            "': a state-tuned checkpoint has a "
+                            "learned initial state in every layer");
+        if (Error e = check.expect(initialStateName(l),
+                                   {cfg.heads, cfg.headSize, cfg.headSize}))
+          return e;
+      }
     }
-    return check.unknownTensors();
+    return check.unknownTensors("an RWKV-7 checkpoint");
   };
   if (Error e = all())
     return std::move(e);

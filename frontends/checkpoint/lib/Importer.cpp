@@ -154,6 +154,15 @@ OwningOpRef<ModuleOp> ModuleBuilder::build() {
       b.getNamedAttr("rank_value", b.getI64IntegerAttr(cfg.rankValue)),
       b.getNamedAttr("rank_gate", b.getI64IntegerAttr(cfg.rankGate))};
   (*module)->setAttr(kConfigAttrName, b.getDictionaryAttr(config));
+  if (cfg.initialState) {
+    SmallVector<Attribute> states;
+    for (int64_t l = 0; l < L; ++l) {
+      std::string name = initialStateName(l);
+      states.push_back(tensorResource(b, tensors.find(name)->second,
+                                      {H, kHeadSize, kHeadSize}, name));
+    }
+    (*module)->setAttr(rwkv::kInitialStateAttrName, b.getArrayAttr(states));
+  }
   buildEntry(*module, kEntryName, /*batched=*/false);
   if (batchDecode)
     buildEntry(*module, kBatchEntryName, /*batched=*/true);
@@ -277,8 +286,9 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
 
 } // namespace
 
-Value tensorConstant(OpBuilder &b, Location loc, Tensor &t,
-                     ArrayRef<int64_t> shape, StringRef key, bool transpose) {
+DenseResourceElementsAttr tensorResource(Builder &b, Tensor &t,
+                                         ArrayRef<int64_t> shape, StringRef key,
+                                         bool transpose) {
   size_t bytes = t.data.size() * sizeof(float);
   AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes, alignof(float),
                                                        /*dataIsMutable=*/true);
@@ -293,8 +303,13 @@ Value tensorConstant(OpBuilder &b, Location loc, Tensor &t,
   }
   std::vector<float>().swap(t.data); // the blob owns the values now
   auto type = RankedTensorType::get(shape, b.getF32Type());
-  auto attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
-  return arith::ConstantOp::create(b, loc, attr);
+  return DenseResourceElementsAttr::get(type, key, std::move(blob));
+}
+
+Value tensorConstant(OpBuilder &b, Location loc, Tensor &t,
+                     ArrayRef<int64_t> shape, StringRef key, bool transpose) {
+  return arith::ConstantOp::create(b, loc,
+                                   tensorResource(b, t, shape, key, transpose));
 }
 
 OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,

@@ -52,7 +52,17 @@ int modrwkv_model_set_weight(modrwkv_model *model, const char *name,
  * works; n > 1 on an artifact compiled without --parallel is an error. */
 int modrwkv_model_set_threads(modrwkv_model *model, int n);
 
-/* A zero state (the start of a document), with room for one logits row. */
+/* Sets the WKV state that fresh states and batch slots start from:
+ * `count` = layers x heads x 64 x 64 floats, [L][H][64 value][64 key], as
+ * RWKV-PEFT's state tuning learns it (`blocks.N.att.time_state`); count 0:
+ * zeros. A state-tuned artifact (manifest `initial_state`) starts with its
+ * own. States created before keep their values. Call it before running,
+ * not while other threads use the model. */
+int modrwkv_model_set_initial_state(modrwkv_model *model, const float *wkv,
+                                    int64_t count);
+
+/* A fresh state (the start of a document), with room for one logits row:
+ * zeros but for the initial WKV state (see above). */
 modrwkv_state *modrwkv_state_create(const modrwkv_model *model);
 void modrwkv_state_free(modrwkv_state *state);
 /* Copies `src` into `dst` (same model). */

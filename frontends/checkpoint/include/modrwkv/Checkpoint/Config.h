@@ -25,7 +25,22 @@ struct ModelConfig {
   int64_t rankIclr = 0;
   int64_t rankValue = 0;
   int64_t rankGate = 0;
+  /// A state-tuned checkpoint (RWKV-PEFT state tuning) has a learned initial
+  /// WKV state per layer, `blocks.N.att.time_state` [H, 64 value, 64 key]:
+  /// every fresh RNN state starts from it instead of zeros.
+  bool initialState = false;
 };
+
+/// The name of layer `layer`'s learned initial WKV state.
+std::string initialStateName(int64_t layer);
+
+/// Reads a state-tuning file (what RWKV-PEFT's state tuning saves: only
+/// `blocks.N.att.time_state` [H, 64, 64] for N = 0 .. L-1) and returns its
+/// states concatenated, [L][H][64 value][64 key]. Another tensor, a missing
+/// layer or a shape that differs is an error naming the file and tensor.
+/// `layers` / `heads` receive L and H.
+llvm::Expected<std::vector<float>>
+readInitialState(llvm::StringRef path, int64_t &layers, int64_t &heads);
 
 /// Infers the configuration and checks every tensor against it. `path`
 /// names the file in error messages.

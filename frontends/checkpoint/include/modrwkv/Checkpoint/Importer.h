@@ -24,6 +24,7 @@
 #include "modrwkv/Checkpoint/Config.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 
@@ -41,9 +42,15 @@ constexpr llvm::StringLiteral kConfigAttrName = "rwkv.config";
 /// runtime may overwrite these when it swaps adapters.
 constexpr llvm::StringLiteral kAdapterAttrName = "rwkv.adapter_tensors";
 
-/// `t` as an f32 dense_resource constant `key` of `shape` (t's element
-/// order; the shapes may differ by unit dims), or transposed (a 2-D `t`).
-/// The blob takes the values: `t.data` is emptied.
+/// `t` as an f32 dense_resource of `shape` named `key` (t's element order;
+/// the shapes may differ by unit dims), or transposed (a 2-D `t`). The blob
+/// takes the values: `t.data` is emptied.
+mlir::DenseResourceElementsAttr tensorResource(mlir::Builder &b, Tensor &t,
+                                               llvm::ArrayRef<int64_t> shape,
+                                               llvm::StringRef key,
+                                               bool transpose = false);
+
+/// tensorResource as an arith.constant.
 mlir::Value tensorConstant(mlir::OpBuilder &b, mlir::Location loc, Tensor &t,
                            llvm::ArrayRef<int64_t> shape, llvm::StringRef key,
                            bool transpose = false);

@@ -46,6 +46,12 @@ inline bool isBatched(mlir::Value carried) {
   return llvm::cast<mlir::ShapedType>(carried.getType()).getRank() % 2 == 0;
 }
 
+/// Module attribute of a state-tuned model: an array with the learned
+/// initial WKV state of each layer, f32 dense_resource [H, 64, 64]. No code
+/// reads it; rwkv-externalize-weights stores it in the weight buffer, and
+/// the runtime starts every fresh state from it.
+constexpr llvm::StringLiteral kInitialStateAttrName = "rwkv.initial_state";
+
 } // namespace modrwkv::rwkv
 
 #endif // MODRWKV_DIALECT_RWKV_RWKVDIALECT_H
