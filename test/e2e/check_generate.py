@@ -7,9 +7,11 @@
   same text; greedy generation equals the argmax of the logits path;
   --state-out then --state-in continues exactly; stop strings cut the
   output (across token boundaries); prompts from stdin and files equal
-  --prompt; --chat keeps the state across turns.
+  --prompt; --chat keeps the state across turns; --batch-prompts (continuous
+  batching) gives every prompt the reply --prompt gives it.
 """
 import argparse
+import json
 import os
 import random
 import sys
@@ -114,6 +116,68 @@ def main():
     chat, _, _ = generate("--chat", "--max-tokens", "5", *greedy,
                           stdin="hello\nhow are you?\n".encode())
     check(chat.count(b"Assistant:") == 2, "--chat answers each line of stdin")
+
+    # Continuous batching: 6 prompts through 2 slots (finished replies'
+    # slots take the next prompt), sampled with a stop string: each reply
+    # must be what --prompt gives with the same options.
+    prompts = [prompt, "The", "x", "Hello world, " * 20, "日本語テキスト",
+               "User: what?\n\nAssistant:"]
+    prompts_file = w("prompts.jsonl")
+    with open(prompts_file, "w") as f:
+        for i, p in enumerate(prompts):
+            f.write(json.dumps(p if i % 2 else {"prompt": p}) + "\n\n")
+    options = ["--max-tokens", "20", "--seed", "3", "--temperature", "0.8",
+               "--stop", "ing"]
+    proc = run([tool("modrwkv-run"), art, "--vocab", args.vocab,
+                "--batch-prompts", prompts_file, "--batch-slots", "2",
+                *options])
+    replies = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    check(sorted(r["index"] for r in replies) == list(range(len(prompts))),
+          f"--batch-prompts answers each of {len(prompts)} prompts once")
+    same = 0
+    for r in replies:
+        text, ids, _ = generate("--prompt", prompts[r["index"]], *options)
+        same += r["tokens"] == ids and r["text"] == text.decode(
+            "utf-8", errors="replace") and r["finish"] in ("stop", "length")
+    check(same == len(prompts), f"{same}/{len(prompts)} batched replies equal "
+          f"their --prompt runs (text, ids)")
+    check({r["finish"] for r in replies} == {"stop", "length"},
+          "replies end at the stop string or at --max-tokens")
+    check("decode steps of 2 slots" in proc.stderr.decode(),
+          "the batch timing is reported on stderr")
+
+    # With --state-in every prompt continues from the saved state.
+    proc = run([tool("modrwkv-run"), art, "--vocab", args.vocab,
+                "--batch-prompts", prompts_file, "--state-in", state,
+                *options])
+    replies = {json.loads(line)["index"]: json.loads(line)["tokens"]
+               for line in proc.stdout.decode().splitlines()}
+    _, ids, _ = generate("--prompt", prompts[1], "--state-in", state, *options)
+    check(replies[1] == ids, "--batch-prompts --state-in continues each "
+          "prompt from the state, as --prompt --state-in does")
+
+    run_batch = [tool("modrwkv-run"), art, "--vocab", args.vocab,
+                 "--batch-prompts"]
+    bad_file = w("bad-prompts.jsonl")
+    with open(bad_file, "w") as f:
+        f.write('"fine"\n{"prompt": 3}\n')
+    check.expect_error("a prompts line that is not a prompt",
+                       run_batch + [bad_file], bad_file + ":2",
+                       "not a JSON string")
+    empty_file = w("no-prompts.jsonl")
+    with open(empty_file, "w") as f:
+        f.write("\n  \n")
+    check.expect_error("a prompts file without prompts",
+                       run_batch + [empty_file], empty_file, "no prompts")
+    check.expect_error("--batch-prompts with --prompt",
+                       run_batch + [prompts_file, "--prompt", "x"],
+                       "--batch-prompts takes its prompts from the file")
+    serial = w("artifact-no-batch")
+    run([tool("modrwkv-compile"), ckpt, "-o", serial, "--batch-decode=0"])
+    check.expect_error("an artifact without the batched entry",
+                       [tool("modrwkv-run"), serial, "--vocab", args.vocab,
+                        "--batch-prompts", prompts_file],
+                       "artifact-no-batch", "no batched decode entry")
 
     check.finish()
 

@@ -42,58 +42,9 @@ bool prefill(const modrwkv_model *model, modrwkv_state *state,
   return true;
 }
 
-/// Writes generated text to stdout, holding back any tail that may be the
-/// start of a stop string, and finds stop strings across token boundaries.
-class StopFilter {
-public:
-  explicit StopFilter(const std::vector<std::string> &stops) : stops(stops) {}
-
-  /// Adds text; returns true when a stop string was completed (the text up
-  /// to it has been written, the stop string itself not).
-  bool add(const char *text, size_t n) {
-    pending.append(text, n);
-    for (const std::string &stop : stops) {
-      size_t at = pending.find(stop);
-      if (!stop.empty() && at != std::string::npos) {
-        write(pending.substr(0, at));
-        pending.clear();
-        return true;
-      }
-    }
-    size_t hold = 0;
-    for (const std::string &stop : stops)
-      for (size_t k = std::min(stop.size() - 1, pending.size()); k > hold; --k)
-        if (pending.compare(pending.size() - k, k, stop, 0, k) == 0) {
-          hold = k;
-          break;
-        }
-    write(pending.substr(0, pending.size() - hold));
-    pending.erase(0, pending.size() - hold);
-    return false;
-  }
-
-  void finish() {
-    write(pending);
-    pending.clear();
-  }
-
-private:
-  static void write(const std::string &s) {
-    std::fwrite(s.data(), 1, s.size(), stdout);
-    std::fflush(stdout);
-  }
-  const std::vector<std::string> &stops;
-  std::string pending;
-};
-
-/// The pipeline counts whitespace and digit tokens with weight 0.
-float penaltyWeight(const modrwkv_tokenizer *tokenizer, int32_t id) {
-  const char *bytes;
-  int64_t n = modrwkv_token_bytes(tokenizer, id, &bytes);
-  return n > 0 && std::string(" \t0123456789").find(std::string(bytes, n)) !=
-                      std::string::npos
-             ? 0.0f
-             : 1.0f;
+void writeStdout(const std::string &s) {
+  std::fwrite(s.data(), 1, s.size(), stdout);
+  std::fflush(stdout);
 }
 
 struct Reply {
@@ -116,7 +67,7 @@ Reply reply(const GenerateOptions &options, const modrwkv_model *model,
     fail(modrwkv_last_error());
     return {};
   }
-  StopFilter out(stops);
+  StopFilter out(stops, writeStdout);
   int64_t count = 0;
   for (; count < options.maxTokens; ++count) {
     const float *logits = modrwkv_state_logits(state);
@@ -206,18 +157,28 @@ bool feedPrompt(const modrwkv_model *model, modrwkv_state *state,
 
 } // namespace
 
+Tokenizer loadTokenizer(const std::string &vocab, const modrwkv_model *model) {
+  Tokenizer tokenizer(modrwkv_tokenizer_load(vocab.c_str()),
+                      modrwkv_tokenizer_free);
+  if (!tokenizer) {
+    fail(modrwkv_last_error());
+  } else if (modrwkv_tokenizer_vocab_size(tokenizer.get()) >
+             modrwkv_model_vocab_size(model)) {
+    fail(vocab + ": token ids up to " +
+         std::to_string(modrwkv_tokenizer_vocab_size(tokenizer.get()) - 1) +
+         " do not fit the model's vocabulary of " +
+         std::to_string(modrwkv_model_vocab_size(model)));
+    tokenizer.reset();
+  }
+  return tokenizer;
+}
+
 int generate(const GenerateOptions &options, const modrwkv_model *model,
              modrwkv_state *state) {
-  std::unique_ptr<modrwkv_tokenizer, void (*)(modrwkv_tokenizer *)> tokenizer(
-      modrwkv_tokenizer_load(options.vocab.c_str()), modrwkv_tokenizer_free);
+  Tokenizer tokenizer = loadTokenizer(options.vocab, model);
   if (!tokenizer)
-    return fail(modrwkv_last_error());
+    return 1;
   const modrwkv_tokenizer *tok = tokenizer.get();
-  if (modrwkv_tokenizer_vocab_size(tok) > modrwkv_model_vocab_size(model))
-    return fail(options.vocab + ": token ids up to " +
-                std::to_string(modrwkv_tokenizer_vocab_size(tok) - 1) +
-                " do not fit the model's vocabulary of " +
-                std::to_string(modrwkv_model_vocab_size(model)));
 
   std::vector<int32_t> generated;
   int64_t promptTokens = 0, generatedTokens = 0;

@@ -6,6 +6,8 @@
 #include "modrwkv/runtime.h"
 #include "modrwkv/text.h"
 
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +69,47 @@ bool promptWithMedia(const std::string &text, const Encoded &media,
                      const modrwkv_tokenizer *tokenizer,
                      std::vector<int32_t> &tokens, std::vector<float> &rows,
                      std::string &error);
+
+using Tokenizer =
+    std::unique_ptr<modrwkv_tokenizer, void (*)(modrwkv_tokenizer *)>;
+
+/// The tokenizer of `vocab`, checked to fit the model's vocabulary; null
+/// after reporting an error.
+Tokenizer loadTokenizer(const std::string &vocab, const modrwkv_model *model);
+
+/// Passes generated text on to a sink, holding back any tail that may be
+/// the start of a stop string, and finds stop strings across token
+/// boundaries.
+class StopFilter {
+public:
+  using Sink = std::function<void(const std::string &)>;
+  StopFilter(const std::vector<std::string> &stops, Sink sink);
+  /// Adds text; returns true when a stop string was completed (the text up
+  /// to it has gone to the sink, the stop string itself not).
+  bool add(const char *text, size_t n);
+  /// Passes on what was held back.
+  void finish();
+
+private:
+  const std::vector<std::string> &stops;
+  Sink sink;
+  std::string pending;
+};
+
+/// The penalty weight of a sampled token: the RWKV pipeline counts
+/// whitespace and digit tokens with weight 0.
+float penaltyWeight(const modrwkv_tokenizer *tokenizer, int32_t id);
+
+/// --batch-prompts: a reply to every prompt of `promptsFile` (JSON Lines:
+/// a string, or an object with "prompt"), `slots` at a time through the
+/// batched decode entry; a finished reply's slot takes the next prompt.
+/// Each prompt starts from `start` (fresh, or --state-in) and samples as a
+/// run with --prompt and the same options would. One JSON line per reply,
+/// printed as it finishes: {"index", "text", "tokens" (ids), "finish":
+/// "stop" | "end" | "length"}. Returns the exit status.
+int generateBatch(const GenerateOptions &options,
+                  const std::string &promptsFile, int64_t slots,
+                  const modrwkv_model *model, const modrwkv_state *start);
 
 /// Generates text from the prompt (or chats on stdin), streaming it to
 /// stdout; the state continues from whatever it holds. Returns the exit

@@ -26,6 +26,16 @@
 // per row, 65531 (placeholders only, for artifacts that splice a prefix);
 // a prompt without markers (and --chat) gets the media first.
 //
+// Batch mode:
+//   modrwkv-run ART --batch-prompts FILE|- [--batch-slots B]
+//               [the text mode's sampling options, --max-tokens, --stop]
+// replies to every prompt of FILE (JSON Lines: a string, or an object with
+// "prompt") with continuous batching: B slots (default: one per prompt, at
+// most 64) advance together through the batched decode entry, and a slot
+// whose reply ends takes the next prompt. Each reply is what --prompt with
+// the same options gives; one JSON line per reply, in the order they end:
+// {"index", "text", "tokens", "finish": "stop"|"end"|"length"}.
+//
 // Both: --threads N sets the threads of an artifact compiled with
 // --parallel (0, the default: OMP_NUM_THREADS, else one per core); --state-in
 // FILE starts from a saved state, --state-out FILE saves the state at the
@@ -60,7 +70,8 @@ namespace {
 
 struct Options {
   std::string artifact, tokens, logitsOut, stateIn, stateOut, adapter,
-      initialState;
+      initialState, batchPrompts;
+  int64_t batchSlots = 0; ///< 0: one per prompt, at most 64
   std::vector<Medium> media;
   bool step = false, last = false;
   GenerateOptions text;
@@ -132,6 +143,8 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
       {"--state-out", str(o.stateOut)},
       {"--adapter", str(o.adapter)},
       {"--initial-state", str(o.initialState)},
+      {"--batch-prompts", str(o.batchPrompts)},
+      {"--batch-slots", number("--batch-slots", o.batchSlots)},
       {"--image",
        [&](const std::string &v) {
          o.media.push_back({"image", v});
@@ -189,7 +202,9 @@ bool parse(int argc, char **argv, Options &o, bool &help) {
             "       both: [--threads N] [--state-in FILE] [--state-out FILE] "
             "[--adapter FILE]\n"
             "             [--initial-state FILE] [--image FILE]... "
-            "[--audio FILE.wav]...\n");
+            "[--audio FILE.wav]...\n"
+            "       batch: modrwkv-run ART --batch-prompts FILE|- "
+            "[--batch-slots B] [sampling options]\n");
         return false;
       } else if (!arg.empty() && arg[0] == '-') {
         throw std::runtime_error("unknown option " + arg);
@@ -264,7 +279,16 @@ int main(int argc, char **argv) {
   if (!o.tokens.empty() && textMode)
     return fail(
         "--tokens and --prompt/--prompt-file/--chat exclude each other");
-  if (o.tokens.empty() && !textMode) {
+  bool batchMode = !o.batchPrompts.empty();
+  if (batchMode && (textMode || !o.tokens.empty() || !o.media.empty() ||
+                    !o.stateOut.empty() || !o.text.tokensOut.empty()))
+    return fail("--batch-prompts takes its prompts from the file and prints "
+                "each reply's text and ids: no --tokens, --prompt, "
+                "--prompt-file, --chat, --image, --audio, --state-out or "
+                "--tokens-out");
+  if (o.batchSlots < 0 || (o.batchSlots > 0 && !batchMode))
+    return fail("--batch-slots takes a positive count, with --batch-prompts");
+  if (o.tokens.empty() && !textMode && !batchMode) {
     if (!o.stateIn.empty())
       o.text.prompt = ""; // continue generating from the saved state
     else if (!isatty(STDIN_FILENO))
@@ -293,8 +317,10 @@ int main(int argc, char **argv) {
   if (!o.media.empty())
     o.text.media = &encoded;
   if (status == 0)
-    status = o.tokens.empty() ? generate(o.text, model, state)
-                              : runTokens(o, model, state, encoded);
+    status = batchMode ? generateBatch(o.text, o.batchPrompts, o.batchSlots,
+                                       model, state)
+             : o.tokens.empty() ? generate(o.text, model, state)
+                                : runTokens(o, model, state, encoded);
   if (status == 0 && !o.stateOut.empty() &&
       modrwkv_state_save(state, o.stateOut.c_str()) != 0)
     status = fail(modrwkv_last_error());
