@@ -150,6 +150,24 @@ struct Mirrored {
     }
     return static_cast<float *>(device.data);
   }
+  /// Writes `n` floats from `from` at float offset `at` into each copy that
+  /// is current (a stale copy stays stale): a batch slot is replaced
+  /// without moving the other slots over the bus.
+  void write(int64_t at, const float *from, int64_t n) {
+    if (hostCurrent)
+      std::memcpy(host.data() + at, from, n * sizeof(float));
+    if (deviceCurrent)
+      modrwkv::runtime::cuda::upload(static_cast<float *>(device.data) + at,
+                                     from, n * sizeof(float));
+  }
+  /// Reads `n` floats at float offset `at` from a current copy.
+  void readRange(int64_t at, float *to, int64_t n) const {
+    if (hostCurrent)
+      std::memcpy(to, host.data() + at, n * sizeof(float));
+    else
+      modrwkv::runtime::cuda::download(
+          to, static_cast<const float *>(device.data) + at, n * sizeof(float));
+  }
   /// The host wrote `host` / a kernel wrote the device copy.
   void hostChanged() {
     hostCurrent = true;
@@ -655,11 +673,9 @@ API int modrwkv_batch_put(modrwkv_batch *batch, int64_t slot,
   return guarded([&] {
     checkSlot(batch, slot, state, "modrwkv_batch_put");
     const float *from = state->values.read().data();
-    batch->values.read(); // the other slots' rows, current
     batch->forEachRow(slot, [&](int64_t s, int64_t b, int64_t n) {
-      std::memcpy(batch->values.host.data() + b, from + s, n * sizeof(float));
+      batch->values.write(b, from + s, n);
     });
-    batch->values.hostChanged();
     int64_t V = batch->model->vocab;
     std::memcpy(batch->logits.data() + slot * V, state->logits.data(),
                 V * sizeof(float));
@@ -671,9 +687,9 @@ API int modrwkv_batch_get(const modrwkv_batch *batch, int64_t slot,
                           modrwkv_state *state) {
   return guarded([&] {
     checkSlot(batch, slot, state, "modrwkv_batch_get");
-    const float *from = batch->values.read().data();
+    // Every value of the state is one of the slot's rows.
     batch->forEachRow(slot, [&](int64_t s, int64_t b, int64_t n) {
-      std::memcpy(state->values.host.data() + s, from + b, n * sizeof(float));
+      batch->values.readRange(b, state->values.host.data() + s, n);
     });
     state->values.hostChanged();
     int64_t V = batch->model->vocab;
