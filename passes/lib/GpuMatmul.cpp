@@ -10,6 +10,7 @@
 
 #include "modrwkv/Passes/Passes.h"
 
+#include "LinalgBuilders.h"
 #include "Products.h"
 
 #include "mlir/IR/Matchers.h"
@@ -124,8 +125,7 @@ private:
                    : loop.getInductionVar();
       Value w = vector::LoadOp::create(lb, loc, wType, p.w, ValueRange{n, kk},
                                        false, wAlign);
-      if (wType != accType)
-        w = arith::ExtFOp::create(lb, loc, accType, w);
+      w = modrwkv::widen(lb, loc, accType, w);
       for (int64_t j = 0; j < m; ++j) {
         Value x = vector::LoadOp::create(
             lb, loc, accType, p.x, ValueRange{tokens[j], kk}, false, xAlign);

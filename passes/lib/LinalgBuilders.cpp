@@ -171,10 +171,16 @@ void replaceWithCasts(OpBuilder &b, Operation *op, ArrayRef<Value> values) {
   op->erase();
 }
 
-Value toF32(OpBuilder &b, Location loc, Value v) {
-  if (v.getType().isF32())
+Value widen(OpBuilder &b, Location loc, Type type, Value v) {
+  if (v.getType() == type)
     return v;
-  return arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  if (isa<IntegerType>(getElementTypeOrSelf(v.getType())))
+    return arith::SIToFPOp::create(b, loc, type, v);
+  return arith::ExtFOp::create(b, loc, type, v);
+}
+
+Value toF32(OpBuilder &b, Location loc, Value v) {
+  return widen(b, loc, b.getF32Type(), v);
 }
 
 Value f32Const(OpBuilder &b, Location loc, double value) {

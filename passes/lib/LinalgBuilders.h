@@ -71,7 +71,12 @@ mlir::Value mergeChannels(mlir::OpBuilder &b, mlir::Location loc,
 void replaceWithCasts(mlir::OpBuilder &b, mlir::Operation *op,
                       llvm::ArrayRef<mlir::Value> values);
 
-/// Scalar helpers for generic bodies. toF32 widens stored weights (bf16).
+/// `v` (a scalar or vector of stored weights: f32, bf16, f16 or i8) as
+/// `type` (f32 or a vector of f32): extended, or converted from integers.
+mlir::Value widen(mlir::OpBuilder &b, mlir::Location loc, mlir::Type type,
+                  mlir::Value v);
+
+/// Scalar helpers for generic bodies. toF32 widens stored weights.
 mlir::Value toF32(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v);
 mlir::Value f32Const(mlir::OpBuilder &b, mlir::Location loc, double value);
 mlir::Value sigmoid(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x);

@@ -11,6 +11,7 @@
 
 #include "modrwkv/Passes/Passes.h"
 
+#include "LinalgBuilders.h"
 #include "Products.h"
 
 namespace modrwkv {
@@ -185,9 +186,7 @@ private:
           for (int64_t j = 0; j < nt; ++j) {
             Value w = vector::LoadOp::create(nb, loc, wLanes, p.w,
                                              ValueRange{plus(nb, n0, j), k});
-            if (w.getType() != lanes)
-              w = arith::ExtFOp::create(nb, loc, lanes, w);
-            ws.push_back(w);
+            ws.push_back(modrwkv::widen(nb, loc, lanes, w));
           }
           for (int64_t i = 0; i < mt; ++i)
             for (int64_t j = 0; j < nt; ++j)

@@ -51,6 +51,7 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
   if (options.weightDtype != "f32") {
     RwkvWeightDtypeOptions dtypeOptions;
     dtypeOptions.dtype = options.weightDtype;
+    dtypeOptions.i8MinSize = options.i8MinSize;
     pm.addPass(createRwkvWeightDtype(dtypeOptions));
   }
   pm.addNestedPass<func::FuncOp>(std::move(lowerWkv7));

@@ -10,6 +10,8 @@ namespace {
 Value stripExtension(Value v) {
   if (auto ext = v.getDefiningOp<arith::ExtFOp>())
     return ext.getIn();
+  if (auto convert = v.getDefiningOp<arith::SIToFPOp>())
+    return convert.getIn();
   return v;
 }
 
@@ -57,7 +59,8 @@ std::optional<Product> modrwkv::matchProduct(linalg::GenericOp op) {
   auto y = cast<MemRefType>(p.y.getType());
   Type wElem = w.getElementType();
   if (!x.getElementType().isF32() || !y.getElementType().isF32() ||
-      !(wElem.isF32() || wElem.isBF16() || wElem.isF16()) ||
+      !(wElem.isF32() || wElem.isBF16() || wElem.isF16() ||
+        wElem.isSignlessInteger(8)) ||
       !w.hasStaticShape() || !x.isLastDimUnitStride() ||
       !w.isLastDimUnitStride())
     return std::nullopt;

@@ -22,8 +22,8 @@ struct Product {
 };
 
 /// Matches a product (maps (t, k), (n, k) -> (t, n); body acc + ext(a) *
-/// ext(b)) with f32 x and y, f32 or bf16 W of static shape, and unit
-/// innermost strides.
+/// ext(b)) with f32 x and y, f32, bf16, f16 or i8 W (widened by extf or
+/// sitofp) of static shape, and unit innermost strides.
 std::optional<Product> matchProduct(mlir::linalg::GenericOp op);
 
 } // namespace modrwkv

@@ -190,13 +190,24 @@ Value lowerLinear(OpBuilder &b, LinearOp op) {
                    variant == "bat_in");
 }
 
+/// The int8 product, then each output column times its row's scale.
+Value lowerQuantizedLinear(OpBuilder &b, QuantizedLinearOp op) {
+  Location loc = op.getLoc();
+  Value y = matmulTransposed(b, loc, op.getX(), op.getWeight());
+  return elementwise(
+      b, loc, y, {full(y), inner(op.getScale(), 2)},
+      [](OpBuilder &nb, Location l, ValueRange args) {
+        return arith::MulFOp::create(nb, l, args[0], args[1]).getResult();
+      });
+}
+
 struct RwkvToLinalgPass
     : public modrwkv::impl::RwkvToLinalgBase<RwkvToLinalgPass> {
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
       if (isa<EmbeddingOp, LayerNormOp, GroupNormOp, TokenShiftOp, LerpOp,
-              LinearOp>(op))
+              LinearOp, QuantizedLinearOp>(op))
         ops.push_back(op);
     });
     for (Operation *op : ops) {
@@ -218,6 +229,8 @@ struct RwkvToLinalgPass
         results = {lowerLerp(b, lerp)};
       else if (auto lin = dyn_cast<LinearOp>(op))
         results = {lowerLinear(b, lin)};
+      else if (auto quantized = dyn_cast<QuantizedLinearOp>(op))
+        results = {lowerQuantizedLinear(b, quantized)};
       replaceWithCasts(b, op, results);
     }
   }

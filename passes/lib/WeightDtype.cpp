@@ -62,6 +62,25 @@ uint16_t toF16(float f, bool &overflow) {
   return sign | uint16_t(std::min<uint32_t>(h, 0x7c00));
 }
 
+/// Symmetric int8 rows: scale = max |w| / 127 (1 for a zero row), q = w /
+/// scale rounded to nearest even. False on a non-finite weight.
+bool quantizeRows(const float *w, int64_t rows, int64_t cols, int8_t *q,
+                  float *scale) {
+  for (int64_t n = 0; n < rows; ++n, w += cols, q += cols) {
+    float largest = 0;
+    for (int64_t k = 0; k < cols; ++k) {
+      if (!std::isfinite(w[k]))
+        return false;
+      largest = std::max(largest, std::fabs(w[k]));
+    }
+    scale[n] = largest > 0 ? largest / 127.0f : 1.0f;
+    for (int64_t k = 0; k < cols; ++k)
+      q[k] =
+          int8_t(std::clamp(std::nearbyint(w[k] / scale[n]), -127.0f, 127.0f));
+  }
+  return true;
+}
+
 /// The weight operand of a product or embedding that may be narrowed: not
 /// one with an unmerged Bone adapter (the adapter math reads it in f32).
 OpOperand *narrowableWeight(Operation *op) {
@@ -95,18 +114,21 @@ struct RwkvWeightDtypePass
     if (dtype == "f32")
       return;
     MLIRContext *ctx = &getContext();
-    storage = dtype == "bf16"  ? Type(BFloat16Type::get(ctx))
-              : dtype == "f16" ? Type(Float16Type::get(ctx))
-                               : Type();
-    if (!storage) {
+    quantize = dtype == "i8";
+    storage = dtype == "bf16" || quantize ? Type(BFloat16Type::get(ctx))
+              : dtype == "f16"            ? Type(Float16Type::get(ctx))
+                                          : Type();
+    if (!storage || (quantize && i8MinSize < 1)) {
       getOperation().emitError("rwkv-weight-dtype: unsupported dtype '")
-          << dtype << "' (f32, bf16, f16)";
+          << dtype << "' (f32, bf16, f16, i8 with i8-min-size >= 1)";
       return signalPassFailure();
     }
     converted.clear();
+    quantized.clear();
     // Weights that reach their products as arguments of a shared layer
     // function (rwkv-outline-blocks) are narrowed at the call sites.
     llvm::SetVector<BlockArgument> arguments;
+    SmallVector<LinearOp> linears; // to quantize, after the walk
     WalkResult result = getOperation().walk([&](Operation *op) {
       OpOperand *weight = narrowableWeight(op);
       if (!weight)
@@ -117,16 +139,141 @@ struct RwkvWeightDtypePass
           arguments.insert(argument);
         return WalkResult::advance();
       }
+      if (quantizable(*weight) && f32Resource(weight->get())) {
+        linears.push_back(cast<LinearOp>(op));
+        return WalkResult::advance();
+      }
       return WalkResult(narrow(*weight, op));
     });
     if (result.wasInterrupted())
       return signalPassFailure();
+    for (LinearOp linear : linears) {
+      auto constants = quantizedConstants(linear.getWeight(), linear);
+      if (failed(constants))
+        return signalPassFailure();
+      OpBuilder b(linear);
+      replaceLinear(b, linear, constants->first, constants->second);
+    }
     for (BlockArgument argument : arguments)
-      if (failed(narrowArgument(argument)))
+      if (failed(quantizeArgument(argument)) ||
+          failed(narrowArgument(argument)))
         return signalPassFailure();
   }
 
 private:
+  /// An rwkv.linear weight that i8 mode stores as int8.
+  bool quantizable(OpOperand &weight) {
+    auto type = cast<ShapedType>(weight.get().getType());
+    return quantize && isa<LinearOp>(weight.getOwner()) &&
+           type.hasStaticShape() && type.getDimSize(0) >= i8MinSize &&
+           type.getDimSize(1) >= i8MinSize;
+  }
+
+  /// The int8 weight and scale constants (before `user`) of the f32
+  /// resource `weight` is a constant of; fails on a non-finite weight.
+  FailureOr<std::pair<Value, Value>> quantizedConstants(Value weight,
+                                                        Operation *user) {
+    DenseResourceElementsAttr attr = f32Resource(weight);
+    auto &[q, scale] = quantized[attr];
+    if (!q) {
+      auto type = cast<ShapedType>(attr.getType());
+      int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+      AsmResourceBlob qBlob =
+          HeapAsmResourceBlob::allocate(rows * cols, alignof(int8_t), true);
+      AsmResourceBlob scaleBlob =
+          HeapAsmResourceBlob::allocate(rows * 4, alignof(float), true);
+      StringRef key = attr.getRawHandle().getKey();
+      if (!quantizeRows(
+              reinterpret_cast<const float *>(
+                  attr.getRawHandle().getBlob()->getData().data()),
+              rows, cols,
+              reinterpret_cast<int8_t *>(qBlob.getMutableData().data()),
+              reinterpret_cast<float *>(scaleBlob.getMutableData().data())))
+        return user->emitError("rwkv-weight-dtype: weight '")
+               << key << "' holds a non-finite value; it cannot be stored "
+               << "as int8";
+      q = DenseResourceElementsAttr::get(
+          type.clone(IntegerType::get(&getContext(), 8)), (key + ".i8").str(),
+          std::move(qBlob));
+      scale = DenseResourceElementsAttr::get(
+          RankedTensorType::get({rows}, Float32Type::get(&getContext())),
+          (key + ".scale").str(), std::move(scaleBlob));
+    }
+    OpBuilder b(user);
+    return std::pair<Value, Value>{
+        arith::ConstantOp::create(b, user->getLoc(), cast<TypedAttr>(q)),
+        arith::ConstantOp::create(b, user->getLoc(), cast<TypedAttr>(scale))};
+  }
+
+  static void replaceLinear(OpBuilder &b, LinearOp linear, Value weight,
+                            Value scale) {
+    b.setInsertionPoint(linear);
+    Value y = QuantizedLinearOp::create(b, linear.getLoc(), linear.getType(),
+                                        linear.getX(), weight, scale);
+    linear.replaceAllUsesWith(y);
+    linear.erase();
+  }
+
+  /// The private-function argument counterpart of quantizedConstants: when
+  /// the argument only feeds quantizable linear weights and every caller
+  /// passes an f32 resource constant, the callers pass int8 weights and a
+  /// new last argument carries the scales.
+  LogicalResult quantizeArgument(BlockArgument argument) {
+    auto function = cast<func::FuncOp>(argument.getOwner()->getParentOp());
+    SmallVector<func::CallOp> calls;
+    if (!quantize || !function.isPrivate() || argument.use_empty() ||
+        !llvm::all_of(argument.getUses(),
+                      [&](OpOperand &use) {
+                        return narrowableWeight(use.getOwner()) == &use &&
+                               quantizable(use);
+                      }) ||
+        !callersPassResources(function, argument.getArgNumber(), calls))
+      return success();
+    unsigned index = argument.getArgNumber();
+    for (func::CallOp call : calls) {
+      auto constants = quantizedConstants(call.getOperand(index), call);
+      if (failed(constants))
+        return failure();
+      call->setOperand(index, constants->first);
+      call.getOperandsMutable().append(constants->second);
+    }
+    auto type = cast<ShapedType>(argument.getType());
+    if (failed(function.insertArgument(
+            function.getNumArguments(),
+            RankedTensorType::get({type.getDimSize(0)},
+                                  Float32Type::get(&getContext())),
+            DictionaryAttr::get(&getContext()), function.getLoc())))
+      return function.emitError("cannot add a scale argument");
+    argument.setType(type.clone(IntegerType::get(&getContext(), 8)));
+    Value scale = function.getArguments().back();
+    for (OpOperand &use : llvm::make_early_inc_range(argument.getUses())) {
+      auto linear = cast<LinearOp>(use.getOwner());
+      OpBuilder b(linear);
+      replaceLinear(b, linear, argument, scale);
+    }
+    function.setType(FunctionType::get(&getContext(),
+                                       function.getBody().getArgumentTypes(),
+                                       function.getResultTypes()));
+    return success();
+  }
+
+  /// The calls of `function`, when all of them pass an f32 resource
+  /// constant as argument `index`.
+  bool callersPassResources(func::FuncOp function, unsigned index,
+                            SmallVectorImpl<func::CallOp> &calls) {
+    std::optional<SymbolTable::UseRange> uses =
+        SymbolTable::getSymbolUses(function, getOperation());
+    if (!uses)
+      return false;
+    for (const SymbolTable::SymbolUse &use : *uses) {
+      auto call = dyn_cast<func::CallOp>(use.getUser());
+      if (!call || !f32Resource(call.getOperand(index)))
+        return false;
+      calls.push_back(call);
+    }
+    return true;
+  }
+
   /// Replaces the f32 resource constant `weight` holds (if it does) by its
   /// narrow copy; fails on an f16 overflow, reported at `user`.
   LogicalResult narrow(OpOperand &weight, Operation *user) {
@@ -164,7 +311,8 @@ private:
         }
       }
       narrowed = DenseResourceElementsAttr::get(
-          type.clone(storage), (key + "." + dtype).str(), std::move(blob));
+          type.clone(storage),
+          (key + (storage.isBF16() ? ".bf16" : ".f16")).str(), std::move(blob));
     }
     OpBuilder b(user);
     weight.set(arith::ConstantOp::create(b, user->getLoc(),
@@ -177,22 +325,14 @@ private:
   /// otherwise leaves it (and its callers) f32.
   LogicalResult narrowArgument(BlockArgument argument) {
     auto function = cast<func::FuncOp>(argument.getOwner()->getParentOp());
-    if (!function.isPrivate() ||
-        !llvm::all_of(argument.getUses(), [](OpOperand &use) {
-          return narrowableWeight(use.getOwner()) == &use;
-        }))
-      return success();
-    std::optional<SymbolTable::UseRange> uses =
-        SymbolTable::getSymbolUses(function, getOperation());
-    if (!uses)
-      return success();
     SmallVector<func::CallOp> calls;
-    for (const SymbolTable::SymbolUse &use : *uses) {
-      auto call = dyn_cast<func::CallOp>(use.getUser());
-      if (!call || !f32Resource(call.getOperand(argument.getArgNumber())))
-        return success();
-      calls.push_back(call);
-    }
+    if (!function.isPrivate() ||
+        !llvm::all_of(argument.getUses(),
+                      [](OpOperand &use) {
+                        return narrowableWeight(use.getOwner()) == &use;
+                      }) ||
+        !callersPassResources(function, argument.getArgNumber(), calls))
+      return success();
     for (func::CallOp call : calls)
       if (failed(narrow(call->getOpOperand(argument.getArgNumber()), call)))
         return failure();
@@ -204,8 +344,11 @@ private:
   }
 
   Type storage;
+  bool quantize = false; ///< i8: large linear weights become int8
   /// One converted copy per f32 resource, however many ops use it.
   llvm::DenseMap<Attribute, Attribute> converted;
+  /// i8: the int8 weight and scale resources of an f32 resource.
+  llvm::DenseMap<Attribute, std::pair<Attribute, Attribute>> quantized;
 };
 
 } // namespace

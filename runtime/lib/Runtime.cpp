@@ -73,7 +73,7 @@ struct modrwkv_model {
   struct WeightEntry {
     uint64_t offset;
     int64_t count;
-    std::string dtype; ///< f32, bf16 or f16
+    std::string dtype; ///< f32, bf16, f16 or i8
   };
   std::map<std::string, WeightEntry> weightTable;
   /// The WKV state fresh states start from, [L][H][N][N]: a state-tuned
@@ -287,9 +287,12 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
       count *= d;
     uint64_t offset = t.at("offset").get<uint64_t>();
     std::string dtype = t.value("dtype", "");
-    bool f32 = dtype == "f32";
-    if ((!f32 && dtype != "bf16" && dtype != "f16") || count < 0 ||
-        offset + uint64_t(count) * (f32 ? 4 : 2) > m.files.weightBytes)
+    uint64_t bytes = dtype == "f32"                      ? 4
+                     : dtype == "bf16" || dtype == "f16" ? 2
+                     : dtype == "i8"                     ? 1
+                                                         : 0;
+    if (!bytes || count < 0 ||
+        offset + uint64_t(count) * bytes > m.files.weightBytes)
       throw Failure(manifestPath + ": bad weight table entry '" +
                     t.value("name", "") + "'");
     m.weightTable[t.at("name").get<std::string>()] = {offset, count, dtype};

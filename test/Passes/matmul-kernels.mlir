@@ -15,8 +15,10 @@
 // CHECK: call @[[F32:rwkv_matmul_kernel_[0-9]+]](%arg0, %arg1, %arg2)
 // CHECK: call @[[F32]](%arg0, %arg1, %arg2)
 // CHECK: call @[[BF16:rwkv_matmul_kernel_[0-9]+]](%arg0, %arg3, %arg4)
+// CHECK: call @[[I8:rwkv_matmul_kernel_[0-9]+]](%arg0, %arg5, %arg4)
 func.func @products(%x: memref<?x32xf32>, %w: memref<8x32xf32>, %y: memref<?x8xf32>,
-                    %wb: memref<5x32xbf16>, %yb: memref<?x5xf32>) {
+                    %wb: memref<5x32xbf16>, %yb: memref<?x5xf32>,
+                    %wq: memref<5x32xi8>) {
   linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x, %w : memref<?x32xf32>, memref<8x32xf32>) outs(%y : memref<?x8xf32>) {
   ^bb0(%a: f32, %b: f32, %acc: f32):
@@ -35,6 +37,14 @@ func.func @products(%x: memref<?x32xf32>, %w: memref<8x32xf32>, %y: memref<?x8xf
       ins(%x, %wb : memref<?x32xf32>, memref<5x32xbf16>) outs(%yb : memref<?x5xf32>) {
   ^bb0(%a: f32, %b: bf16, %acc: f32):
     %e = arith.extf %b : bf16 to f32
+    %m = arith.mulf %a, %e : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  linalg.generic {indexing_maps = [#x, #w, #y], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %wq : memref<?x32xf32>, memref<5x32xi8>) outs(%yb : memref<?x5xf32>) {
+  ^bb0(%a: f32, %b: i8, %acc: f32):
+    %e = arith.sitofp %b : i8 to f32
     %m = arith.mulf %a, %e : f32
     %s = arith.addf %acc, %m : f32
     linalg.yield %s : f32
@@ -127,6 +137,11 @@ func.func @left_alone(%x: memref<?x20xf32>, %w: memref<8x20xf32>, %y: memref<?x8
 // CHECK: func.func private @[[BF16]]_strip1
 // CHECK: vector.load %{{.*}} : memref<5x32xbf16>, vector<16xbf16>
 // CHECK-NEXT: arith.extf %{{.*}} : vector<16xbf16> to vector<16xf32>
+
+// The int8 kernel converts W after the load.
+// CHECK: func.func private @[[I8]]_strip1
+// CHECK: vector.load %{{.*}} : memref<5x32xi8>, vector<16xi8>
+// CHECK-NEXT: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
 
 // Options: 2 x 3 tiles in blocks of 8 tokens.
 // TILE: func.func private @rwkv_matmul_kernel_0(

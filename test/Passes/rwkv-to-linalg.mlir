@@ -29,6 +29,19 @@ func.func @linear(%x: tensor<?x64xf32>, %w: tensor<8x64xf32>) -> tensor<?x8xf32>
   return %o : tensor<?x8xf32>
 }
 
+// An int8 linear: the product widens W with sitofp, then each output
+// column is scaled by its row's scale.
+// CHECK-LABEL: func @quantized_linear
+// CHECK: %[[P:.*]] = linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[OUT]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%arg0, %arg1 : tensor<?x64xf32>, tensor<8x64xi8>)
+// CHECK:   arith.sitofp %{{.*}} : i8 to f32
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel"]} ins(%[[P]], %arg2 : tensor<?x8xf32>, tensor<8xf32>)
+// CHECK:   arith.mulf
+func.func @quantized_linear(%x: tensor<?x64xf32>, %w: tensor<8x64xi8>, %s: tensor<8xf32>) -> tensor<?x8xf32> {
+  %o = rwkv.quantized_linear %x, %w, %s : tensor<?x64xf32>, tensor<8x64xi8>, tensor<8xf32> -> tensor<?x8xf32>
+  return %o : tensor<?x8xf32>
+}
+
 // Group norm: channels split into [groups, C/groups], mean and variance
 // reduced over the group, normalized, merged back.
 // CHECK-LABEL: func @group_norm

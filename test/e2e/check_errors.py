@@ -163,6 +163,16 @@ def main():
                lambda h: h["head.weight"].__setitem__("shape", [41, 64]),
                "'head.weight'", "its shape needs")
 
+    # Options that do not go together.
+    cases.append(("--dtype i8 for cuda",
+                  [compile_tool, valid, "-o", w("i8-cuda"), "--dtype", "i8",
+                   "--target", "cuda"],
+                  ["--dtype i8 is for --target cpu"]))
+    cases.append(("--i8-min-size 0",
+                  [compile_tool, valid, "-o", w("i8-zero"), "--dtype", "i8",
+                   "--i8-min-size", "0"],
+                  ["--i8-min-size must be at least 1"]))
+
     # Runtime errors.
     art = w("artifact")
     subprocess.run([compile_tool, valid, "-o", art], check=True)

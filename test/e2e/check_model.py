@@ -37,8 +37,11 @@ def main():
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--format", default="pth", choices=["pth", "safetensors"])
     ap.add_argument("--long", type=int, default=200, help="long sequence length")
-    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16", "f16"],
+    ap.add_argument("--dtype", default="f32",
+                    choices=["f32", "bf16", "f16", "i8"],
                     help="weight storage passed to modrwkv-compile")
+    ap.add_argument("--i8-min-size", type=int, default=512,
+                    help="with --dtype i8: passed to modrwkv-compile")
     ap.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("gen_args", nargs=argparse.REMAINDER,
                     help="arguments for gen_checkpoint.py (after --)")
@@ -51,7 +54,7 @@ def main():
     run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o", ckpt]
         + gen_args)
     run([tool("modrwkv-compile"), ckpt, "-o", art, "--dtype", args.dtype,
-         "--target", args.target])
+         "--target", args.target, "--i8-min-size", str(args.i8_min_size)])
     if args.target == "cuda":
         probe = subprocess.run([tool("modrwkv-run"), art, "--tokens", "0"],
                                capture_output=True, text=True)
@@ -65,10 +68,12 @@ def main():
     unrounded = None
     if args.dtype != "f32":
         # --dtype bf16/f16 stores the matrices of products and the embedding
-        # in that type (round to nearest even): the reference uses the same
-        # values.
+        # in that type (round to nearest even), i8 the large ones as int8
+        # with a scale per row: the reference uses the same values.
         unrounded = reference.Rwkv7(dict(weights))
-        weights = reference.round_matrices(weights, args.dtype)
+        weights = (reference.quantize_matrices(weights, args.i8_min_size)
+                   if args.dtype == "i8"
+                   else reference.round_matrices(weights, args.dtype))
     model = reference.Rwkv7(weights)
     rng = np.random.default_rng(1234)
     sequences = {

@@ -53,6 +53,32 @@ def round_matrices(weights, dtype):
     return out
 
 
+LORA_SUFFIXES = tuple(f"att.{p}{i}" for p in "wavg" for i in (1, 2))
+
+
+def quantize_matrices(weights, min_size):
+    """The weights as `--dtype i8` stores them: a product's [out, in]
+    matrix (the LoRA matrices are stored [in, out]) with out and in >=
+    `min_size` as int8 with a scale per output row, scale = max|row| / 127
+    and q = rint(w / scale), in float32 arithmetic as the compiler does;
+    every other matrix and the embedding rounded to bf16."""
+    out = round_matrices(weights, "bf16")
+    for name, value in weights.items():
+        if value.ndim != 2 or name in ("emb.weight",) or name.endswith("att.r_k"):
+            continue
+        lora = name.endswith(LORA_SUFFIXES)
+        w = (value.T if lora else value).astype(np.float32)
+        if min(w.shape) < min_size:
+            continue
+        largest = np.abs(w).max(axis=1)
+        scale = np.where(largest > 0, largest / np.float32(127),
+                         np.float32(1)).astype(np.float32)
+        q = np.clip(np.rint(w / scale[:, None]), -127, 127)
+        deq = q.astype(np.float64) * scale.astype(np.float64)[:, None]
+        out[name] = deq.T if lora else deq
+    return out
+
+
 class Rwkv7:
     N = 64
 

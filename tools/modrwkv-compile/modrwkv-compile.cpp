@@ -105,8 +105,14 @@ cl::opt<bool> mergeAdapter(
              "apply it at run time, swappable with modrwkv-run --adapter)"));
 cl::opt<std::string>
     dtype(cl::cat(compileOptions), "dtype", cl::init("f32"),
-          cl::desc("Storage type of the matrix weights: f32, bf16 or f16 "
-                   "(fp32 accumulation either way)"));
+          cl::desc("Storage type of the matrix weights: f32, bf16, f16, or "
+                   "i8 (int8 with a scale per row for the large products, "
+                   "bf16 for the rest; cpu only). fp32 accumulation always"));
+cl::opt<int64_t> i8MinSize(
+    cl::cat(compileOptions), "i8-min-size", cl::init(512),
+    cl::desc("--dtype i8: the smallest rows and columns of a weight stored "
+             "as int8 (default 512: the projections, FFN and head of "
+             "released models, not their LoRA paths)"));
 cl::opt<std::string> pipeline(
     cl::cat(compileOptions), "pipeline",
     cl::desc("Pass pipeline from rwkv IR to the LLVM dialect, run on the "
@@ -460,11 +466,18 @@ int main(int argc, char **argv) {
 
   stages.begin(cuda ? "lowering (modrwkv-cuda-pipeline)"
                     : "lowering (modrwkv-cpu-pipeline)");
-  if (dtype != "f32" && dtype != "bf16" && dtype != "f16")
-    return error("unsupported --dtype '" + dtype + "' (f32, bf16, f16)");
+  if (dtype != "f32" && dtype != "bf16" && dtype != "f16" && dtype != "i8")
+    return error("unsupported --dtype '" + dtype + "' (f32, bf16, f16, i8)");
+  if (dtype == "i8" && cuda)
+    return error("--dtype i8 is for --target cpu (the GPU kernels take f32, "
+                 "bf16 or f16 weights)");
+  if (i8MinSize < 1)
+    return error("--i8-min-size must be at least 1");
   std::string defaultPipeline =
       std::string(cuda ? "modrwkv-cuda-pipeline" : "modrwkv-cpu-pipeline") +
       "{weight-dtype=" + dtype + " adapter-fusion=" + adapterFusion;
+  if (dtype == "i8")
+    defaultPipeline += " i8-min-size=" + std::to_string(i8MinSize);
   if (mergeAdapter)
     defaultPipeline += " merge-bone=1";
   if (cuda) {

@@ -300,6 +300,14 @@ LogicalResult LinearOp::verify() {
       .done();
 }
 
+LogicalResult QuantizedLinearOp::verify() {
+  return ShapeChecker(*this)
+      .dim(getWeight(), 1, cols(getX()), "weight")
+      .vec(getScale(), rows(getWeight()), "scale")
+      .act(getResult(), rows(getX()), rows(getWeight()), "result")
+      .done();
+}
+
 LogicalResult Wkv7Op::verify() {
   int64_t t = rows(getR()), c = cols(getR());
   ShapeChecker check(*this);

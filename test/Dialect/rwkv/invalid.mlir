@@ -41,6 +41,22 @@ func.func @linear_result_mismatch(%x: tensor<4x128xf32>, %w: tensor<32x128xf32>)
 
 // -----
 
+func.func @quantized_linear_scale(%x: tensor<?x128xf32>, %w: tensor<32x128xi8>, %s: tensor<16xf32>) {
+  // expected-error @+1 {{scale has size 16 in dimension 0, expected 32}}
+  %o = rwkv.quantized_linear %x, %w, %s : tensor<?x128xf32>, tensor<32x128xi8>, tensor<16xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
+func.func @quantized_linear_width(%x: tensor<?x128xf32>, %w: tensor<32x64xi8>, %s: tensor<32xf32>) {
+  // expected-error @+1 {{weight has size 64 in dimension 1, expected 128}}
+  %o = rwkv.quantized_linear %x, %w, %s : tensor<?x128xf32>, tensor<32x64xi8>, tensor<32xf32> -> tensor<?x32xf32>
+  return
+}
+
+// -----
+
 func.func @layer_norm_gamma(%x: tensor<?x128xf32>, %g: tensor<64xf32>) {
   // expected-error @+1 {{gamma has size 64 in dimension 0, expected 128}}
   %y = rwkv.layer_norm %x, %g, %g eps = 1.0e-5 : tensor<?x128xf32>, tensor<64xf32>

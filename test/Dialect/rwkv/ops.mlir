@@ -65,6 +65,14 @@ func.func @blocks(%x: tensor<?x64xf32>, %c: tensor<64xf32>,
   return %o, %f : tensor<?x64xf32>, tensor<?x64xf32>
 }
 
+// An int8 linear with a scale per output row.
+// CHECK-LABEL: func @quantized
+// CHECK: rwkv.quantized_linear %arg0, %arg1, %arg2 : tensor<?x128xf32>, tensor<32x128xi8>, tensor<32xf32> -> tensor<?x32xf32>
+func.func @quantized(%x: tensor<?x128xf32>, %w: tensor<32x128xi8>, %s: tensor<32xf32>) -> tensor<?x32xf32> {
+  %o = rwkv.quantized_linear %x, %w, %s : tensor<?x128xf32>, tensor<32x128xi8>, tensor<32xf32> -> tensor<?x32xf32>
+  return %o : tensor<?x32xf32>
+}
+
 // Bone adapters on a linear and on block projections.
 // CHECK-LABEL: func @adapters
 // CHECK: rwkv.linear %arg0, %arg1 adapter(%arg2 : tensor<24x32xf32>) {adapter_variant = "bone"}

@@ -47,9 +47,14 @@ struct CommonPipelineOptions : public mlir::PassPipelineOptions<Derived> {
       llvm::cl::init(64)};
   Option<std::string> weightDtype{
       *this, "weight-dtype",
-      llvm::cl::desc("Storage type of matrix weights: f32, bf16 or f16 "
-                     "(rwkv-weight-dtype)"),
+      llvm::cl::desc("Storage type of matrix weights: f32, bf16, f16 or "
+                     "i8 (rwkv-weight-dtype)"),
       llvm::cl::init("f32")};
+  Option<int64_t> i8MinSize{
+      *this, "i8-min-size",
+      llvm::cl::desc("weight-dtype=i8: the smallest rows and columns of a "
+                     "linear weight stored as int8 (rwkv-weight-dtype)"),
+      llvm::cl::init(512)};
   Option<bool> mergeBone{
       *this, "merge-bone",
       llvm::cl::desc("Fold Bone adapters into their weights (rwkv-merge-bone) "

@@ -41,7 +41,8 @@ def RwkvExpandBlocks : Pass<"rwkv-expand-blocks", "mlir::func::FuncOp"> {
 def RwkvToLinalg : Pass<"rwkv-to-linalg", "mlir::func::FuncOp"> {
   let summary = "Lower primitive rwkv ops to linalg, tensor, arith and math";
   let description = [{
-    Lowers embedding, layer/group norm, token shift, lerp and linear to
+    Lowers embedding, layer/group norm, token shift, lerp, linear and
+    quantized_linear (the int8 product, then a scale per output column) to
     `linalg.generic` ops and tensor slicing. `rwkv.wkv7` is left alone (see
     `rwkv-lower-wkv7`); block ops must have been expanded first.
   }];
@@ -213,7 +214,7 @@ def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::func::FuncOp"> {
 }
 
 def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::ModuleOp"> {
-  let summary = "Store the weights of products and embeddings in bf16 or f16";
+  let summary = "Store the weights of products and embeddings in bf16, f16 or int8";
   let description = [{
     Rewrites the f32 dense_resource weights of rwkv.linear and rwkv.embedding
     (the matrices that dominate model size and decode bandwidth) into bf16
@@ -226,10 +227,20 @@ def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::ModuleOp"> {
     argument's type follows. A checkpoint released in bf16 converts exactly
     to bf16. f16 keeps 3 more mantissa bits but only |w| <= 65504: a weight
     beyond that is an error naming it (not an infinity).
+
+    `i8`: an rwkv.linear whose [N, K] weight has N and K >= `i8-min-size`
+    (the projections, FFN and head of released models; their LoRA-style
+    paths are narrower) becomes an rwkv.quantized_linear: int8 weights with
+    a scale per output row, `scale[n] = max_k |W[n,k]| / 127` and
+    `q[n,k] = W[n,k] / scale[n]` rounded to nearest even (f32 arithmetic). A
+    shared layer function gets the scale as a new argument. The other
+    weights become bf16. A non-finite weight is an error naming it.
   }];
   let options = [
     Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
-           "Storage type of the weights: bf16, f16 (or f32: no change)">
+           "Storage type of the weights: bf16, f16, i8 (or f32: no change)">,
+    Option<"i8MinSize", "i8-min-size", "int64_t", /*default=*/"512",
+           "i8: the smallest N and K of a weight stored as int8">
   ];
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }

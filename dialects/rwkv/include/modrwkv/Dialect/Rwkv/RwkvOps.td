@@ -165,6 +165,25 @@ def Rwkv_LinearOp : Rwkv_Op<"linear", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Rwkv_QuantizedLinearOp : Rwkv_Op<"quantized_linear", [Pure]> {
+  let summary = "linear layer with an int8 weight and a scale per output row";
+  let description = [{
+    `result[t,n] = scale[n] * sum_k x[t,k] * weight[n,k]`: an rwkv.linear
+    whose [N, K] weight W is stored as int8 with a scale per output row
+    (symmetric quantization, `weight[n,k] = round(W[n,k] / scale[n])`,
+    `scale[n] = max_k |W[n,k]| / 127`; see rwkv-weight-dtype). The sum is
+    computed in f32.
+  }];
+  let arguments = (ins Rwkv_Activations:$x, 2DTensorOf<[I8]>:$weight,
+                   Rwkv_Vector:$scale);
+  let results = (outs Rwkv_Activations:$result);
+  let assemblyFormat = [{
+    $x `,` $weight `,` $scale attr-dict `:` type($x) `,` type($weight) `,`
+    type($scale) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Rwkv_Wkv7Op : Rwkv_Op<"wkv7", [Pure,
     AllTypesMatch<["r", "w", "k", "v", "a", "b", "y"]>,
     AllTypesMatch<["state", "state_out"]>]> {
