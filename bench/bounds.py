@@ -3,12 +3,18 @@ table: what the benchmark reports divide the measured machine rates by."""
 import math
 
 
+ELEMENT_BYTES = {"f32": 4, "bf16": 2, "f16": 2, "i8": 1}
+
+
 def _bytes(t):
-    return (4 if t["dtype"] == "f32" else 2) * math.prod(t["shape"])
+    return ELEMENT_BYTES[t["dtype"]] * math.prod(t["shape"])
 
 
 def _tensor(tensors, prefix):
-    return next(t for t in tensors if t["name"].startswith(prefix))
+    """The matrix stored for checkpoint tensor `prefix` (as `prefix`, or
+    with a dtype suffix; not an int8 matrix's scales)."""
+    return next(t for t in tensors
+                if t["name"].startswith(prefix) and len(t["shape"]) == 2)
 
 
 def decode_bytes(manifest, with_state=False):

@@ -30,7 +30,7 @@ def main():
     rows, table, batch_table = [], [], []
     for shape in shapes:
         torch = load(f"{shape}-torch.json")
-        for dtype in ("f32", "bf16", "f16"):
+        for dtype in ("f32", "bf16", "f16", "i8"):
             if not os.path.exists(os.path.join(work, f"{shape}-{dtype}.bench.json")):
                 continue
             art = os.path.join(work, f"{shape}-{dtype}")

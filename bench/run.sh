@@ -5,8 +5,8 @@
 #   machine's speed drifts by 30% over minutes: each row is compared with the
 #   better of the probes taken beside it);
 # - generates random checkpoints of the released 0.1B (12 x 768) and 0.4B
-#   (24 x 1024) shapes (vocab 65536, bf16), compiles each with f32, bf16 and
-#   f16 weight storage (time, peak RSS);
+#   (24 x 1024) shapes (vocab 65536, bf16), compiles each with f32, bf16,
+#   f16 and i8 weight storage (time, peak RSS);
 # - measures decode (batch 1) and prefill (512 tokens) tokens/s, medians of
 #   RUNS runs after a warm-up, in process (modrwkv-bench);
 # - runs the PyTorch float32 baseline (bench/torch_baseline.py) on the same
@@ -15,7 +15,7 @@
 # system BLAS: with only the reference libblas3 its products are very slow;
 # `apt-get install libopenblas0-pthread` gives the baseline OpenBLAS.
 # usage: bench/run.sh [BUILD_DIR]; env RUNS (default 5), SHAPES ("0.1B 0.4B"),
-# DTYPES ("f32 bf16 f16")
+# DTYPES ("f32 bf16 f16 i8")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -26,7 +26,7 @@ rm -f "$work"/*.bench.json "$work"/*.compile.json "$work"/*-torch.json \
 py=.venv/bin/python
 runs=${RUNS:-5}
 shapes=${SHAPES:-"0.1B 0.4B"}
-dtypes=${DTYPES:-"f32 bf16 f16"}
+dtypes=${DTYPES:-"f32 bf16 f16 i8"}
 
 cc -O3 -march=native -fopenmp bench/probes.c -o "$work/probes"
 "$work/probes" > "$work/probes.json"
