@@ -635,7 +635,7 @@ API modrwkv_batch *modrwkv_batch_create(const modrwkv_model *model,
     if (!model->decodeBatch)
       throw Failure(model->files.dir +
                     ": the artifact has no batched decode entry (compiled "
-                    "with --batch-decode=0, or with an encoder)");
+                    "with --batch-decode=0)");
     auto b = std::make_unique<modrwkv_batch>();
     b->model = model;
     b->slots = slots;
@@ -708,6 +708,12 @@ API int modrwkv_decode_batch(const modrwkv_model *model, modrwkv_batch *batch,
     if (!model || !batch || batch->model != model || !tokens)
       throw Failure("modrwkv_decode_batch: a model, a batch of it and tokens");
     checkTokens(*model, tokens, batch->slots, "slot");
+    if (model->placeholder >= 0 &&
+        std::count(tokens, tokens + batch->slots, model->placeholder))
+      throw Failure("modrwkv_decode_batch: the placeholder token " +
+                    std::to_string(model->placeholder) +
+                    " takes a modality row, which a batched decode has "
+                    "none of (prefill media with modrwkv_prefill_features)");
     namespace cuda = modrwkv::runtime::cuda;
     int64_t L = model->layers, B = batch->slots, C = model->width,
             H = model->heads, N = model->headSize, V = model->vocab;

@@ -24,6 +24,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "onnx"))
 import reference  # noqa: E402
 from export_encoders import ViT  # noqa: E402
 from gen_checkpoint import make_state_dict  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, os.pardir, os.pardir, "bench", "gpu"))
+from runtime import Runtime  # noqa: E402
 from harness import Checks, run, workspace  # noqa: E402
 from tokenizer_reference import Reference  # noqa: E402
 
@@ -244,6 +246,43 @@ def main():
     same = open(path("tokens-first.state"), "rb").read() == \
         open(path("first.state"), "rb").read()
     checks(same, "--prompt without markers: the images first")
+    # Questions about one image, answered together: the state after the
+    # image (--state-out) is where every prompt of a batch starts; each
+    # reply equals the --state-in --prompt run of its question.
+    run([tool("modrwkv-run"), path("art-auto"), "--image", path("image0.png"),
+         "--prompt", "User: look at <image>", "--max-tokens", "0",
+         "--state-out", path("image.state")])
+    questions = ["\n\nWhat is it?\n\nAssistant:", "\n\nColors?\n\nAssistant:",
+                 "\n\nDescribe it.\n\nAssistant:"]
+    with open(path("questions.jsonl"), "w") as f:
+        f.writelines(json.dumps(q) + "\n" for q in questions)
+    options = ["--max-tokens", "8", "--temperature", "0", "--state-in",
+               path("image.state")]
+    proc = run([tool("modrwkv-run"), path("art-auto"), "--batch-prompts",
+                path("questions.jsonl"), *options])
+    replies = {r["index"]: r["tokens"] for r in
+               map(json.loads, proc.stdout.decode().splitlines())}
+    alone = []
+    for q in questions:
+        run([tool("modrwkv-run"), path("art-auto"), "--prompt", q, *options,
+             "--tokens-out", path("alone.txt")])
+        with open(path("alone.txt")) as f:
+            alone.append([int(t) for t in f.read().strip().split(",") if t])
+    checks(len(replies) == 3 and all(replies[i] == alone[i] for i in range(3))
+           and any(alone),
+           "--batch-prompts --state-in (after an image) answers each question "
+           "as --prompt --state-in does")
+    # The batched entry takes token ids only: a placeholder is refused.
+    runtime = Runtime(tool(os.path.join(os.pardir, "lib",
+                                        "libmodrwkv_runtime.so")))
+    batch = runtime.load(path("art-auto")).batch(2)
+    try:
+        batch.decode([5, PLACEHOLDER])
+        refused = ""
+    except RuntimeError as e:
+        refused = str(e)
+    checks("placeholder token 65532 takes a modality row" in refused,
+           f"a placeholder in a batched decode is refused: {refused}")
     checks.expect_error(
         "marker count mismatch",
         [tool("modrwkv-run"), path("art-auto"), *media, "--prompt",

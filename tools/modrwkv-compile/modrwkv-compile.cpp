@@ -172,8 +172,9 @@ cl::opt<bool> batchDecode(
     cl::cat(compileOptions), "batch-decode",
     cl::desc("Also compile the batched decode entry: one token for each of B "
              "sequences per call, their states side by side "
-             "(modrwkv_decode_batch; not with an encoder; default: on for "
-             "--target cpu; off for cuda, where it doubles the compile "
+             "(modrwkv_decode_batch; token ids only, also in a multimodal "
+             "artifact, whose media are prefilled per state; default: on "
+             "for --target cpu; off for cuda, where it doubles the compile "
              "time)"));
 
 cl::opt<unsigned> optLevel(cl::cat(compileOptions), "opt-level", cl::init(3),
@@ -331,11 +332,8 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
   } else if (mergeAdapter) {
     return error("--merge-adapter needs --adapter");
   }
-  bool wanted =
+  bool batch =
       batchDecode.getNumOccurrences() ? bool(batchDecode) : target == "cpu";
-  bool batch = wanted && !projector;
-  if (batchDecode.getNumOccurrences() && batchDecode && !batch)
-    return error("--batch-decode is for language models (not with --encoder)");
   stages.begin("importing into the rwkv dialect");
   module = modrwkv::checkpoint::importRwkv7(
       context, *config, std::move(*tensors), adapters ? &*adapters : nullptr,

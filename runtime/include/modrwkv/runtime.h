@@ -114,8 +114,9 @@ int modrwkv_state_load(modrwkv_state *state, const char *path);
  *
  * (manifest "batch_entry"; B = the number of tokens, one per sequence).
  * Slots start as fresh states; a prompt is prefilled on a modrwkv_state
- * and put into a slot, and a slot can be taken back out. A batch must be
- * used by one thread at a time. */
+ * (with its media, on a multimodal artifact: the batched entry takes token
+ * ids only, never the placeholder) and put into a slot, and a slot can be
+ * taken back out. A batch must be used by one thread at a time. */
 modrwkv_batch *modrwkv_batch_create(const modrwkv_model *model, int64_t slots);
 void modrwkv_batch_free(modrwkv_batch *batch);
 int64_t modrwkv_batch_slots(const modrwkv_batch *batch);
