@@ -643,8 +643,7 @@ API modrwkv_batch *modrwkv_batch_create(const modrwkv_model *model,
     std::vector<float> fresh = model->freshState();
     for (int64_t slot = 0; slot < slots; ++slot)
       b->forEachRow(slot, [&](int64_t s, int64_t at, int64_t n) {
-        std::memcpy(b->values.host.data() + at, fresh.data() + s,
-                    n * sizeof(float));
+        b->values.write(at, fresh.data() + s, n);
       });
     b->logits.assign(model->vocab * slots, 0.0f);
     b->slotHasLogits.assign(slots, 0);
