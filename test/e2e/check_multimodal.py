@@ -272,6 +272,42 @@ def main():
            and any(alone),
            "--batch-prompts --state-in (after an image) answers each question "
            "as --prompt --state-in does")
+    # Prompts with their own images in one batch (2 slots for 3 prompts):
+    # each reply equals the --image ... --prompt run of its prompt.
+    batch_prompts = [
+        {"prompt": "User: what is <image>?\n\nAssistant:",
+         "image": path("image0.png")},
+        {"prompt": "User: compare <image> and <image>\n\nAssistant:",
+         "image": [path("image1.png"), path("image0.png")]},
+        {"prompt": "User: hello\n\nAssistant:"}]
+    with open(path("image-prompts.jsonl"), "w") as f:
+        f.writelines(json.dumps(p) + "\n" for p in batch_prompts)
+    greedy = ["--max-tokens", "6", "--temperature", "0"]
+    proc = run([tool("modrwkv-run"), path("art-auto"), "--batch-prompts",
+                path("image-prompts.jsonl"), "--batch-slots", "2", *greedy])
+    replies = {r["index"]: r["tokens"] for r in
+               map(json.loads, proc.stdout.decode().splitlines())}
+    same = 0
+    for i, p in enumerate(batch_prompts):
+        images = p.get("image", [])
+        image_args = [a for im in ([images] if isinstance(images, str)
+                                   else images) for a in ("--image", im)]
+        run([tool("modrwkv-run"), path("art-auto"), *image_args, "--prompt",
+             p["prompt"], *greedy, "--tokens-out", path("alone.txt")])
+        with open(path("alone.txt")) as f:
+            same += replies.get(i) == [int(t) for t in
+                                       f.read().strip().split(",") if t]
+    checks(same == len(batch_prompts), f"--batch-prompts with images per "
+           f"prompt: {same}/{len(batch_prompts)} replies equal their "
+           f"--image --prompt runs")
+    with open(path("bad-media.jsonl"), "w") as f:
+        f.write(json.dumps({"prompt": "x", "image": 3}) + "\n")
+    checks.expect_error(
+        "a prompts line with a bad image list",
+        [tool("modrwkv-run"), path("art-auto"), "--batch-prompts",
+         path("bad-media.jsonl")],
+        path("bad-media.jsonl") + ":1", "\"image\" must be a path")
+
     # The batched entry takes token ids only: a placeholder is refused.
     runtime = Runtime(tool(os.path.join(os.pardir, "lib",
                                         "libmodrwkv_runtime.so")))

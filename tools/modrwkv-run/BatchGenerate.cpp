@@ -3,7 +3,8 @@
 // Continuous batching: every slot of a modrwkv_batch holds one reply in
 // progress; each step feeds every slot its last sampled token in one
 // modrwkv_decode_batch call (the weights are read once for all of them),
-// and a slot whose reply ends takes the next prompt, prefilled on its own.
+// and a slot whose reply ends takes the next prompt, prefilled (with its
+// media) on its own state.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -20,9 +22,16 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// A prompt and its media.
+struct Prompt {
+  std::string text;
+  std::vector<Medium> media; ///< images, then clips, in the listed order
+};
+
 /// Reads the prompts: one JSON value per non-blank line, a string or an
-/// object with a string "prompt". Returns false after reporting an error.
-bool readPrompts(const std::string &path, std::vector<std::string> &prompts) {
+/// object with a string "prompt" and optional "image" / "audio" paths (a
+/// string or a list). Returns false after reporting an error.
+bool readPrompts(const std::string &path, std::vector<Prompt> &prompts) {
   std::ifstream file;
   if (path != "-") {
     file.open(path);
@@ -34,15 +43,32 @@ bool readPrompts(const std::string &path, std::vector<std::string> &prompts) {
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
+    std::string where = path + ":" + std::to_string(number) + ": ";
     nlohmann::json value = nlohmann::json::parse(line, nullptr, false);
-    if (value.is_object())
+    Prompt prompt;
+    if (value.is_object()) {
+      for (const char *kind : {"image", "audio"}) {
+        nlohmann::json paths = value.value(kind, nlohmann::json::array());
+        if (paths.is_string())
+          paths = nlohmann::json::array({paths});
+        bool ok = paths.is_array() &&
+                  std::all_of(paths.begin(), paths.end(),
+                              [](const auto &p) { return p.is_string(); });
+        if (!ok)
+          return fail(where + "\"" + kind +
+                      "\" must be a path or a list of paths"),
+                 false;
+        for (const nlohmann::json &p : paths)
+          prompt.media.push_back({kind, p.get<std::string>()});
+      }
       value = value.value("prompt", nlohmann::json());
+    }
     if (!value.is_string())
-      return fail(path + ":" + std::to_string(number) +
-                  ": not a JSON string or an object with a string "
-                  "\"prompt\""),
+      return fail(where + "not a JSON string or an object with a string "
+                          "\"prompt\""),
              false;
-    prompts.push_back(value.get<std::string>());
+    prompt.text = value.get<std::string>();
+    prompts.push_back(std::move(prompt));
   }
   if (prompts.empty())
     return fail(path + ": no prompts"), false;
@@ -63,11 +89,12 @@ struct Reply {
 
 class BatchGenerator {
 public:
-  BatchGenerator(const GenerateOptions &options, const modrwkv_model *model,
-                 const modrwkv_state *start, const modrwkv_tokenizer *tok,
-                 const std::vector<std::string> &prompts, modrwkv_batch *batch)
-      : options(options), model(model), start(start), tok(tok),
-        prompts(prompts), batch(batch),
+  BatchGenerator(const GenerateOptions &options, const std::string &artifact,
+                 const modrwkv_model *model, const modrwkv_state *start,
+                 const modrwkv_tokenizer *tok,
+                 const std::vector<Prompt> &prompts, modrwkv_batch *batch)
+      : options(options), artifact(artifact), model(model), start(start),
+        tok(tok), prompts(prompts), batch(batch),
         slots(size_t(modrwkv_batch_slots(batch))), tokens(slots.size(), 0) {}
 
   int run() {
@@ -112,18 +139,21 @@ private:
       reply->index = next++;
       std::unique_ptr<modrwkv_state, void (*)(modrwkv_state *)> state(
           modrwkv_state_create(model), modrwkv_state_free);
-      const std::string &prompt = prompts[reply->index];
-      std::vector<int32_t> ids(prompt.size());
-      ids.resize(modrwkv_tokenize(tok, prompt.data(), int64_t(prompt.size()),
-                                  ids.data()));
+      const Prompt &prompt = prompts[reply->index];
       auto begin = Clock::now();
-      if (!state || modrwkv_state_copy(state.get(), start) != 0 ||
-          (!ids.empty() && modrwkv_prefill(model, state.get(), ids.data(),
-                                           int64_t(ids.size()), nullptr) != 0))
+      if (!state || modrwkv_state_copy(state.get(), start) != 0)
         return fail(modrwkv_last_error()), false;
+      Encoded encoded;
+      if (!prompt.media.empty() &&
+          encodeMedia(artifact, prompt.media, encoded) != 0)
+        return false;
+      int64_t fed = 0;
+      if (!feedPrompt(model, state.get(), tok, prompt.text,
+                      prompt.media.empty() ? nullptr : &encoded, fed))
+        return false;
       prefillSeconds +=
           std::chrono::duration<double>(Clock::now() - begin).count();
-      promptTokens += int64_t(ids.size());
+      promptTokens += fed;
       const float *logits = modrwkv_state_logits(state.get());
       if (!logits)
         return fail("prompt " + std::to_string(reply->index) +
@@ -198,10 +228,11 @@ private:
   }
 
   const GenerateOptions &options;
+  const std::string &artifact;
   const modrwkv_model *model;
   const modrwkv_state *start;
   const modrwkv_tokenizer *tok;
-  const std::vector<std::string> &prompts;
+  const std::vector<Prompt> &prompts;
   modrwkv_batch *batch;
   std::vector<std::unique_ptr<Reply>> slots; ///< null: empty slot
   std::vector<int32_t> tokens;               ///< fed to each slot next step
@@ -213,10 +244,10 @@ private:
 
 } // namespace
 
-int generateBatch(const GenerateOptions &options,
+int generateBatch(const GenerateOptions &options, const std::string &artifact,
                   const std::string &promptsFile, int64_t slots,
                   const modrwkv_model *model, const modrwkv_state *start) {
-  std::vector<std::string> prompts;
+  std::vector<Prompt> prompts;
   if (!readPrompts(promptsFile, prompts))
     return 1;
   Tokenizer tokenizer = loadTokenizer(options.vocab, model);
@@ -228,7 +259,7 @@ int generateBatch(const GenerateOptions &options,
       modrwkv_batch_create(model, slots), modrwkv_batch_free);
   if (!batch)
     return fail(modrwkv_last_error());
-  return BatchGenerator(options, model, start, tokenizer.get(), prompts,
-                        batch.get())
+  return BatchGenerator(options, artifact, model, start, tokenizer.get(),
+                        prompts, batch.get())
       .run();
 }

@@ -125,8 +125,8 @@ bool feedText(const modrwkv_model *model, modrwkv_state *state,
   return ids.empty() || prefill(model, state, ids);
 }
 
-/// Feeds a prompt, its media spliced where its markers say (or first).
-/// Returns false after reporting an error.
+} // namespace
+
 bool feedPrompt(const modrwkv_model *model, modrwkv_state *state,
                 const modrwkv_tokenizer *tokenizer, const std::string &text,
                 const Encoded *media, int64_t &tokens) {
@@ -154,8 +154,6 @@ bool feedPrompt(const modrwkv_model *model, modrwkv_state *state,
   }
   return true;
 }
-
-} // namespace
 
 Tokenizer loadTokenizer(const std::string &vocab, const modrwkv_model *model) {
   Tokenizer tokenizer(modrwkv_tokenizer_load(vocab.c_str()),

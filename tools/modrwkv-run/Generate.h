@@ -101,15 +101,24 @@ private:
 float penaltyWeight(const modrwkv_tokenizer *tokenizer, int32_t id);
 
 /// --batch-prompts: a reply to every prompt of `promptsFile` (JSON Lines:
-/// a string, or an object with "prompt"), `slots` at a time through the
-/// batched decode entry; a finished reply's slot takes the next prompt.
-/// Each prompt starts from `start` (fresh, or --state-in) and samples as a
-/// run with --prompt and the same options would. One JSON line per reply,
-/// printed as it finishes: {"index", "text", "tokens" (ids), "finish":
-/// "stop" | "end" | "length"}. Returns the exit status.
-int generateBatch(const GenerateOptions &options,
+/// a string, or an object with "prompt" and optionally "image" / "audio",
+/// a path or a list of paths, for the multimodal `artifact`), `slots` at a
+/// time through the batched decode entry; a finished reply's slot takes
+/// the next prompt. Each prompt starts from `start` (fresh, or --state-in)
+/// and samples as a run with --prompt (and its --image / --audio) and the
+/// same options would. One JSON line per reply, printed as it finishes:
+/// {"index", "text", "tokens" (ids), "finish": "stop" | "end" | "length"}.
+/// Returns the exit status.
+int generateBatch(const GenerateOptions &options, const std::string &artifact,
                   const std::string &promptsFile, int64_t slots,
                   const modrwkv_model *model, const modrwkv_state *start);
+
+/// Feeds a prompt, its media (if any) spliced where its markers say (or
+/// first); `tokens` receives the number of tokens fed. Returns false after
+/// reporting an error.
+bool feedPrompt(const modrwkv_model *model, modrwkv_state *state,
+                const modrwkv_tokenizer *tokenizer, const std::string &text,
+                const Encoded *media, int64_t &tokens);
 
 /// Generates text from the prompt (or chats on stdin), streaming it to
 /// stdout; the state continues from whatever it holds. Returns the exit

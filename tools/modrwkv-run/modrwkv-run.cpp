@@ -30,7 +30,8 @@
 //   modrwkv-run ART --batch-prompts FILE|- [--batch-slots B]
 //               [the text mode's sampling options, --max-tokens, --stop]
 // replies to every prompt of FILE (JSON Lines: a string, or an object with
-// "prompt") with continuous batching: B slots (default: one per prompt, at
+// "prompt" and, for a multimodal artifact, "image" / "audio": a path or a
+// list of paths) with continuous batching: B slots (default: one per prompt, at
 // most 64) advance together through the batched decode entry, and a slot
 // whose reply ends takes the next prompt. Each reply is what --prompt with
 // the same options gives; one JSON line per reply, in the order they end:
@@ -317,8 +318,8 @@ int main(int argc, char **argv) {
   if (!o.media.empty())
     o.text.media = &encoded;
   if (status == 0)
-    status = batchMode ? generateBatch(o.text, o.batchPrompts, o.batchSlots,
-                                       model, state)
+    status = batchMode ? generateBatch(o.text, o.artifact, o.batchPrompts,
+                                       o.batchSlots, model, state)
              : o.tokens.empty() ? generate(o.text, model, state)
                                 : runTokens(o, model, state, encoded);
   if (status == 0 && !o.stateOut.empty() &&
