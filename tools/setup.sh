@@ -4,8 +4,9 @@
 # protobuf, stb for image decoding, LLVM's OpenMP runtime for threaded
 # models), the test dependencies (GoogleTest, Debian's numpy, torch,
 # torchaudio and onnx for the references, the generators and the ONNX node
-# tests), creates the Python venv the tests use (.venv, on top of Debian's
-# packages), configures and builds.
+# tests; transformers from PyPI for the Hugging Face towers), creates the
+# Python venv the tests use (.venv, on top of Debian's packages), configures
+# and builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,11 @@ fi
   echo "setup: numpy/torch/torchaudio/onnx/PIL missing from the venv" >&2
   exit 1
 }
+# Hugging Face transformers from PyPI, for e2e-hf-towers: CLIP, SigLIP and
+# Whisper towers built from small configs with random weights, exported to
+# ONNX as users do (nothing is downloaded at test time).
+.venv/bin/python -c "import transformers" 2>/dev/null ||
+  .venv/bin/pip install --retries 5 -q "transformers==4.46.3"
 
 cmake -G Ninja -S . -B build \
   -DCMAKE_BUILD_TYPE=Release \
