@@ -14,8 +14,9 @@ torch.onnx.export at opset 17.
   logits for a prompt with a 16 kHz clip against a float64 reference that
   runs the transformers feature extractor and encoder.
 
-(WavLM and wav2vec 2 do not export with Debian's torch 1.13 on Python
-3.11: importing their modules fails in torch.distributed.)
+- the WavLM encoder (ModRWKV's speech tower) with the config of
+  transformers' Wav2Vec2FeatureExtractor (normalized waveform) and the K = 5
+  frame-stacking adapter, the same comparison.
 
 Exits 77 (skipped) when transformers is not installed (tools/setup.sh
 installs it).
@@ -149,6 +150,52 @@ def main():
     checks(err <= TOLERANCE,
            f"whisper: transformers encoder + its feature extractor's "
            f"preprocessor_config.json, a 0.7 s clip, {len(rows)} adapter "
+           f"rows: max|err|/std = {err:.2e}")
+
+    # WavLM: 4000 samples -> 399 frames; K = 5 stacking -> 79 rows. Its
+    # encoder asks whether it runs under FSDP (for layer drop), which
+    # imports torch.distributed, broken in Debian's torch 1.13 on Python
+    # 3.11; in eval mode the answer is irrelevant.
+    import transformers.models.wavlm.modeling_wavlm as wavlm_module
+    wavlm_module.is_fsdp_managed_module = lambda module: False
+    samples_in = 4000
+    wavlm = hf.WavLMModel(hf.WavLMConfig(
+        hidden_size=D_ENC, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=2 * D_ENC, conv_dim=(32, 32), conv_stride=(5, 2),
+        conv_kernel=(10, 3), num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4)).eval()
+    folder = path("wavlm")
+    export(Hidden(wavlm), torch.randn(1, samples_in), folder, "input_values")
+    extractor = hf.Wav2Vec2FeatureExtractor(do_normalize=True,
+                                            return_attention_mask=True)
+    extractor.save_pretrained(folder)
+    sd = speech_checkpoint(path("wavlm.pth"), {
+        "mlp.0.weight": (128, 5 * D_ENC), "mlp.0.bias": (128,),
+        "mlp.2.weight": (WIDTH, 128), "mlp.2.bias": (WIDTH,),
+        "pre_norm.weight": (WIDTH,), "pre_norm.bias": (WIDTH,)}, seed=40)
+    t = np.arange(3000) / 16000
+    voice = 0.6 * np.sin(2 * np.pi * 300 * t) * np.exp(-3 * t)
+    voice += 0.02 * rng.standard_normal(len(t))
+    samples = write_wav(path("voice.wav"), voice[:, None], 16000, "int16")
+    waveform = extractor(samples, sampling_rate=16000, padding="max_length",
+                         max_length=samples_in,
+                         return_tensors="pt")["input_values"]
+    with torch.no_grad():
+        features = Hidden(wavlm.double())(waveform.double())[0].numpy()
+    rows = adapter_reference(sd, features, stack=5)
+    tokens = spliced([len(rows)])
+    want = model_reference(sd, tokens, rows)
+    art = path("wavlm-art")
+    run([tool("modrwkv-compile"), path("wavlm.pth"), "--encoder",
+         os.path.join(folder, "model.onnx"), "--encoder-config",
+         os.path.join(folder, "preprocessor_config.json"), "-o", art,
+         "--opt-level", "2"])
+    run([tool("modrwkv-run"), art, "--audio", path("voice.wav"), "--tokens",
+         ",".join(map(str, tokens)), "--logits-out", path("logits.npy")])
+    err = rel_err(np.load(path("logits.npy")), want)
+    checks(err <= TOLERANCE,
+           f"wavlm: transformers encoder + its feature extractor's "
+           f"preprocessor_config.json, K = 5 stacking, {len(rows)} adapter "
            f"rows: max|err|/std = {err:.2e}")
     checks.finish()
 
