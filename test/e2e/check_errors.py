@@ -62,8 +62,8 @@ def main():
                              *tool_args], [path, *fragments]))
         return path
 
-    def variant(name, change, *fragments):
-        changed = dict(sd)
+    def variant(name, change, *fragments, base=sd):
+        changed = dict(base)
         change(changed)
         path = w(name)
         torch.save(changed, path)
@@ -114,6 +114,22 @@ def main():
     def not_tensor(d):
         d["blocks.0.att.k_k"] = 3
     variant("not-tensor.pth", not_tensor, "'blocks.0.att.k_k'", "not a tensor")
+    # flash-linear-attention's layout: names it does not have, a bad x_x.
+    fla = gen_checkpoint.to_fla(sd, fuse_mixes=True)
+    fla_variant = lambda *a: variant(*a, base=fla)
+    fla_variant("fla-unknown.pth",
+                lambda d: d.__setitem__("model.layers.1.attn.q_proj.weight",
+                                        torch.zeros(64, 64)),
+                "unknown tensor 'model.layers.1.attn.q_proj.weight'",
+                "flash-linear-attention")
+    fla_variant("fla-x_x.pth",
+                lambda d: d.__setitem__("model.layers.0.attn.x_x",
+                                        torch.zeros(5, 64)),
+                "'model.layers.0.attn.x_x' has shape [5, 64], expected [6, C]")
+    fla_variant("fla-missing.pth",
+                lambda d: d.pop("model.layers.1.attn.k_proj.weight"),
+                "missing tensor 'blocks.1.att.key.weight'")
+
     # State tuning: a learned initial state in every layer, [H, 64, 64].
     variant("state-one-layer.pth",
             lambda d: d.__setitem__("blocks.0.att.time_state",

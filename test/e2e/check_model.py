@@ -43,6 +43,10 @@ def main():
     ap.add_argument("--i8-min-size", type=int, default=512,
                     help="with --dtype i8: passed to modrwkv-compile")
     ap.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--layout", default="released",
+                    choices=["released", "fla", "fla-fused"],
+                    help="compile the checkpoint in this layout (the "
+                    "reference reads the released one)")
     ap.add_argument("gen_args", nargs=argparse.REMAINDER,
                     help="arguments for gen_checkpoint.py (after --)")
     args = ap.parse_args()
@@ -53,7 +57,12 @@ def main():
     gen_args = [a for a in args.gen_args if a != "--"]
     run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o", ckpt]
         + gen_args)
-    run([tool("modrwkv-compile"), ckpt, "-o", art, "--dtype", args.dtype,
+    compiled = ckpt
+    if args.layout != "released":
+        compiled = os.path.join(args.workdir, f"model-{args.layout}.{args.format}")
+        run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o",
+             compiled, "--layout", args.layout] + gen_args)
+    run([tool("modrwkv-compile"), compiled, "-o", art, "--dtype", args.dtype,
          "--target", args.target, "--i8-min-size", str(args.i8_min_size)])
     if args.target == "cuda":
         probe = subprocess.run([tool("modrwkv-run"), art, "--tokens", "0"],

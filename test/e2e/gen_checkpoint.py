@@ -74,6 +74,44 @@ def make_state_dict(layers, width, vocab, ffn, ranks, seed, dtype,
     return sd
 
 
+def to_fla(sd, fuse_mixes):
+    """The state dict in flash-linear-attention's RWKV7ForCausalLM layout
+    (as its convert_from_rwkv7 script writes it): model.layers.N.attn.*_proj,
+    LoRA paths as two linear layers ({w,a,v,g}_lora.lora.0.weight = x1^T,
+    lora.2.weight = x2^T, lora.2.bias = x0), per-channel vectors squeezed,
+    and with `fuse_mixes` the six token-shift mixes as attn.x_x [6, C]."""
+    top = {"emb.weight": "model.embeddings.weight",
+           "ln_out.weight": "model.norm.weight", "ln_out.bias": "model.norm.bias",
+           "head.weight": "lm_head.weight"}
+    modules = {"att": "attn", "ffn": "ffn", "ln0": "pre_norm",
+               "ln1": "attn_norm", "ln2": "ffn_norm"}
+    projections = {"receptance": "r_proj", "key": "k_proj", "value": "v_proj",
+                   "output": "o_proj", "ln_x": "g_norm"}
+    out, mixes = {}, {}
+    for name, t in sd.items():
+        if name in top:
+            out[top[name]] = t
+            continue
+        _, layer, module, rest = name.split(".", 3)
+        prefix = f"model.layers.{layer}.{modules[module]}."
+        if t.dim() == 3 and t.shape[:2] == (1, 1):
+            t = t.reshape(-1)
+        first = rest.split(".")[0]
+        if module == "att" and first in projections:
+            out[prefix + projections[first] + rest[len(first):]] = t
+        elif module == "att" and len(rest) == 2 and rest[0] in "wavg" and rest[1] in "012":
+            part = {"0": "2.bias", "1": "0.weight", "2": "2.weight"}[rest[1]]
+            out[prefix + f"{rest[0]}_lora.lora.{part}"] = \
+                t if rest[1] == "0" else t.t().contiguous()
+        elif module == "att" and fuse_mixes and rest in [f"x_{c}" for c in "rwkvag"]:
+            mixes.setdefault(prefix + "x_x", {})[rest[2]] = t
+        else:
+            out[prefix + rest] = t
+    for name, parts in mixes.items():
+        out[name] = torch.stack([parts[c] for c in "rwkvag"])
+    return out
+
+
 SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float16: "F16",
                       torch.bfloat16: "BF16"}
 
@@ -112,6 +150,10 @@ def main():
     ap.add_argument("--format", choices=["pth", "safetensors"])
     ap.add_argument("--time-state", action="store_true",
                     help="a state-tuned checkpoint (blocks.N.att.time_state)")
+    ap.add_argument("--layout", default="released",
+                    choices=["released", "fla", "fla-fused"],
+                    help="tensor names: the released ones, or those of "
+                    "flash-linear-attention (mixes apart, or fused as x_x)")
     ap.add_argument("--views", action="store_true",
                     help="save tensors as views into shared storages")
     args = ap.parse_args()
@@ -121,6 +163,8 @@ def main():
     sd = make_state_dict(args.layers, args.width, args.vocab,
                          args.ffn or 4 * args.width, ranks, args.seed, dtype,
                          args.time_state)
+    if args.layout != "released":
+        sd = to_fla(sd, fuse_mixes=args.layout == "fla-fused")
     fmt = args.format or ("safetensors" if args.output.endswith(".safetensors")
                           else "pth")
     if fmt == "safetensors":

@@ -317,6 +317,8 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
       return error(llvm::toString(taken.takeError()));
     projector = std::move(*taken);
   }
+  if (llvm::Error e = modrwkv::checkpoint::toReleasedNames(*tensors, inputPath))
+    return error(llvm::toString(std::move(e)));
   auto config = modrwkv::checkpoint::inferConfig(*tensors, inputPath);
   if (!config)
     return error(llvm::toString(config.takeError()));

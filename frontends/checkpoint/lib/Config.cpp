@@ -12,13 +12,6 @@ namespace {
 
 constexpr int64_t kHeadSize = 64;
 
-std::string shapeString(ArrayRef<int64_t> shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 class Checker {
 public:
   Checker(const TensorMap &tensors, StringRef path)

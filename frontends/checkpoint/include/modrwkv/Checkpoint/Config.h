@@ -42,6 +42,14 @@ std::string initialStateName(int64_t layer);
 llvm::Expected<std::vector<float>>
 readInitialState(llvm::StringRef path, int64_t &layers, int64_t &heads);
 
+/// Renames a checkpoint in flash-linear-attention's layout (RWKV7ForCausalLM,
+/// as the Hugging Face `fla-hub/rwkv7-*` models store it:
+/// `model.layers.N.attn.r_proj.weight`, LoRA paths as `w_lora.lora.{0,2}`,
+/// the token-shift mixes fused as `attn.x_x`) to the released names,
+/// transposing the LoRA matrices; other checkpoints are left as they are.
+/// An unknown tensor is an error naming `path` and the tensor.
+llvm::Error toReleasedNames(TensorMap &tensors, llvm::StringRef path);
+
 /// Infers the configuration and checks every tensor against it. `path`
 /// names the file in error messages.
 llvm::Expected<ModelConfig> inferConfig(const TensorMap &tensors,

@@ -10,6 +10,7 @@
 #ifndef MODRWKV_CHECKPOINT_TENSOR_H
 #define MODRWKV_CHECKPOINT_TENSOR_H
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -26,6 +27,9 @@ enum class DType { F32, F16, BF16 };
 /// Bytes per element of a storage dtype.
 size_t dtypeSize(DType dtype);
 const char *dtypeName(DType dtype);
+
+/// "[2, 64, 64]", for messages.
+std::string shapeString(llvm::ArrayRef<int64_t> shape);
 
 struct Tensor {
   DType sourceDType = DType::F32;
