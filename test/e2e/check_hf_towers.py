@@ -56,6 +56,33 @@ class Hidden(torch.nn.Module):
         return self.model(x)[0]
 
 
+def pipeline_error(tool, path, name, checkpoint, medium, want, tokens):
+    """Compiles `checkpoint` with the tower and processor config exported to
+    the folder `name`, runs `tokens` with `medium` (("--image", file) or
+    ("--audio", file)) and returns max|err|/std of the logits."""
+    folder, art = path(name), path(name + "-art")
+    run([tool("modrwkv-compile"), checkpoint, "--encoder",
+         os.path.join(folder, "model.onnx"), "--encoder-config",
+         os.path.join(folder, "preprocessor_config.json"), "-o", art,
+         "--opt-level", "2"])
+    run([tool("modrwkv-run"), art, *medium, "--tokens",
+         ",".join(map(str, tokens)), "--logits-out", path("logits.npy")])
+    return rel_err(np.load(path("logits.npy")), want)
+
+
+def speech_error(tool, path, name, sd, model, inputs, clip, **adapter):
+    """pipeline_error for a speech tower `model` that the transformers
+    feature extractor's `inputs` (of `clip`) feed in the reference; returns
+    the adapter's row count and the error."""
+    with torch.no_grad():
+        features = Hidden(model.double())(inputs.double())[0].numpy()
+    rows = adapter_reference(sd, features, **adapter)
+    tokens = spliced([len(rows)])
+    want = model_reference(sd, tokens, rows)
+    return len(rows), pipeline_error(tool, path, name, path(name + ".pth"),
+                                     ("--audio", clip), want, tokens)
+
+
 def main():
     tool, path = workspace(__doc__)
     try:
@@ -92,11 +119,6 @@ def main():
         export(Hidden(model), torch.randn(1, 3, IMAGE, IMAGE), folder,
                "pixel_values")
         processor.save_pretrained(folder)  # preprocessor_config.json
-        art = path(name + "-art")
-        run([tool("modrwkv-compile"), path("model.pth"), "--encoder",
-             os.path.join(folder, "model.onnx"), "--encoder-config",
-             os.path.join(folder, "preprocessor_config.json"), "-o", art,
-             "--opt-level", "2"])
         pixels = processor(images=Image.open(path("image.png")),
                            return_tensors="pt")["pixel_values"]
         with torch.no_grad():
@@ -104,10 +126,8 @@ def main():
         rows = adapter_reference(sd, features)
         tokens = [5, BEGIN] + [PLACEHOLDER] * len(rows) + [END, 7, 8]
         want = model_reference(sd, tokens, rows)
-        run([tool("modrwkv-run"), art, "--image", path("image.png"),
-             "--tokens", ",".join(map(str, tokens)), "--logits-out",
-             path("logits.npy")])
-        err = rel_err(np.load(path("logits.npy")), want)
+        err = pipeline_error(tool, path, name, path("model.pth"),
+                             ("--image", path("image.png")), want, tokens)
         checks(err <= TOLERANCE,
                f"{name}: transformers tower + its preprocessor_config.json, "
                f"{len(rows)} adapter rows: max|err|/std = {err:.2e}")
@@ -124,7 +144,7 @@ def main():
     export(Hidden(whisper), torch.randn(1, 80, extractor.nb_max_frames),
            folder, "input_features")
     extractor.save_pretrained(folder)
-    sd = speech_checkpoint(path("speech.pth"), {
+    sd = speech_checkpoint(path("whisper.pth"), {
         "conv.weight": (2 * WIDTH, D_ENC, 3),
         "mlp.0.weight": (2 * WIDTH, 2 * WIDTH), "mlp.0.bias": (2 * WIDTH,),
         "mlp.2.weight": (WIDTH, 2 * WIDTH), "mlp.2.bias": (WIDTH,)}, seed=30)
@@ -134,22 +154,11 @@ def main():
     samples = write_wav(path("clip.wav"), voice[:, None], 16000, "float32")
     mel = extractor(samples, sampling_rate=16000,
                     return_tensors="pt")["input_features"]
-    with torch.no_grad():
-        features = Hidden(whisper.double())(mel.double())[0].numpy()
-    rows = adapter_reference(sd, features, stride=2, padding=2)
-    tokens = spliced([len(rows)])
-    want = model_reference(sd, tokens, rows)
-    art = path("whisper-art")
-    run([tool("modrwkv-compile"), path("speech.pth"), "--encoder",
-         os.path.join(folder, "model.onnx"), "--encoder-config",
-         os.path.join(folder, "preprocessor_config.json"), "-o", art,
-         "--opt-level", "2"])
-    run([tool("modrwkv-run"), art, "--audio", path("clip.wav"), "--tokens",
-         ",".join(map(str, tokens)), "--logits-out", path("logits.npy")])
-    err = rel_err(np.load(path("logits.npy")), want)
+    rows, err = speech_error(tool, path, "whisper", sd, whisper, mel,
+                             path("clip.wav"), stride=2, padding=2)
     checks(err <= TOLERANCE,
            f"whisper: transformers encoder + its feature extractor's "
-           f"preprocessor_config.json, a 0.7 s clip, {len(rows)} adapter "
+           f"preprocessor_config.json, a 0.7 s clip, {rows} adapter "
            f"rows: max|err|/std = {err:.2e}")
 
     # WavLM: 4000 samples -> 399 frames; K = 5 stacking -> 79 rows. Its
@@ -180,22 +189,11 @@ def main():
     waveform = extractor(samples, sampling_rate=16000, padding="max_length",
                          max_length=samples_in,
                          return_tensors="pt")["input_values"]
-    with torch.no_grad():
-        features = Hidden(wavlm.double())(waveform.double())[0].numpy()
-    rows = adapter_reference(sd, features, stack=5)
-    tokens = spliced([len(rows)])
-    want = model_reference(sd, tokens, rows)
-    art = path("wavlm-art")
-    run([tool("modrwkv-compile"), path("wavlm.pth"), "--encoder",
-         os.path.join(folder, "model.onnx"), "--encoder-config",
-         os.path.join(folder, "preprocessor_config.json"), "-o", art,
-         "--opt-level", "2"])
-    run([tool("modrwkv-run"), art, "--audio", path("voice.wav"), "--tokens",
-         ",".join(map(str, tokens)), "--logits-out", path("logits.npy")])
-    err = rel_err(np.load(path("logits.npy")), want)
+    rows, err = speech_error(tool, path, "wavlm", sd, wavlm, waveform,
+                             path("voice.wav"), stack=5)
     checks(err <= TOLERANCE,
            f"wavlm: transformers encoder + its feature extractor's "
-           f"preprocessor_config.json, K = 5 stacking, {len(rows)} adapter "
+           f"preprocessor_config.json, K = 5 stacking, {rows} adapter "
            f"rows: max|err|/std = {err:.2e}")
     checks.finish()
 
