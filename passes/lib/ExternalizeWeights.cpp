@@ -43,6 +43,17 @@ struct RwkvExternalizeWeightsPass
     // is stored once.
     llvm::MapVector<Attribute, int64_t> offsets;
     int64_t end = 0;
+    // The offset of `value`, laid out at the end the first time.
+    auto place = [&](DenseResourceElementsAttr value) {
+      auto [it, inserted] = offsets.try_emplace(value, end);
+      if (inserted) {
+        auto type = cast<ShapedType>(value.getType());
+        end = llvm::alignTo(end + type.getNumElements() *
+                                      type.getElementTypeBitWidth() / 8,
+                            alignment);
+      }
+      return it->second;
+    };
 
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal())
@@ -71,15 +82,9 @@ struct RwkvExternalizeWeightsPass
       for (arith::ConstantOp op : constants) {
         auto value = cast<DenseResourceElementsAttr>(op.getValue());
         auto type = cast<RankedTensorType>(value.getType());
-        auto [it, inserted] = offsets.try_emplace(value, end);
-        if (inserted) {
-          int64_t bytes =
-              type.getNumElements() * type.getElementTypeBitWidth() / 8;
-          end = llvm::alignTo(end + bytes, alignment);
-        }
         b.setInsertionPoint(op);
         Location loc = op.getLoc();
-        Value offset = arith::ConstantIndexOp::create(b, loc, it->second);
+        Value offset = arith::ConstantIndexOp::create(b, loc, place(value));
         auto viewType = MemRefType::get(type.getShape(), type.getElementType());
         Value view = memref::ViewOp::create(b, loc, viewType, buffer, offset,
                                             ValueRange{});
@@ -101,11 +106,7 @@ struct RwkvExternalizeWeightsPass
                                 << "' holds a non-resource value " << a;
           return signalPassFailure();
         }
-        auto type = cast<ShapedType>(value.getType());
-        if (offsets.try_emplace(value, end).second)
-          end = llvm::alignTo(end + type.getNumElements() *
-                                        type.getElementTypeBitWidth() / 8,
-                              alignment);
+        place(value);
       }
     }
 

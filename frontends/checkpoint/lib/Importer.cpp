@@ -293,14 +293,10 @@ DenseResourceElementsAttr tensorResource(Builder &b, Tensor &t,
   AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes, alignof(float),
                                                        /*dataIsMutable=*/true);
   float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
-  if (transpose) {
-    int64_t rows = t.shape[0], cols = t.shape[1];
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < cols; ++j)
-        dst[j * rows + i] = t.data[i * cols + j];
-  } else {
+  if (transpose)
+    checkpoint::transpose(t.data.data(), t.shape[0], t.shape[1], dst);
+  else
     std::copy(t.data.begin(), t.data.end(), dst);
-  }
   std::vector<float>().swap(t.data); // the blob owns the values now
   auto type = RankedTensorType::get(shape, b.getF32Type());
   return DenseResourceElementsAttr::get(type, key, std::move(blob));

@@ -1,5 +1,4 @@
-//===- Layouts.cpp - other RWKV-7 checkpoint layouts to the released one
-//---===//
+//===- Layouts.cpp - other RWKV-7 layouts to the released names -----------===//
 //
 // flash-linear-attention (fla) stores RWKV-7 as RWKV7ForCausalLM, the layout
 // of the Hugging Face `fla-hub/rwkv7-*` models and of ModRWKV's later code:
@@ -24,12 +23,9 @@ namespace {
 Tensor transposed(const Tensor &t) {
   Tensor out;
   out.sourceDType = t.sourceDType;
-  int64_t rows = t.shape[0], cols = t.shape[1];
-  out.shape = {cols, rows};
+  out.shape = {t.shape[1], t.shape[0]};
   out.data.resize(t.data.size());
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j)
-      out.data[j * rows + i] = t.data[i * cols + j];
+  transpose(t.data.data(), t.shape[0], t.shape[1], out.data.data());
   return out;
 }
 

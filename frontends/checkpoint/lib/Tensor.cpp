@@ -31,6 +31,12 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s + "]";
 }
 
+void transpose(const float *src, int64_t rows, int64_t cols, float *dst) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      dst[j * rows + i] = src[i * cols + j];
+}
+
 int64_t Tensor::numElements() const {
   int64_t n = 1;
   for (int64_t d : shape)

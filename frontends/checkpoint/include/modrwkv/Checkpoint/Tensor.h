@@ -31,6 +31,10 @@ const char *dtypeName(DType dtype);
 /// "[2, 64, 64]", for messages.
 std::string shapeString(llvm::ArrayRef<int64_t> shape);
 
+/// Writes the transpose of the row-major `rows` x `cols` matrix `src` to
+/// `dst` (`cols` x `rows`).
+void transpose(const float *src, int64_t rows, int64_t cols, float *dst);
+
 struct Tensor {
   DType sourceDType = DType::F32;
   std::vector<int64_t> shape;
