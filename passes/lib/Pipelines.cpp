@@ -89,6 +89,28 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
   pm.addNestedPass<func::FuncOp>(createRwkvCopiesToLinalg());
 }
 
+/// The end of the CUDA pipeline for the emulator: the host half of
+/// gpu-lower-to-nvvm-pipeline, with the kernels lowered to host code
+/// instead of NVVM and no gpu-module-to-binary.
+void buildHostKernelsPipeline(OpPassManager &pm) {
+  pm.addPass(createConvertVectorToSCFPass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createConvertMathToLLVMPass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createRwkvGpuKernelsToHost());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
 } // namespace
 
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
@@ -167,6 +189,8 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   pm.addPass(createRwkvMergeGpuModules());
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
 
+  if (options.hostKernels)
+    return buildHostKernelsPipeline(pm);
   // Device code -> NVVM -> PTX (or cubin); host code -> LLVM dialect.
   gpu::GPUToNVVMPipelineOptions nvvmOptions;
   nvvmOptions.cubinChip = options.chip;

@@ -46,7 +46,7 @@ ArtifactFiles::~ArtifactFiles() {
 
 void ArtifactFiles::open(const std::string &directory,
                          std::initializer_list<const char *> abis,
-                         void (*cuda)()) {
+                         void (*cuda)(bool hostKernels)) {
   dir = directory;
   manifestPath = dir + "/manifest.json";
   std::ifstream in(manifestPath);
@@ -71,7 +71,8 @@ void ArtifactFiles::open(const std::string &directory,
   }
   std::string target = manifest.value("target", "");
   if (target == "cuda" && cuda)
-    cuda();
+    cuda(manifest.contains("kernels") && manifest["kernels"].is_object() &&
+         manifest["kernels"].value("format", "ptx") == "host");
   else if (target != "cpu")
     throw Failure(manifestPath + ": artifact target '" + target +
                   "' cannot run " + (cuda ? "here" : "on the CPU runtime"));

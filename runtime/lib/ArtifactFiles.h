@@ -25,10 +25,11 @@ public:
 
   /// Opens `dir`, whose manifest must declare one of the entry ABIs `abis`
   /// for the CPU, or for CUDA when `cuda` is given: that runs before
-  /// model.so is loaded (its constructors load the kernels). Throws Failure
+  /// model.so is loaded (its constructors load the kernels), told whether
+  /// the kernels are host code for the CUDA emulator. Throws Failure
   /// naming the file at fault.
   void open(const std::string &dir, std::initializer_list<const char *> abis,
-            void (*cuda)() = nullptr);
+            void (*cuda)(bool hostKernels) = nullptr);
   /// A symbol of model.so; throws if missing.
   void *symbol(const std::string &name) const;
 

@@ -65,6 +65,7 @@ struct Driver {
   CUresult (*cuGraphExecDestroy)(CUgraphExec);
   CUresult (*cuGraphDestroy)(CUgraph);
   CUcontext context = nullptr;
+  bool emulator = false; ///< libmodrwkv_cuda_emulator.so, not a driver
 };
 
 Driver driver;
@@ -173,6 +174,7 @@ void load() {
   BIND(cuGraphExecDestroy)
   BIND(cuGraphDestroy)
 #undef BIND
+  driver.emulator = dlsym(lib, "modrwkv_cuda_emulator") != nullptr;
   int count = 0;
   if (CUresult rc = driver.cuInit(0)) {
     loadError = "cuInit failed: " + describe(rc) + " (no usable NVIDIA GPU?)";
@@ -225,10 +227,19 @@ void check(CUresult rc, const char *call) {
 
 namespace modrwkv::runtime::cuda {
 
-void initialize() {
+void initialize(bool hostKernels) {
   std::call_once(loadOnce, load);
   if (!loadError.empty())
     throw Failure(loadError);
+  if (hostKernels && !driver.emulator)
+    throw Failure("this artifact's kernels are host code for the CUDA "
+                  "emulator (modrwkv-compile --cuda-emulator): run it with "
+                  "MODRWKV_LIBCUDA=libmodrwkv_cuda_emulator.so, or compile "
+                  "without --cuda-emulator for a GPU");
+  if (!hostKernels && driver.emulator)
+    throw Failure("MODRWKV_LIBCUDA is the CUDA emulator, which runs only "
+                  "artifacts compiled with --cuda-emulator (this one holds "
+                  "PTX for a GPU)");
   current();
 }
 

@@ -18,8 +18,10 @@
 namespace modrwkv::runtime::cuda {
 
 /// Opens the driver and makes device 0's context current; throws Failure
-/// saying what is missing (driver library, device).
-void initialize();
+/// saying what is missing (driver library, device), or when kernels
+/// compiled for the CUDA emulator (`hostKernels`) meet a real driver or
+/// PTX meets the emulator.
+void initialize(bool hostKernels);
 void *allocate(size_t bytes);
 void release(void *device);
 void upload(void *device, const void *host, size_t bytes);

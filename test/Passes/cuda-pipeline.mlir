@@ -1,5 +1,6 @@
 // RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline | FileCheck %s
 // RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="chip=sm_80 wkv-heads-per-block=1" | FileCheck %s --check-prefix=SM80
+// RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="host-kernels=1" | FileCheck %s --check-prefix=HOST
 
 // The model-level function of cpu-pipeline.mlir, for CUDA: the host side reaches
 // the LLVM dialect as kernel launches on one stream, device allocations and
@@ -16,3 +17,15 @@
 // CHECK-NOT: gpu.binary
 // SM80: chip = "sm_80"
 // SM80: .maxntid 64, 1, 1
+
+// host-kernels=1 (the CUDA emulator): the same host code and launches, but
+// the kernels stay in a gpu.module as host LLVM functions with their launch
+// wrappers, for modrwkv-compile to link; no NVVM.
+// HOST: llvm.func @forward(
+// HOST: gpu.launch_func <%{{.*}} : !llvm.ptr> @kernels::@forward_kernel blocks
+// HOST: gpu.module @kernels
+// HOST-NOT: nvvm.
+// HOST: llvm.func @forward_kernel(
+// HOST-SAME: gpu.kernel
+// HOST: llvm.func @modrwkv_emu_launch_forward_kernel(
+// HOST-NOT: gpu.binary

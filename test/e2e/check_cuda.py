@@ -4,8 +4,9 @@ f16 weights; and bf16 with the batched decode entry) to an
 artifact whose kernels.ptx is PTX for sm_90 (assembled by ptxas when the CUDA
 toolkit is installed, else that check is skipped with a message), equal to
 --emit ptx, with a manifest kernel table naming every launched kernel; the
-runtime refuses it with a clear message when the driver library is missing
-or (with the toolkit's stub driver) when there is no device.
+runtime refuses it with a clear message when the driver library is missing,
+(with the toolkit's stub driver) when there is no device, or when the
+driver is the CUDA emulator (which runs --cuda-emulator artifacts only).
 """
 import json
 import os
@@ -91,6 +92,21 @@ def main():
               f"{proc.stderr.strip()}")
     else:
         print("SKIP: no CUDA stub driver to test the no-device message")
+    # The CUDA emulator (MODRWKV_LIBCUDA) runs only --cuda-emulator artifacts.
+    emulator = os.path.join(tool(os.pardir), "lib",
+                            "libmodrwkv_cuda_emulator.so")
+    env = dict(os.environ, MODRWKV_LIBCUDA=emulator)
+    proc = subprocess.run([tool("modrwkv-run"), art, "--tokens", "1,2"],
+                          capture_output=True, text=True, env=env)
+    check(proc.returncode == 1 and "MODRWKV_LIBCUDA is the CUDA emulator, "
+          "which runs only artifacts compiled with --cuda-emulator"
+          in proc.stderr,
+          f"PTX artifact on the emulator: exit {proc.returncode}: "
+          f"{proc.stderr.strip()}")
+    check.expect_error("--cuda-emulator without --target cuda",
+                       [tool("modrwkv-compile"), ckpt, "-o", path("emu"),
+                        "--cuda-emulator"],
+                       "--cuda-emulator needs --target cuda")
     check.expect_error("--emit ptx without --target cuda",
                        [tool("modrwkv-compile"), ckpt, "-o", path("x.ptx"),
                         "--emit", "ptx"], "--emit ptx needs --target cuda")

@@ -8,7 +8,9 @@ row alone (--last: the head runs for that token only), and that a
 state saved after a prefix and restored gives the same logits as the
 uninterrupted run. With --target cuda the artifact runs on the GPU; without
 one (no driver, no device) the test exits 77, which ctest reports as
-skipped.
+skipped. With --cuda-emulator LIB the cuda artifact's kernels are compiled
+for the host and run by the CUDA emulator LIB (as MODRWKV_LIBCUDA) on the
+CPU: the whole CUDA path but the PTX, where there is no GPU.
 """
 import argparse
 import json
@@ -43,6 +45,9 @@ def main():
     ap.add_argument("--i8-min-size", type=int, default=512,
                     help="with --dtype i8: passed to modrwkv-compile")
     ap.add_argument("--target", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--cuda-emulator", metavar="LIB",
+                    help="with --target cuda: run on this CUDA emulator "
+                    "library (libmodrwkv_cuda_emulator.so)")
     ap.add_argument("--layout", default="released",
                     choices=["released", "fla", "fla-fused"],
                     help="compile the checkpoint in this layout (the "
@@ -62,8 +67,13 @@ def main():
         compiled = os.path.join(args.workdir, f"model-{args.layout}.{args.format}")
         run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o",
              compiled, "--layout", args.layout] + gen_args)
+    emulated = []
+    if args.cuda_emulator:
+        emulated = ["--cuda-emulator", "--batch-decode"]
+        os.environ["MODRWKV_LIBCUDA"] = args.cuda_emulator
     run([tool("modrwkv-compile"), compiled, "-o", art, "--dtype", args.dtype,
-         "--target", args.target, "--i8-min-size", str(args.i8_min_size)])
+         "--target", args.target, "--i8-min-size", str(args.i8_min_size)]
+        + emulated)
     if args.target == "cuda":
         probe = subprocess.run([tool("modrwkv-run"), art, "--tokens", "0"],
                                capture_output=True, text=True)
@@ -163,11 +173,13 @@ def main():
     print(f"{'ok  ' if ok else 'FAIL'} restored state vs uninterrupted run: "
           f"max|diff| = {diff:.2e}")
 
-    # Batched decode (CPU artifacts): three prompts of different lengths
-    # prefilled alone, put into slots, and a slot left fresh, then advanced
-    # together; each slot's logits against the reference run of its whole
-    # sequence.
-    if args.target == "cpu":
+    # Batched decode (artifacts with its entry): three prompts of different
+    # lengths prefilled alone, put into slots, and a slot left fresh, then
+    # advanced together; each slot's logits against the reference run of
+    # its whole sequence.
+    with open(os.path.join(art, "manifest.json")) as f:
+        batched = "batch_entry" in json.load(f)
+    if batched:
         lib = os.path.join(args.tools, os.pardir, "lib", "libmodrwkv_runtime.so")
         runtime = Runtime(lib).load(art)
         prompts = [sequences["short"], sequences["one token"],

@@ -6,12 +6,14 @@
 #include "modrwkv/Multimodal/Builder.h"
 #include "modrwkv/Onnx/Importer.h"
 #include "modrwkv/Passes/Passes.h"
+#include "modrwkv/cuda_emulator.h"
 
 #include "modrwkv/Dialect/Mm/MmDialect.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/InitAllDialects.h"
@@ -37,6 +39,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstring>
 #include <set>
 
 using namespace mlir;
@@ -353,6 +356,59 @@ LogicalResult describeGraphs(ModuleOp module, nlohmann::json &manifest) {
   return success();
 }
 
+/// Emits `ir` as an object at `objectPath` and links it into the shared
+/// library `libraryPath` with the system C compiler driver (libm for tanhf
+/// etc., libmvec and OpenMP when the code calls them); the object is
+/// removed.
+LogicalResult linkSharedLibrary(llvm::Module &ir, llvm::TargetMachine &machine,
+                                StringRef objectPath, StringRef libraryPath) {
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(objectPath, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return fail("cannot write " + objectPath + ": " + ec.message());
+    llvm::legacy::PassManager pm;
+    if (machine.addPassesToEmitFile(pm, os, nullptr,
+                                    llvm::CodeGenFileType::ObjectFile))
+      return fail("the target cannot emit object files");
+    pm.run(ir);
+  }
+  std::string cc = "cc";
+  if (const char *env = std::getenv("MODRWKV_CC"))
+    cc = env;
+  auto program = llvm::sys::findProgramByName(cc);
+  if (!program)
+    return fail("cannot find the linker driver '" + cc +
+                "' (install a C compiler or set MODRWKV_CC)");
+  SmallVector<std::string> args = {*program,          "-shared",        "-o",
+                                   libraryPath.str(), objectPath.str(), "-lm"};
+  // Vectorized math calls (CodegenOptions::vectorMath) live in libmvec.
+  if (llvm::any_of(ir.functions(), [](const llvm::Function &f) {
+        return f.isDeclaration() && f.getName().starts_with("_ZGV");
+      }))
+    args.push_back("-lmvec");
+  // Parallel loops (--parallel) became calls into LLVM's OpenMP runtime.
+  if (ir.getFunction("__kmpc_fork_call")) {
+#ifdef MODRWKV_LIBOMP
+    args.push_back(MODRWKV_LIBOMP);
+    args.push_back("-Wl,-rpath," +
+                   llvm::sys::path::parent_path(MODRWKV_LIBOMP).str());
+#else
+    return fail("the model has parallel loops, but this compiler was built "
+                "without libomp (install libomp-22-dev and rebuild)");
+#endif
+  }
+  SmallVector<llvm::StringRef> argRefs(args.begin(), args.end());
+  std::string linkError;
+  int rc = llvm::sys::ExecuteAndWait(*program, argRefs, std::nullopt, {}, 0, 0,
+                                     &linkError);
+  llvm::sys::fs::remove(objectPath);
+  if (rc != 0)
+    return fail("linking " + libraryPath + " failed (" + cc + " exited with " +
+                llvm::Twine(rc) + ") " + linkError);
+  return success();
+}
+
 } // namespace
 
 void initCompiler(DialectRegistry &registry) {
@@ -399,6 +455,65 @@ std::unique_ptr<llvm::Module> translateToLLVM(ModuleOp module,
   return llvmModule;
 }
 
+LogicalResult embedHostKernels(ModuleOp module, const CodegenOptions &options) {
+  std::string error;
+  auto machine = hostMachine(options, error);
+  if (!machine)
+    return fail(error);
+  SmallVector<gpu::GPUModuleOp> kernelModules(
+      module.getOps<gpu::GPUModuleOp>());
+  for (gpu::GPUModuleOp kernels : kernelModules) {
+    llvm::LLVMContext llvmContext;
+    auto ir = translateModuleToLLVMIR(kernels, llvmContext, kernels.getName());
+    if (!ir)
+      return fail("translating the kernels of @" + kernels.getName() +
+                  " to LLVM IR failed");
+    ir->setDataLayout(machine->createDataLayout());
+    ir->setTargetTriple(machine->getTargetTriple());
+    optimize(*ir, *machine, options.optLevel, /*vectorMath=*/false);
+    llvm::SmallString<128> dir;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueDirectory("modrwkv-kernels", dir))
+      return fail("cannot create a temporary directory: " + ec.message());
+    auto join = [&](StringRef file) {
+      llvm::SmallString<128> p(dir);
+      llvm::sys::path::append(p, file);
+      return std::string(p);
+    };
+    std::string library = join("kernels.so");
+    LogicalResult linked =
+        linkSharedLibrary(*ir, *machine, join("kernels.o"), library);
+    auto bytes = succeeded(linked) ? llvm::MemoryBuffer::getFile(library)
+                                   : std::make_error_code(std::errc::io_error);
+    llvm::sys::fs::remove(library);
+    llvm::sys::fs::remove(dir);
+    if (failed(linked))
+      return failure();
+    if (!bytes)
+      return fail("cannot read " + library + ": " + bytes.getError().message());
+
+    // The image model.so hands to cuModuleLoadData (cuda_emulator.h).
+    modrwkv_emulator_image header = {};
+    std::strncpy(header.magic, MODRWKV_EMULATOR_MAGIC, sizeof header.magic);
+    header.size = (*bytes)->getBufferSize();
+    std::string image(reinterpret_cast<const char *>(&header), sizeof header);
+    image += (*bytes)->getBuffer();
+    OpBuilder b(kernels);
+    MLIRContext *context = b.getContext();
+    context->getOrLoadDialect<NVVM::NVVMDialect>();
+    // The object's target only carries it: select_object embeds a `bin`
+    // object as bytes, whatever the target.
+    auto object =
+        gpu::ObjectAttr::get(context, NVVM::NVVMTargetAttr::get(context),
+                             gpu::CompilationTarget::Binary,
+                             b.getStringAttr(image), nullptr, nullptr);
+    gpu::BinaryOp::create(b, kernels.getLoc(), kernels.getName(), nullptr,
+                          ArrayRef<Attribute>{object});
+    kernels.erase();
+  }
+  return success();
+}
+
 std::string deviceAssembly(ModuleOp module) {
   std::string text;
   module.walk([&](gpu::BinaryOp binary) {
@@ -424,10 +539,12 @@ nlohmann::json kernelTable(ModuleOp module, const CodegenOptions &options) {
       names.push_back(name);
   });
   nlohmann::json table = {
-      {"file", "kernels.ptx"},
-      {"chip", options.chip},
+      {"format", options.hostKernels ? "host" : "ptx"},
+      {"chip", options.hostKernels ? "" : options.chip},
       {"names", names},
       {"launches_per_call", launches[checkpoint::kEntryName.str()]}};
+  if (!options.hostKernels)
+    table["file"] = "kernels.ptx";
   if (launches.count(checkpoint::kBatchEntryName.str()))
     table["batch_launches_per_call"] =
         launches[checkpoint::kBatchEntryName.str()];
@@ -445,60 +562,15 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
     return std::string(p);
   };
 
-  // Object code.
+  // Object code, linked into model.so.
   std::string error;
   auto machine = hostMachine(options, error);
   if (!machine)
     return fail(error);
-  std::string objectPath = join("model.o");
-  {
-    std::error_code ec;
-    llvm::raw_fd_ostream os(objectPath, ec, llvm::sys::fs::OF_None);
-    if (ec)
-      return fail("cannot write " + objectPath + ": " + ec.message());
-    llvm::legacy::PassManager pm;
-    if (machine->addPassesToEmitFile(pm, os, nullptr,
-                                     llvm::CodeGenFileType::ObjectFile))
-      return fail("the target cannot emit object files");
-    pm.run(llvmIR);
-  }
-
-  // model.so, linked by the system C compiler driver (libm for tanhf etc.).
-  std::string cc = "cc";
-  if (const char *env = std::getenv("MODRWKV_CC"))
-    cc = env;
-  auto program = llvm::sys::findProgramByName(cc);
-  if (!program)
-    return fail("cannot find the linker driver '" + cc +
-                "' (install a C compiler or set MODRWKV_CC)");
-  std::string libraryPath = join("model.so");
-  SmallVector<std::string> args = {*program,    "-shared",  "-o",
-                                   libraryPath, objectPath, "-lm"};
-  // Vectorized math calls (CodegenOptions::vectorMath) live in libmvec.
-  if (llvm::any_of(llvmIR.functions(), [](const llvm::Function &f) {
-        return f.isDeclaration() && f.getName().starts_with("_ZGV");
-      }))
-    args.push_back("-lmvec");
-  // Parallel loops (--parallel) became calls into LLVM's OpenMP runtime.
   bool openmp = llvmIR.getFunction("__kmpc_fork_call") != nullptr;
-  if (openmp) {
-#ifdef MODRWKV_LIBOMP
-    args.push_back(MODRWKV_LIBOMP);
-    args.push_back("-Wl,-rpath," +
-                   llvm::sys::path::parent_path(MODRWKV_LIBOMP).str());
-#else
-    return fail("the model has parallel loops, but this compiler was built "
-                "without libomp (install libomp-22-dev and rebuild)");
-#endif
-  }
-  SmallVector<llvm::StringRef> argRefs(args.begin(), args.end());
-  std::string linkError;
-  int rc = llvm::sys::ExecuteAndWait(*program, argRefs, std::nullopt, {}, 0, 0,
-                                     &linkError);
-  llvm::sys::fs::remove(objectPath);
-  if (rc != 0)
-    return fail("linking " + libraryPath + " failed (" + cc + " exited with " +
-                llvm::Twine(rc) + ") " + linkError);
+  if (failed(linkSharedLibrary(llvmIR, *machine, join("model.o"),
+                               join("model.so"))))
+    return failure();
 
   // Weights and manifest.
   nlohmann::json table = nlohmann::json::array();
@@ -506,7 +578,7 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
   if (failed(writeWeights(module, join("weights.bin"), table, weightBytes)))
     return failure();
   bool cuda = options.target == "cuda";
-  if (cuda) {
+  if (cuda && !options.hostKernels) {
     std::error_code ec;
     llvm::raw_fd_ostream ptx(join("kernels.ptx"), ec, llvm::sys::fs::OF_Text);
     if (ec)

@@ -31,7 +31,14 @@ struct CodegenOptions {
   std::string adapterSource;  ///< for the manifest, "" if none
   std::string target = "cpu"; ///< or "cuda"
   std::string chip;           ///< GPU architecture of a cuda target
+  bool hostKernels = false;   ///< cuda kernels for the CUDA emulator
 };
+
+/// Links each gpu.module (kernels lowered by rwkv-gpu-kernels-to-host)
+/// into a shared library for the host and replaces it with a gpu.binary
+/// holding the CUDA emulator's module image (modrwkv/cuda_emulator.h).
+mlir::LogicalResult embedHostKernels(mlir::ModuleOp module,
+                                     const CodegenOptions &options);
 
 /// The PTX of the module's gpu.binary objects (empty if none): what a cuda
 /// artifact's kernels.ptx holds.

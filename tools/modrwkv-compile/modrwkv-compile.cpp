@@ -21,7 +21,9 @@
 //
 // --target cuda compiles a language model for NVIDIA GPUs
 // (modrwkv-cuda-pipeline): kernels as PTX for --chip, JIT-compiled by the
-// driver, and host code in model.so that launches them.
+// driver, and host code in model.so that launches them. With
+// --cuda-emulator the kernels are compiled for the host instead, for the CUDA
+// emulator that tests the CUDA path where there is no GPU.
 //
 //===----------------------------------------------------------------------===//
 
@@ -81,6 +83,12 @@ cl::opt<std::string> target(cl::cat(compileOptions), "target", cl::init("cpu"),
                             cl::desc("Code generation target (cpu, cuda)"));
 cl::opt<std::string> chip(cl::cat(compileOptions), "chip", cl::init("sm_90"),
                           cl::desc("GPU architecture for --target cuda"));
+cl::opt<bool> cudaEmulator(
+    cl::cat(compileOptions), "cuda-emulator",
+    cl::desc("With --target cuda: the kernels as host code for the CUDA "
+             "emulator (libmodrwkv_cuda_emulator.so as MODRWKV_LIBCUDA), to "
+             "test the CUDA path without a GPU"),
+    cl::init(false));
 cl::opt<Emit> emit(
     cl::cat(compileOptions), "emit", cl::init(Emit::Artifact),
     cl::desc("What to write"),
@@ -426,6 +434,11 @@ int main(int argc, char **argv) {
                  "ONNX graphs or --encoder yet)");
   if (!cuda && emit == Emit::Ptx)
     return error("--emit ptx needs --target cuda");
+  if (cudaEmulator && !cuda)
+    return error("--cuda-emulator needs --target cuda");
+  if (cudaEmulator && emit == Emit::Ptx)
+    return error("--cuda-emulator compiles the kernels for the host: there "
+                 "is no PTX to emit");
 
   Stages stages(progress.getNumOccurrences() ? bool(progress)
                                              : isatty(STDERR_FILENO));
@@ -482,6 +495,8 @@ int main(int argc, char **argv) {
     defaultPipeline += " merge-bone=1";
   if (cuda) {
     defaultPipeline += " chip=" + chip;
+    if (cudaEmulator)
+      defaultPipeline += " host-kernels=1";
   } else {
     if (parallel && !kHaveOpenmp)
       return error("--parallel: this compiler was built without libomp "
@@ -513,6 +528,9 @@ int main(int argc, char **argv) {
   options.optLevel = optLevel;
   options.vectorMath = vectorMath;
   options.adapterSource = adapterPath;
+  options.hostKernels = cudaEmulator;
+  if (cudaEmulator && failed(modrwkv::embedHostKernels(*module, options)))
+    return 1;
   llvm::LLVMContext llvmContext;
   auto llvmModule = modrwkv::translateToLLVM(*module, llvmContext, options);
   if (!llvmModule)

@@ -138,6 +138,12 @@ struct CudaPipelineOptions : public CommonPipelineOptions<CudaPipelineOptions> {
   Option<int64_t> matmulTileTokens{
       *this, "matmul-tile-tokens",
       llvm::cl::desc("rwkv-gpu-matmul: tokens per warp"), llvm::cl::init(8)};
+  Option<bool> hostKernels{
+      *this, "host-kernels",
+      llvm::cl::desc("Kernels as host code for the CUDA emulator "
+                     "(rwkv-gpu-kernels-to-host) instead of NVVM; the "
+                     "gpu.module stays for the compiler to link"),
+      llvm::cl::init(false)};
 };
 
 /// rwkv (tensors) -> linalg/tensor/arith -> bufferization -> scf/vector ->

@@ -176,6 +176,27 @@ def RwkvMergeGpuModules : Pass<"rwkv-merge-gpu-modules", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::gpu::GPUDialect"];
 }
 
+def RwkvGpuKernelsToHost
+    : Pass<"rwkv-gpu-kernels-to-host", "mlir::gpu::GPUModuleOp"> {
+  let summary = "Lower a gpu.module's kernels to host code for the CUDA emulator";
+  let description = [{
+    Instead of NVVM: every gpu.func becomes an LLVM function of the host
+    (memref arguments expanded into descriptor fields, as gpu-to-llvm passes
+    them), whose thread / block ids and sizes, warp shuffles and barriers
+    are calls into the CUDA emulator (`modrwkv_emu_id`,
+    `modrwkv_emu_shuffle`, `modrwkv_emu_barrier`); the math functions
+    that convert-math-to-llvm (run before) left are calls into libm. Each kernel K also gets `modrwkv_emu_launch_K(ptr params)`,
+    which unpacks cuLaunchKernel's parameter array and calls K, and the
+    constant table `modrwkv_emu_info_K` = [uses shuffles or barriers,
+    parameter count, each parameter's size]. Ops the emulator cannot run
+    (workgroup memory, other gpu ops, shuffles of non-32-bit values) are
+    errors naming the op.
+  }];
+  let dependentDialects = ["mlir::LLVM::LLVMDialect",
+                           "mlir::func::FuncDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
 def RwkvExternalizeWeights
     : Pass<"rwkv-externalize-weights", "mlir::ModuleOp"> {
   let summary = "Turn dense_resource weight constants into views of a weight buffer";

@@ -1,0 +1,183 @@
+//===- CudaEmulatorTest.cpp - the CUDA emulator's driver calls ------------===//
+//
+// The emulator is the CUDA path's reference where there is no GPU: its
+// warp shuffles, barriers, error paths and graph capture are checked here on
+// the hand-written kernels of EmulatorKernels.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "modrwkv/cuda_emulator.h"
+
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace {
+
+using CUresult = int;
+
+/// The emulator's driver calls, bound like runtime/lib/Cuda.cpp binds them.
+struct Emulator {
+  void *lib = dlopen(MODRWKV_CUDA_EMULATOR, RTLD_NOW | RTLD_LOCAL);
+  template <typename F> F *bind(const char *name) {
+    return reinterpret_cast<F *>(lib ? dlsym(lib, name) : nullptr);
+  }
+  CUresult (*moduleLoad)(void **, const void *) =
+      bind<CUresult(void **, const void *)>("cuModuleLoadData");
+  CUresult (*getFunction)(void **, void *, const char *) =
+      bind<CUresult(void **, void *, const char *)>("cuModuleGetFunction");
+  CUresult (*launch)(void *, unsigned, unsigned, unsigned, unsigned, unsigned,
+                     unsigned, unsigned, void *, void **, void **) =
+      bind<CUresult(void *, unsigned, unsigned, unsigned, unsigned, unsigned,
+                    unsigned, unsigned, void *, void **, void **)>(
+          "cuLaunchKernel");
+  CUresult (*errorString)(CUresult, const char **) =
+      bind<CUresult(CUresult, const char **)>("cuGetErrorString");
+  CUresult (*streamCreate)(void **, unsigned) =
+      bind<CUresult(void **, unsigned)>("cuStreamCreate");
+  CUresult (*beginCapture)(void *, int) =
+      bind<CUresult(void *, int)>("cuStreamBeginCapture_v2");
+  CUresult (*endCapture)(void *, void **) =
+      bind<CUresult(void *, void **)>("cuStreamEndCapture");
+  CUresult (*instantiate)(void **, void *, unsigned long long) =
+      bind<CUresult(void **, void *, unsigned long long)>(
+          "cuGraphInstantiateWithFlags");
+  CUresult (*graphLaunch)(void *, void *) =
+      bind<CUresult(void *, void *)>("cuGraphLaunch");
+
+  void *module = nullptr;
+
+  Emulator() {
+    EXPECT_TRUE(lib) << dlerror();
+    std::ifstream in(MODRWKV_EMULATOR_KERNELS, std::ios::binary);
+    std::string library((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_FALSE(library.empty()) << MODRWKV_EMULATOR_KERNELS;
+    modrwkv_emulator_image header = {};
+    std::strncpy(header.magic, MODRWKV_EMULATOR_MAGIC, sizeof header.magic);
+    header.size = library.size();
+    std::string image(reinterpret_cast<char *>(&header), sizeof header);
+    image += library;
+    EXPECT_EQ(moduleLoad(&module, image.data()), 0);
+  }
+
+  void *function(const char *name) {
+    void *f = nullptr;
+    EXPECT_EQ(getFunction(&f, module, name), 0) << name;
+    return f;
+  }
+
+  std::string error(CUresult rc) {
+    const char *text = nullptr;
+    errorString(rc, &text);
+    return text ? text : "";
+  }
+};
+
+/// Source lane of each mode, as gpu.shuffle defines it, within segments of
+/// `width` lanes; out of range: the own value, valid = 0.
+TEST(CudaEmulator, ShuffleModes) {
+  Emulator e;
+  void *shuffle = e.function("shuffle");
+  struct Case {
+    int32_t mode, offset, width;
+  } cases[] = {{MODRWKV_EMU_XOR, 5, 32},  {MODRWKV_EMU_UP, 3, 32},
+               {MODRWKV_EMU_DOWN, 4, 32}, {MODRWKV_EMU_IDX, 9, 32},
+               {MODRWKV_EMU_XOR, 8, 16},  {MODRWKV_EMU_DOWN, 2, 16}};
+  for (const Case &c : cases) {
+    std::vector<int32_t> out(2 * 64, -1);
+    int32_t *data = out.data();
+    void *params[] = {&data, const_cast<int32_t *>(&c.offset),
+                      const_cast<int32_t *>(&c.width),
+                      const_cast<int32_t *>(&c.mode)};
+    ASSERT_EQ(e.launch(shuffle, 1, 1, 1, 64, 1, 1, 0, nullptr, params, nullptr),
+              0);
+    for (int lane = 0; lane < 64; ++lane) {
+      int inWarp = lane % 32, base = inWarp - inWarp % c.width;
+      int source = c.mode == MODRWKV_EMU_XOR    ? inWarp ^ c.offset
+                   : c.mode == MODRWKV_EMU_UP   ? inWarp - c.offset
+                   : c.mode == MODRWKV_EMU_DOWN ? inWarp + c.offset
+                                                : base + c.offset;
+      bool valid = source >= base && source < base + c.width;
+      int from = valid ? lane - inWarp + source : lane;
+      EXPECT_EQ(out[2 * lane], 10 * from)
+          << "mode " << c.mode << " lane " << lane;
+      EXPECT_EQ(out[2 * lane + 1], valid ? 1 : 0)
+          << "mode " << c.mode << " lane " << lane;
+    }
+  }
+}
+
+TEST(CudaEmulator, BarrierOrdersTheBlock) {
+  Emulator e;
+  std::vector<int32_t> slots(96, 0), out(96, 0);
+  int32_t *s = slots.data(), *o = out.data();
+  void *params[] = {&s, &o};
+  ASSERT_EQ(e.launch(e.function("rotate"), 1, 1, 1, 96, 1, 1, 0, nullptr,
+                     params, nullptr),
+            0);
+  for (int i = 0; i < 96; ++i)
+    EXPECT_EQ(out[i], (i + 1) % 96 + 1) << i;
+}
+
+TEST(CudaEmulator, ShuffleWithExitedLanesFails) {
+  Emulator e;
+  CUresult rc = e.launch(e.function("diverge"), 1, 1, 1, 32, 1, 1, 0, nullptr,
+                         nullptr, nullptr);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(e.error(rc).find("kernel diverge: a warp shuffle waits for lanes "
+                             "that have exited"),
+            std::string::npos)
+      << e.error(rc);
+}
+
+TEST(CudaEmulator, PartialWarpShuffleFails) {
+  Emulator e;
+  std::vector<int32_t> out(2 * 20);
+  int32_t *data = out.data(), offset = 16, width = 32, mode = MODRWKV_EMU_XOR;
+  void *params[] = {&data, &offset, &width, &mode};
+  CUresult rc = e.launch(e.function("shuffle"), 1, 1, 1, 20, 1, 1, 0, nullptr,
+                         params, nullptr);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(e.error(rc).find("not in the block"), std::string::npos)
+      << e.error(rc);
+}
+
+/// A captured launch keeps the parameter values of the capture, and runs
+/// only when the graph is launched, once per launch.
+TEST(CudaEmulator, GraphsReplayCapturedLaunches) {
+  Emulator e;
+  void *add = e.function("add"), *stream = nullptr, *graph = nullptr,
+       *exec = nullptr;
+  std::vector<float> out(2 * 8, 0.f);
+  float *data = out.data(), value = 1.5f;
+  void *params[] = {&data, &value};
+  ASSERT_EQ(e.streamCreate(&stream, 1), 0);
+  ASSERT_EQ(e.beginCapture(stream, 1), 0);
+  ASSERT_EQ(e.launch(add, 2, 1, 1, 8, 1, 1, 0, stream, params, nullptr), 0);
+  value = 100.f;
+  ASSERT_EQ(e.endCapture(stream, &graph), 0);
+  ASSERT_EQ(e.instantiate(&exec, graph, 0), 0);
+  EXPECT_EQ(out[0], 0.f) << "a captured launch must not run";
+  ASSERT_EQ(e.graphLaunch(exec, nullptr), 0);
+  ASSERT_EQ(e.graphLaunch(exec, nullptr), 0);
+  for (float x : out)
+    EXPECT_EQ(x, 3.f);
+}
+
+TEST(CudaEmulator, RefusesPtx) {
+  Emulator e;
+  void *module = nullptr;
+  const char ptx[] = ".version 8.0\n.target sm_90\n.address_size 64\n"
+                     "0123456789abcdef";
+  CUresult rc = e.moduleLoad(&module, ptx);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(e.error(rc).find("--cuda-emulator"), std::string::npos)
+      << e.error(rc);
+}
+
+} // namespace
