@@ -10,6 +10,7 @@
 
 #include "modrwkv/Passes/Passes.h"
 
+#include "GpuBuilders.h"
 #include "LinalgBuilders.h"
 #include "Products.h"
 
@@ -21,11 +22,12 @@ namespace modrwkv {
 } // namespace modrwkv
 
 using namespace mlir;
+using modrwkv::indexConstant;
+using modrwkv::kWarp;
 using modrwkv::Product;
 
 namespace {
 
-constexpr int64_t kWarp = 32;
 constexpr int64_t kVector = 4;
 
 /// Whether `buffer` starts on a 16-byte boundary: a fresh allocation (device
@@ -41,12 +43,6 @@ bool aligned16(Value buffer) {
          shift.urem(16) == 0;
 }
 
-/// An index constant at `b`'s insertion point (each region builds its own:
-/// a constant from an enclosing builder may land after its use).
-Value index(OpBuilder &b, Location loc, int64_t value) {
-  return arith::ConstantIndexOp::create(b, loc, value);
-}
-
 class Emitter {
 public:
   Emitter(const Product &p, Location loc, int64_t vector, int64_t unroll)
@@ -54,28 +50,31 @@ public:
 
   /// The launch, in place of the product.
   void emit(OpBuilder &b, int64_t warps, int64_t tile) {
-    Value c1 = index(b, loc, 1);
+    Value c1 = indexConstant(b, loc, 1);
     Value tokens = memref::DimOp::create(b, loc, p.x, 0);
-    Value gridX = index(b, loc, (p.rows + warps - 1) / warps);
+    Value gridX = indexConstant(b, loc, (p.rows + warps - 1) / warps);
     Value gridY = arith::MaxUIOp::create(
-        b, loc, arith::CeilDivUIOp::create(b, loc, tokens, index(b, loc, tile)),
+        b, loc,
+        arith::CeilDivUIOp::create(b, loc, tokens, indexConstant(b, loc, tile)),
         c1);
-    auto launch = gpu::LaunchOp::create(b, loc, gridX, gridY, c1,
-                                        index(b, loc, kWarp * warps), c1, c1);
+    auto launch = gpu::LaunchOp::create(
+        b, loc, gridX, gridY, c1, indexConstant(b, loc, kWarp * warps), c1, c1);
 
     OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
     Value tid = launch.getThreadIds().x;
-    Value warp = arith::DivUIOp::create(kb, loc, tid, index(kb, loc, kWarp));
-    Value lane = arith::RemUIOp::create(kb, loc, tid, index(kb, loc, kWarp));
+    Value warp =
+        arith::DivUIOp::create(kb, loc, tid, indexConstant(kb, loc, kWarp));
+    Value lane =
+        arith::RemUIOp::create(kb, loc, tid, indexConstant(kb, loc, kWarp));
     Value n = arith::AddIOp::create(
         kb, loc,
         arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                              index(kb, loc, warps)),
+                              indexConstant(kb, loc, warps)),
         warp);
     Value t0 = arith::MulIOp::create(kb, loc, launch.getBlockIds().y,
-                                     index(kb, loc, tile));
+                                     indexConstant(kb, loc, tile));
     Value rowInRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
-                                             n, index(kb, loc, p.rows));
+                                             n, indexConstant(kb, loc, p.rows));
     auto guard = scf::IfOp::create(kb, loc, rowInRange, /*withElse=*/false);
     gpu::TerminatorOp::create(kb, loc);
 
@@ -83,13 +82,13 @@ public:
     kb.setInsertionPointToStart(guard.thenBlock());
     Value rest = arith::SubIOp::create(kb, loc, tokens, t0);
     Value full = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::uge, rest,
-                                       index(kb, loc, tile));
+                                       indexConstant(kb, loc, tile));
     auto split = scf::IfOp::create(kb, loc, full, /*withElse=*/true);
     OpBuilder tb = OpBuilder::atBlockBegin(split.thenBlock());
     tileBody(tb, t0, tile, n, lane);
     OpBuilder eb = OpBuilder::atBlockBegin(split.elseBlock());
-    auto each =
-        scf::ForOp::create(eb, loc, index(eb, loc, 0), rest, index(eb, loc, 1));
+    auto each = scf::ForOp::create(eb, loc, indexConstant(eb, loc, 0), rest,
+                                   indexConstant(eb, loc, 1));
     OpBuilder fb = OpBuilder::atBlockBegin(each.getBody());
     tileBody(fb, arith::AddIOp::create(fb, loc, t0, each.getInductionVar()), 1,
              n, lane);
@@ -109,20 +108,23 @@ private:
     SmallVector<Value> tokens, init(m, zero);
     for (int64_t j = 0; j < m; ++j)
       tokens.push_back(
-          j ? arith::AddIOp::create(b, loc, t0, index(b, loc, j)).getResult()
+          j ? arith::AddIOp::create(b, loc, t0, indexConstant(b, loc, j))
+                  .getResult()
             : t0);
 
-    Value start = arith::MulIOp::create(b, loc, lane, index(b, loc, vector));
-    auto loop =
-        scf::ForOp::create(b, loc, start, index(b, loc, p.depth),
-                           index(b, loc, kWarp * vector * unroll), init);
+    Value start =
+        arith::MulIOp::create(b, loc, lane, indexConstant(b, loc, vector));
+    auto loop = scf::ForOp::create(
+        b, loc, start, indexConstant(b, loc, p.depth),
+        indexConstant(b, loc, kWarp * vector * unroll), init);
     OpBuilder lb = OpBuilder::atBlockBegin(loop.getBody());
     SmallVector<Value> acc(loop.getRegionIterArgs());
     for (int64_t u = 0; u < unroll; ++u) {
-      Value kk = u ? arith::AddIOp::create(lb, loc, loop.getInductionVar(),
-                                           index(lb, loc, u * kWarp * vector))
-                         .getResult()
-                   : loop.getInductionVar();
+      Value kk =
+          u ? arith::AddIOp::create(lb, loc, loop.getInductionVar(),
+                                    indexConstant(lb, loc, u * kWarp * vector))
+                  .getResult()
+            : loop.getInductionVar();
       Value w = vector::LoadOp::create(lb, loc, wType, p.w, ValueRange{n, kk},
                                        false, wAlign);
       w = modrwkv::widen(lb, loc, accType, w);
@@ -135,15 +137,12 @@ private:
     scf::YieldOp::create(lb, loc, acc);
 
     Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane,
-                                        index(b, loc, 0));
+                                        indexConstant(b, loc, 0));
     for (int64_t j = 0; j < m; ++j) {
-      Value sum = vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, loop.getResult(j));
-      for (int32_t offset = kWarp / 2; offset > 0; offset /= 2) {
-        auto shuffle = gpu::ShuffleOp::create(b, loc, sum, offset, kWarp,
-                                              gpu::ShuffleMode::XOR);
-        sum = arith::AddFOp::create(b, loc, sum, shuffle.getShuffleResult());
-      }
+      Value sum = modrwkv::warpSum(
+          b, loc,
+          vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                      loop.getResult(j)));
       auto write = scf::IfOp::create(b, loc, first, /*withElse=*/false);
       OpBuilder wb = OpBuilder::atBlockBegin(write.thenBlock());
       SmallVector<Value, 2> at{tokens[j], n};

@@ -172,13 +172,17 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   buildModelToBuffers(pm, options, createRwkvLowerWkv7Gpu(wkvOptions),
                       /*shareLayers=*/false);
 
-  // Products get warp-per-row kernels; every remaining loop nest becomes a
+  // Products and sums over the innermost axis get warp-per-output kernels
+  // (shuffle reductions); every remaining loop nest becomes a
   // kernel; the host code keeps only launches, views and device
   // allocations, ordered on one stream.
   RwkvGpuMatmulOptions matmulOptions;
   matmulOptions.warpsPerBlock = options.matmulWarps;
   matmulOptions.tileTokens = options.matmulTileTokens;
   pm.addNestedPass<func::FuncOp>(createRwkvGpuMatmul(matmulOptions));
+  RwkvGpuReductionsOptions reductionOptions;
+  reductionOptions.warpsPerBlock = options.reductionWarps;
+  pm.addNestedPass<func::FuncOp>(createRwkvGpuReductions(reductionOptions));
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   RwkvParallelLoopsToGpuOptions mapOptions;
   mapOptions.blockSize = options.blockSize;

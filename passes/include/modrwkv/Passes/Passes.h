@@ -138,6 +138,10 @@ struct CudaPipelineOptions : public CommonPipelineOptions<CudaPipelineOptions> {
   Option<int64_t> matmulTileTokens{
       *this, "matmul-tile-tokens",
       llvm::cl::desc("rwkv-gpu-matmul: tokens per warp"), llvm::cl::init(8)};
+  Option<int64_t> reductionWarps{
+      *this, "reduction-warps",
+      llvm::cl::desc("rwkv-gpu-reductions: warps (outputs) per block"),
+      llvm::cl::init(4)};
   Option<bool> hostKernels{
       *this, "host-kernels",
       llvm::cl::desc("Kernels as host code for the CUDA emulator "

@@ -176,6 +176,35 @@ def RwkvMergeGpuModules : Pass<"rwkv-merge-gpu-modules", "mlir::ModuleOp"> {
   let dependentDialects = ["mlir::gpu::GPUDialect"];
 }
 
+def RwkvGpuReductions : Pass<"rwkv-gpu-reductions", "mlir::func::FuncOp"> {
+  let summary = "Run each sum over the innermost axis as a warp-per-output gpu.launch";
+  let description = [{
+    Rewrites each linalg.generic on buffers that sums over its innermost
+    loop, `y[p] = y[p] + sum_k g(inputs at (p, k))` (one reduction
+    iterator, last; projected-permutation maps; the output indexed by the
+    parallel dims in order; a body ending in `yield addf(out, g)` with no
+    other use of `out`), into one kernel where a warp owns an output:
+
+      block = warps-per-block warps; grid = ceil(outputs / warps)
+      p = the output of block_x * warps + warp
+      acc = sum of g(p, k) for k = lane, lane + 32, ...   (coalesced reads)
+      y[p] = y[p] + warp_sum(acc)                        (lane 0)
+
+    These are the means and variances of the layer and group norms, the
+    key normalization and the r.k bonus; the plain lowering runs each
+    output's sum on one thread (at decode, a layer norm is one thread over
+    C channels). The order of the additions changes, as float sums may.
+    Products are rwkv-gpu-matmul's, run before; other generics are left
+    alone.
+  }];
+  let options = [
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", "4",
+           "Warps (outputs) per block">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 def RwkvGpuKernelsToHost
     : Pass<"rwkv-gpu-kernels-to-host", "mlir::gpu::GPUModuleOp"> {
   let summary = "Lower a gpu.module's kernels to host code for the CUDA emulator";
