@@ -4,6 +4,9 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
 
@@ -20,6 +23,95 @@ Value warpSum(OpBuilder &b, Location loc, Value value) {
     value = arith::AddFOp::create(b, loc, value, shuffle.getShuffleResult());
   }
   return value;
+}
+
+namespace {
+
+/// `buffer` and every view of it, transitively.
+llvm::SmallPtrSet<Value, 8> aliases(Value buffer) {
+  llvm::SmallPtrSet<Value, 8> set;
+  SmallVector<Value> work = {buffer};
+  while (!work.empty()) {
+    Value v = work.pop_back_val();
+    if (!set.insert(v).second)
+      continue;
+    for (Operation *user : v.getUsers())
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == v)
+        llvm::append_range(work, user->getResults());
+  }
+  return set;
+}
+
+/// Whether `op` or an op inside it (a kernel's body) uses a buffer of `set`.
+bool touches(Operation *op, const llvm::SmallPtrSet<Value, 8> &set) {
+  return llvm::any_of(set, [&](Value v) {
+    return llvm::any_of(v.getUsers(),
+                        [&](Operation *user) { return op->isAncestor(user); });
+  });
+}
+
+/// Whether `op` only reads the buffers of `set` (a copy from them, or a
+/// linalg op with them among its inputs only).
+bool onlyReads(Operation *op, const llvm::SmallPtrSet<Value, 8> &set) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  return linalgOp && linalgOp.hasPureBufferSemantics() &&
+         llvm::none_of(linalgOp.getDpsInits(),
+                       [&](Value v) { return set.contains(v); });
+}
+
+/// The scalar `source` holds at `copy`: the value of its last fill, when
+/// nothing between that fill and `copy` writes it.
+std::optional<std::pair<linalg::FillOp, Value>> heldScalar(Operation *copy,
+                                                           Value source) {
+  llvm::SmallPtrSet<Value, 8> set = aliases(source);
+  for (Operation *op = copy->getPrevNode(); op; op = op->getPrevNode()) {
+    if (!touches(op, set) || isa<ViewLikeOpInterface>(op))
+      continue;
+    if (auto fill = dyn_cast<linalg::FillOp>(op);
+        fill && fill.getOutputs()[0] == source)
+      return std::make_pair(fill, fill.getInputs()[0]);
+    if (!onlyReads(op, set))
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<Value> takeScalarInit(Operation *consumer, Value y) {
+  llvm::SmallPtrSet<Value, 8> set = aliases(y);
+  Operation *init = consumer->getPrevNode();
+  while (init && (!touches(init, set) || isa<ViewLikeOpInterface>(init)))
+    init = init->getPrevNode();
+  if (!init)
+    return std::nullopt;
+  if (auto fill = dyn_cast<linalg::FillOp>(init);
+      fill && fill.getOutputs()[0] == y) {
+    Value v = fill.getInputs()[0];
+    fill.erase();
+    return v;
+  }
+  auto copy = dyn_cast<linalg::CopyOp>(init);
+  if (!copy || copy.getOutputs()[0] != y)
+    return std::nullopt;
+  Value source = copy.getInputs()[0];
+  auto held = heldScalar(copy, source);
+  if (!held)
+    return std::nullopt;
+  copy.erase();
+  linalg::FillOp fill = held->first;
+  Value v = held->second;
+  llvm::SmallPtrSet<Value, 8> sourceSet = aliases(source);
+  bool read = llvm::any_of(sourceSet, [&](Value alias) {
+    return llvm::any_of(alias.getUsers(), [&](Operation *user) {
+      return user != fill.getOperation() &&
+             !isa<memref::DeallocOp, ViewLikeOpInterface>(user);
+    });
+  });
+  if (!read)
+    fill.erase();
+  return v;
 }
 
 } // namespace modrwkv

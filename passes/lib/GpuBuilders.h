@@ -12,6 +12,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <optional>
+
 namespace modrwkv {
 
 constexpr int64_t kWarp = 32;
@@ -24,6 +26,16 @@ mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc,
 /// The sum of the f32 `value` over the 32 lanes of the warp, in every lane
 /// (a shuffle-xor tree; every lane of the warp must reach it).
 mlir::Value warpSum(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value);
+
+/// `consumer` adds into every element of the buffer `y`. When the last op
+/// before it that touches `y` (through any view) sets all of `y` to one
+/// scalar v (a linalg.fill of `y`, or a linalg.copy into `y` from a buffer
+/// that holds v: filled with it and not written since), that op is erased
+/// (and the fill of the copied buffer too when nothing else reads it) and
+/// v is returned: the consumer writes v + sum instead of loading y. Each
+/// such initialization is a kernel launch on the GPU.
+std::optional<mlir::Value> takeScalarInit(mlir::Operation *consumer,
+                                          mlir::Value y);
 
 } // namespace modrwkv
 

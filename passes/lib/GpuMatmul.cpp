@@ -45,8 +45,9 @@ bool aligned16(Value buffer) {
 
 class Emitter {
 public:
-  Emitter(const Product &p, Location loc, int64_t vector, int64_t unroll)
-      : p(p), loc(loc), vector(vector), unroll(unroll) {}
+  Emitter(const Product &p, Location loc, int64_t vector, int64_t unroll,
+          std::optional<Value> init)
+      : p(p), loc(loc), vector(vector), unroll(unroll), yInit(init) {}
 
   /// The launch, in place of the product.
   void emit(OpBuilder &b, int64_t warps, int64_t tile) {
@@ -146,7 +147,7 @@ private:
       auto write = scf::IfOp::create(b, loc, first, /*withElse=*/false);
       OpBuilder wb = OpBuilder::atBlockBegin(write.thenBlock());
       SmallVector<Value, 2> at{tokens[j], n};
-      Value old = memref::LoadOp::create(wb, loc, p.y, at);
+      Value old = yInit ? *yInit : memref::LoadOp::create(wb, loc, p.y, at);
       memref::StoreOp::create(wb, loc, arith::AddFOp::create(wb, loc, old, sum),
                               p.y, at);
     }
@@ -155,6 +156,7 @@ private:
   const Product &p;
   Location loc;
   int64_t vector, unroll;
+  std::optional<Value> yInit; ///< y's scalar initial value, when known
 };
 
 struct RwkvGpuMatmulPass
@@ -184,8 +186,10 @@ struct RwkvGpuMatmulPass
       int64_t vector = wide ? kVector : 1, u = unroll;
       while (u > 1 && p.depth % (kWarp * vector * u) != 0)
         --u;
+      std::optional<Value> init = modrwkv::takeScalarInit(op, p.y);
       OpBuilder b(op);
-      Emitter(p, op.getLoc(), vector, u).emit(b, warpsPerBlock, tileTokens);
+      Emitter(p, op.getLoc(), vector, u, init)
+          .emit(b, warpsPerBlock, tileTokens);
       op.erase();
     }
   }

@@ -72,6 +72,8 @@ std::optional<Reduction> matchReduction(linalg::GenericOp op) {
 void emit(OpBuilder &b, Reduction r, int64_t warps) {
   linalg::GenericOp op = r.op;
   Location loc = op.getLoc();
+  OpOperand *init = op.getDpsInitOperand(0);
+  std::optional<Value> initial = modrwkv::takeScalarInit(op, init->get());
   SmallVector<Value> sizes;
   for (Range range :
        cast<linalg::LinalgOp>(op.getOperation()).createLoopRanges(b, loc))
@@ -143,9 +145,9 @@ void emit(OpBuilder &b, Reduction r, int64_t warps) {
                                       indexConstant(gb, loc, 0));
   auto write = scf::IfOp::create(gb, loc, first, /*withElse=*/false);
   OpBuilder wb = OpBuilder::atBlockBegin(write.thenBlock());
-  OpOperand *init = op.getDpsInitOperand(0);
   SmallVector<Value> outAt = at(op.getMatchingIndexingMap(init));
-  Value old = memref::LoadOp::create(wb, loc, init->get(), outAt);
+  Value old =
+      initial ? *initial : memref::LoadOp::create(wb, loc, init->get(), outAt);
   bool outFirst = r.combine.getLhs() == op.getBlock()->getArguments().back();
   Value result =
       arith::AddFOp::create(wb, loc, outFirst ? old : sum, outFirst ? sum : old,

@@ -108,3 +108,31 @@ func.func @elementwise(%a: memref<?x64xf32>, %b: memref<?x64xf32>) {
 }
 
 // BAD: rwkv-gpu-matmul: warps-per-block must be in [1, 32]
+
+// y filled with zero just before the product: no fill kernel; lane 0
+// stores 0 + sum without reading y.
+// CHECK-LABEL: func @filled
+// CHECK:      %[[ZERO:.*]] = arith.constant 0.0
+// CHECK-NOT:  linalg.fill
+// CHECK:      gpu.launch
+// CHECK:      gpu.shuffle
+// CHECK-NOT:  memref.load
+// CHECK:      arith.addf %[[ZERO]], %{{.*}} : f32
+// CHECK:      memref.store
+func.func @filled(%x: memref<?x5xf32>, %w: memref<128x5xf32>) -> memref<?x128xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x5xf32>
+  %y = memref.alloc(%t) : memref<?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x128xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x5xf32>, memref<128x5xf32>)
+      outs(%y : memref<?x128xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return %y : memref<?x128xf32>
+}

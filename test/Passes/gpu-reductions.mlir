@@ -59,3 +59,78 @@ func.func @others(%x: memref<4x8x16xf32>, %y: memref<4x16xf32>, %z: memref<4x8xf
   }
   return
 }
+
+// An output set to one value before the sum (a fill, or a copy of a filled
+// buffer) is not initialized by a kernel of its own: lane 0 writes
+// value + sum. A read of the output between its fill and the sum keeps the
+// fill (and the kernel adds into what it holds).
+#sum = {indexing_maps = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d0)>], iterator_types = ["parallel", "reduction"]}
+// CHECK-LABEL: func.func @filled
+// CHECK-SAME: (%[[X:.*]]: memref<4x64xf32>, %[[OUT:.*]]: memref<4xf32>)
+// CHECK: %[[ONE:.*]] = arith.constant 1.0
+// CHECK-NOT: linalg.fill
+// CHECK: gpu.launch
+// CHECK: gpu.shuffle
+// CHECK: scf.if
+// CHECK-NOT: memref.load
+// CHECK: arith.addf %[[ONE]], %{{.*}} : f32
+// CHECK: memref.store
+// CHECK: linalg.copy
+func.func @filled(%x: memref<4x64xf32>, %out: memref<4xf32>) {
+  %one = arith.constant 1.0 : f32
+  %a = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%one : f32) outs(%a : memref<4xf32>)
+  linalg.generic #sum ins(%x : memref<4x64xf32>) outs(%a : memref<4xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %r = arith.addf %acc, %in : f32
+    linalg.yield %r : f32
+  }
+  linalg.copy ins(%a : memref<4xf32>) outs(%out : memref<4xf32>)
+  memref.dealloc %a : memref<4xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @copied
+// CHECK: %[[ZERO:.*]] = arith.constant 0.0
+// CHECK-NOT: linalg.fill
+// CHECK-NOT: linalg.copy
+// CHECK: gpu.launch
+// CHECK: arith.addf %[[ZERO]], %{{.*}} : f32
+// CHECK: linalg.copy
+func.func @copied(%x: memref<4x64xf32>, %out: memref<4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %s = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%s : memref<4xf32>)
+  %a = memref.alloc() : memref<4xf32>
+  linalg.copy ins(%s : memref<4xf32>) outs(%a : memref<4xf32>)
+  linalg.generic #sum ins(%x : memref<4x64xf32>) outs(%a : memref<4xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %r = arith.addf %acc, %in : f32
+    linalg.yield %r : f32
+  }
+  linalg.copy ins(%a : memref<4xf32>) outs(%out : memref<4xf32>)
+  memref.dealloc %s : memref<4xf32>
+  memref.dealloc %a : memref<4xf32>
+  return
+}
+
+// CHECK-LABEL: func.func @read_between
+// CHECK: linalg.fill
+// CHECK: linalg.copy
+// CHECK: gpu.launch
+// CHECK: scf.if
+// CHECK: %[[OLD:.*]] = memref.load
+// CHECK: arith.addf %[[OLD]], %{{.*}} : f32
+func.func @read_between(%x: memref<4x64xf32>, %out: memref<4xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %a = memref.alloc() : memref<4xf32>
+  linalg.fill ins(%zero : f32) outs(%a : memref<4xf32>)
+  linalg.copy ins(%a : memref<4xf32>) outs(%out : memref<4xf32>)
+  linalg.generic #sum ins(%x : memref<4x64xf32>) outs(%a : memref<4xf32>) {
+  ^bb0(%in: f32, %acc: f32):
+    %r = arith.addf %acc, %in : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %a : memref<4xf32>
+  return
+}

@@ -133,7 +133,10 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
     load). V is 4 when K is a multiple of 128 and both buffers are known to
     be 16-byte aligned (allocations, views of the weights at aligned
     offsets), with `unroll` loads in flight per lane when K allows; else 1.
-    A partial last tile runs token by token. Other generics are left alone.
+    A partial last tile runs token by token. When y was set to one value v
+    just before (a linalg.fill, or a copy of a buffer filled with v, and no
+    read of y in between), that initialization is dropped and lane 0 writes
+    v + sum: one kernel launch fewer. Other generics are left alone.
   }];
   let options = [
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8",
@@ -194,6 +197,8 @@ def RwkvGpuReductions : Pass<"rwkv-gpu-reductions", "mlir::func::FuncOp"> {
     key normalization and the r.k bonus; the plain lowering runs each
     output's sum on one thread (at decode, a layer norm is one thread over
     C channels). The order of the additions changes, as float sums may.
+    As in rwkv-gpu-matmul, an initialization of y to one value just before
+    (a fill, a copy of a filled buffer) is folded into lane 0's write.
     Products are rwkv-gpu-matmul's, run before; other generics are left
     alone.
   }];
