@@ -6,6 +6,8 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
@@ -14,6 +16,39 @@ namespace modrwkv {
 
 Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
+}
+
+WarpLaunch createWarpLaunch(OpBuilder &b, Location loc, Value items,
+                            Value gridY, int64_t warps) {
+  Value c1 = indexConstant(b, loc, 1);
+  std::optional<int64_t> known = getConstantIntValue(items);
+  Value gridX =
+      known ? indexConstant(b, loc,
+                            std::max<int64_t>((*known + warps - 1) / warps, 1))
+            : arith::MaxUIOp::create(
+                  b, loc,
+                  arith::CeilDivUIOp::create(b, loc, items,
+                                             indexConstant(b, loc, warps)),
+                  c1)
+                  .getResult();
+  auto launch = gpu::LaunchOp::create(
+      b, loc, gridX, gridY, c1, indexConstant(b, loc, kWarp * warps), c1, c1);
+  OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
+  Value tid = launch.getThreadIds().x;
+  Value warp =
+      arith::DivUIOp::create(kb, loc, tid, indexConstant(kb, loc, kWarp));
+  Value lane =
+      arith::RemUIOp::create(kb, loc, tid, indexConstant(kb, loc, kWarp));
+  Value item = arith::AddIOp::create(
+      kb, loc,
+      arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
+                            indexConstant(kb, loc, warps)),
+      warp);
+  Value inRange =
+      arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, item, items);
+  auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
+  gpu::TerminatorOp::create(kb, loc);
+  return {launch, item, lane, OpBuilder::atBlockBegin(guard.thenBlock())};
 }
 
 Value warpSum(OpBuilder &b, Location loc, Value value) {

@@ -10,6 +10,7 @@
 #ifndef MODRWKV_PASSES_LIB_GPUBUILDERS_H
 #define MODRWKV_PASSES_LIB_GPUBUILDERS_H
 
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/Builders.h"
 
 #include <optional>
@@ -22,6 +23,19 @@ constexpr int64_t kWarp = 32;
 /// a constant from an enclosing builder may land after its use).
 mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc,
                           int64_t value);
+
+/// A launch of `warps` warps per block whose warp w of block (x, y) owns
+/// item x * warps + w, for `items` items (grid x: enough blocks, grid y:
+/// `gridY`). `body` builds where the item is in range: the whole warp takes
+/// that branch, so shuffles inside see every lane.
+struct WarpLaunch {
+  mlir::gpu::LaunchOp launch;
+  mlir::Value item, lane;
+  mlir::OpBuilder body;
+};
+WarpLaunch createWarpLaunch(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::Value items, mlir::Value gridY,
+                            int64_t warps);
 
 /// The sum of the f32 `value` over the 32 lanes of the warp, in every lane
 /// (a shuffle-xor tree; every lane of the warp must reach it).

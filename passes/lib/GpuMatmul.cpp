@@ -51,36 +51,17 @@ public:
 
   /// The launch, in place of the product.
   void emit(OpBuilder &b, int64_t warps, int64_t tile) {
-    Value c1 = indexConstant(b, loc, 1);
     Value tokens = memref::DimOp::create(b, loc, p.x, 0);
-    Value gridX = indexConstant(b, loc, (p.rows + warps - 1) / warps);
     Value gridY = arith::MaxUIOp::create(
         b, loc,
         arith::CeilDivUIOp::create(b, loc, tokens, indexConstant(b, loc, tile)),
-        c1);
-    auto launch = gpu::LaunchOp::create(
-        b, loc, gridX, gridY, c1, indexConstant(b, loc, kWarp * warps), c1, c1);
-
-    OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
-    Value tid = launch.getThreadIds().x;
-    Value warp =
-        arith::DivUIOp::create(kb, loc, tid, indexConstant(kb, loc, kWarp));
-    Value lane =
-        arith::RemUIOp::create(kb, loc, tid, indexConstant(kb, loc, kWarp));
-    Value n = arith::AddIOp::create(
-        kb, loc,
-        arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                              indexConstant(kb, loc, warps)),
-        warp);
-    Value t0 = arith::MulIOp::create(kb, loc, launch.getBlockIds().y,
+        indexConstant(b, loc, 1));
+    modrwkv::WarpLaunch w = modrwkv::createWarpLaunch(
+        b, loc, indexConstant(b, loc, p.rows), gridY, warps);
+    OpBuilder &kb = w.body;
+    Value n = w.item, lane = w.lane;
+    Value t0 = arith::MulIOp::create(kb, loc, w.launch.getBlockIds().y,
                                      indexConstant(kb, loc, tile));
-    Value rowInRange = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult,
-                                             n, indexConstant(kb, loc, p.rows));
-    auto guard = scf::IfOp::create(kb, loc, rowInRange, /*withElse=*/false);
-    gpu::TerminatorOp::create(kb, loc);
-
-    // The whole warp takes the same branch: shuffles see every lane.
-    kb.setInsertionPointToStart(guard.thenBlock());
     Value rest = arith::SubIOp::create(kb, loc, tokens, t0);
     Value full = arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::uge, rest,
                                        indexConstant(kb, loc, tile));

@@ -81,30 +81,10 @@ void emit(OpBuilder &b, Reduction r, int64_t warps) {
   Value outputs = sizes.front();
   for (Value size : ArrayRef(sizes).drop_front().drop_back())
     outputs = arith::MulIOp::create(b, loc, outputs, size);
-  Value c1 = indexConstant(b, loc, 1);
-  Value grid = arith::MaxUIOp::create(
-      b, loc,
-      arith::CeilDivUIOp::create(b, loc, outputs, indexConstant(b, loc, warps)),
-      c1);
-  auto launch = gpu::LaunchOp::create(
-      b, loc, grid, c1, c1, indexConstant(b, loc, kWarp * warps), c1, c1);
-
-  OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
-  Value tid = launch.getThreadIds().x;
-  Value lane =
-      arith::RemUIOp::create(kb, loc, tid, indexConstant(kb, loc, kWarp));
-  Value flat = arith::AddIOp::create(
-      kb, loc,
-      arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                            indexConstant(kb, loc, warps)),
-      arith::DivUIOp::create(kb, loc, tid, indexConstant(kb, loc, kWarp)));
-  Value inRange =
-      arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, flat, outputs);
-  auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
-  gpu::TerminatorOp::create(kb, loc);
-
-  // The whole warp takes the same branch: the shuffles see every lane.
-  OpBuilder gb = OpBuilder::atBlockBegin(guard.thenBlock());
+  modrwkv::WarpLaunch w = modrwkv::createWarpLaunch(
+      b, loc, outputs, indexConstant(b, loc, 1), warps);
+  OpBuilder &gb = w.body;
+  Value flat = w.item, lane = w.lane;
   unsigned parallel = sizes.size() - 1;
   SmallVector<Value> point(parallel + 1);
   for (unsigned i = parallel; i-- > 0;) {
