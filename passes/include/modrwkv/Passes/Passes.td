@@ -210,6 +210,22 @@ def RwkvGpuReductions : Pass<"rwkv-gpu-reductions", "mlir::func::FuncOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def RwkvFuseSiblings : Pass<"rwkv-fuse-siblings", "mlir::func::FuncOp"> {
+  let summary = "Merge runs of adjacent element-wise generics into one";
+  let description = [{
+    On buffers: consecutive linalg.generic ops (with at most allocations
+    and side-effect-free ops between them) that are element-wise (all
+    loops parallel, identity output maps) over the same domain (their first
+    outputs have equal shapes, dynamic sizes proven equal by value bounds)
+    become one generic with all their outputs, when every buffer one of them
+    writes is used by the others only as the same value at the same point
+    (identity maps, no other view of it): each point then reads before it
+    writes, as in the separate ops. The merged op takes the place of the
+    run's last one. On the GPU each generic is a kernel launch: the six
+    token-shift lerps of a layer become one.
+  }];
+}
+
 def RwkvGpuKernelsToHost
     : Pass<"rwkv-gpu-kernels-to-host", "mlir::gpu::GPUModuleOp"> {
   let summary = "Lower a gpu.module's kernels to host code for the CUDA emulator";
