@@ -382,9 +382,23 @@ EXPORT int64_t modrwkv_emu_id(int32_t which) {
   }
 }
 
+namespace {
+/// The calling thread, which must run on a fiber: its kernel's info table
+/// says it exchanges values (else there is no block to wait for).
+Thread &fiberThread() {
+  if (active->threads.empty()) {
+    std::fprintf(stderr, "CUDA emulator: a kernel whose info table says it "
+                         "never waits for other threads called a shuffle "
+                         "or barrier\n");
+    abort();
+  }
+  return *active->thread;
+}
+} // namespace
+
 EXPORT int64_t modrwkv_emu_shuffle(int32_t value, int32_t offset, int32_t width,
                                    int32_t mode) {
-  Thread &t = *active->thread;
+  Thread &t = fiberThread();
   t.value = value;
   t.offset = offset;
   t.width = width;
@@ -393,7 +407,7 @@ EXPORT int64_t modrwkv_emu_shuffle(int32_t value, int32_t offset, int32_t width,
   return t.result;
 }
 
-EXPORT void modrwkv_emu_barrier() { yield(*active->thread, Wait::Barrier); }
+EXPORT void modrwkv_emu_barrier() { yield(fiberThread(), Wait::Barrier); }
 
 //===----------------------------------------------------------------------===//
 // The driver API (the subset runtime/lib/Cuda.cpp binds).
