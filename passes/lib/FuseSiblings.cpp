@@ -9,10 +9,11 @@
 
 #include "modrwkv/Passes/Passes.h"
 
+#include "Buffers.h"
+
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ValueBoundsOpInterface.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace modrwkv {
 #define GEN_PASS_DEF_RWKVFUSESIBLINGS
@@ -20,15 +21,9 @@ namespace modrwkv {
 } // namespace modrwkv
 
 using namespace mlir;
+using modrwkv::rootBuffer;
 
 namespace {
-
-/// The buffer a view is a view of.
-Value root(Value buffer) {
-  while (auto view = buffer.getDefiningOp<ViewLikeOpInterface>())
-    buffer = view.getViewSource();
-  return buffer;
-}
 
 bool elementwise(linalg::GenericOp op) {
   return op.hasPureBufferSemantics() &&
@@ -64,13 +59,13 @@ bool joins(ArrayRef<linalg::GenericOp> group, linalg::GenericOp next) {
   llvm::SmallPtrSet<Value, 8> writtenRoots;
   for (linalg::GenericOp writer : all)
     for (Value written : writer.getDpsInits())
-      if (!writtenRoots.insert(root(written)).second)
+      if (!writtenRoots.insert(rootBuffer(written)).second)
         return false; // written twice
   for (linalg::GenericOp writer : all)
     for (Value written : writer.getDpsInits())
       for (linalg::GenericOp other : all)
         for (OpOperand &use : other->getOpOperands()) {
-          if (root(use.get()) != root(written))
+          if (rootBuffer(use.get()) != rootBuffer(written))
             continue;
           if (use.get() != written ||
               !other.getMatchingIndexingMap(&use).isIdentity())

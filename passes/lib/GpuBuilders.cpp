@@ -2,6 +2,8 @@
 
 #include "GpuBuilders.h"
 
+#include "Buffers.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -61,22 +63,6 @@ Value warpSum(OpBuilder &b, Location loc, Value value) {
 }
 
 namespace {
-
-/// `buffer` and every view of it, transitively.
-llvm::SmallPtrSet<Value, 8> aliases(Value buffer) {
-  llvm::SmallPtrSet<Value, 8> set;
-  SmallVector<Value> work = {buffer};
-  while (!work.empty()) {
-    Value v = work.pop_back_val();
-    if (!set.insert(v).second)
-      continue;
-    for (Operation *user : v.getUsers())
-      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
-          view && view.getViewSource() == v)
-        llvm::append_range(work, user->getResults());
-  }
-  return set;
-}
 
 /// Whether `op` or an op inside it (a kernel's body) uses a buffer of `set`.
 bool touches(Operation *op, const llvm::SmallPtrSet<Value, 8> &set) {

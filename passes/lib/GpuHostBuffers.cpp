@@ -12,6 +12,8 @@
 
 #include "modrwkv/Passes/Passes.h"
 
+#include "Buffers.h"
+
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
@@ -21,15 +23,9 @@ namespace modrwkv {
 } // namespace modrwkv
 
 using namespace mlir;
+using modrwkv::rootBuffer;
 
 namespace {
-
-/// The buffer `memref` is a view of: a block argument or an allocation.
-Value rootBuffer(Value memref) {
-  while (auto view = memref.getDefiningOp<ViewLikeOpInterface>())
-    memref = view.getViewSource();
-  return memref;
-}
 
 bool onDevice(Value memref) {
   Value root = rootBuffer(memref);

@@ -1,0 +1,26 @@
+//===- Buffers.h - views of buffers -----------------------------*- C++ -*-===//
+//
+// After bufferization a buffer is reached through chains of views
+// (expand_shape, subview, memref.view, ...): the passes that reason about
+// which op touches which memory follow them in both directions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MODRWKV_PASSES_LIB_BUFFERS_H
+#define MODRWKV_PASSES_LIB_BUFFERS_H
+
+#include "mlir/IR/Value.h"
+
+#include "llvm/ADT/SmallPtrSet.h"
+
+namespace modrwkv {
+
+/// The buffer `memref` is a view of: a block argument or an allocation.
+mlir::Value rootBuffer(mlir::Value memref);
+
+/// `buffer` and every view of it, transitively.
+llvm::SmallPtrSet<mlir::Value, 8> aliases(mlir::Value buffer);
+
+} // namespace modrwkv
+
+#endif // MODRWKV_PASSES_LIB_BUFFERS_H
