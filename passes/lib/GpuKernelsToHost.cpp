@@ -226,22 +226,27 @@ struct RwkvGpuKernelsToHostPass
     if (failed(collective))
       return signalPassFailure();
 
-    // What convert-math-to-llvm left (tanh, ...) from libm, as on the CPU.
+    // Math as on the CPU: LLVM intrinsics where there are (rsqrt, fma,
+    // exp, tanh, ...), libm for the rest (erf, ...); libm first would call
+    // functions it does not have (rsqrtf).
+    LLVMTypeConverter converter(context);
+    LLVMConversionTarget target(*context);
+    RewritePatternSet intrinsics(context);
+    populateMathToLLVMConversionPatterns(converter, intrinsics);
+    if (failed(applyPartialConversion(module, target, std::move(intrinsics))))
+      return signalPassFailure();
     RewritePatternSet libm(context);
     populateMathToLibmConversionPatterns(libm);
     if (failed(applyPatternsGreedily(module, std::move(libm))))
       return signalPassFailure();
 
-    LLVMTypeConverter converter(context);
     RewritePatternSet patterns(context);
     populateFuncToLLVMConversionPatterns(converter, patterns);
     populateFinalizeMemRefToLLVMConversionPatterns(converter, patterns);
     arith::populateArithToLLVMConversionPatterns(converter, patterns);
     cf::populateControlFlowToLLVMConversionPatterns(converter, patterns);
     index::populateIndexToLLVMConversionPatterns(converter, patterns);
-    populateMathToLLVMConversionPatterns(converter, patterns);
     populateVectorToLLVMConversionPatterns(converter, patterns);
-    LLVMConversionTarget target(*context);
     SmallVector<Operation *> ops;
     for (Operation &op : module.getBody()->getOperations())
       ops.push_back(&op);

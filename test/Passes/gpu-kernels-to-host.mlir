@@ -5,8 +5,8 @@
 // RUN:   --pass-pipeline="builtin.module(gpu.module(rwkv-gpu-kernels-to-host))" \
 // RUN:   | FileCheck %s --check-prefix=NOGPU
 
-// Ids, a shuffle and a barrier become calls into the emulator, tanh a libm
-// call; memref arguments are expanded into descriptor fields. Each kernel
+// Ids, a shuffle and a barrier become calls into the emulator, erf a libm
+// call, rsqrt an LLVM intrinsic (libm has no rsqrtf); memref arguments are expanded into descriptor fields. Each kernel
 // gets a launch wrapper over cuLaunchKernel's parameter array and its info
 // table: [waits for other threads, parameter count, parameter sizes].
 
@@ -14,15 +14,17 @@
 // CHECK-DAG: llvm.func @modrwkv_emu_id(i32) -> i64
 // CHECK-DAG: llvm.func @modrwkv_emu_shuffle(i32, i32, i32, i32) -> i64
 // CHECK-DAG: llvm.func @modrwkv_emu_barrier()
-// CHECK-DAG: llvm.func @tanhf(f32) -> f32
+// CHECK-DAG: llvm.func @erff(f32) -> f32
 // CHECK: llvm.func @scale(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: f32)
 // CHECK-SAME: gpu.kernel
 // CHECK: llvm.call @modrwkv_emu_id
 // CHECK: llvm.call @modrwkv_emu_shuffle
-// CHECK: llvm.call @tanhf
+// CHECK: llvm.call @erff
+// CHECK: llvm.intr.sqrt
 // CHECK: llvm.call @modrwkv_emu_barrier()
 // CHECK: llvm.func @plain(
 // NOGPU-NOT: gpu.{{func|return|thread_id|block_id|block_dim|shuffle|barrier}}
+// NOGPU-NOT: rsqrtf
 // CHECK: llvm.func @modrwkv_emu_launch_scale(%[[PARAMS:.*]]: !llvm.ptr)
 // CHECK: %[[SLOT:.*]] = llvm.getelementptr %[[PARAMS]][0]
 // CHECK: %[[AT:.*]] = llvm.load %[[SLOT]] : !llvm.ptr -> !llvm.ptr
@@ -43,8 +45,9 @@ module attributes {gpu.container_module} {
       %c1 = arith.constant 1 : i32
       %c32 = arith.constant 32 : i32
       %other, %valid = gpu.shuffle xor %v, %c1, %c32 : f32
-      %t = math.tanh %other : f32
-      %m = arith.mulf %t, %s : f32
+      %t = math.erf %other : f32
+      %r = math.rsqrt %t : f32
+      %m = arith.mulf %r, %s : f32
       gpu.barrier
       memref.store %m, %x[%i] : memref<?xf32>
       gpu.return

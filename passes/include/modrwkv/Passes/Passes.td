@@ -234,8 +234,8 @@ def RwkvGpuKernelsToHost
     (memref arguments expanded into descriptor fields, as gpu-to-llvm passes
     them), whose thread / block ids and sizes, warp shuffles and barriers
     are calls into the CUDA emulator (`modrwkv_emu_id`,
-    `modrwkv_emu_shuffle`, `modrwkv_emu_barrier`); the math functions
-    that convert-math-to-llvm (run before) left are calls into libm. Each kernel K also gets `modrwkv_emu_launch_K(ptr params)`,
+    `modrwkv_emu_shuffle`, `modrwkv_emu_barrier`); math ops become LLVM
+    intrinsics where there are, else calls into libm, as on the CPU. Each kernel K also gets `modrwkv_emu_launch_K(ptr params)`,
     which unpacks cuLaunchKernel's parameter array and calls K, and the
     constant table `modrwkv_emu_info_K` = [uses shuffles or barriers,
     parameter count, each parameter's size]. Ops the emulator cannot run
