@@ -15,7 +15,6 @@
 #include "Buffers.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
-#include "mlir/Interfaces/ViewLikeInterface.h"
 
 namespace modrwkv {
 #define GEN_PASS_DEF_RWKVGPUHOSTBUFFERS

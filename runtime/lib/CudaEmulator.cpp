@@ -311,9 +311,9 @@ struct Stream {
   std::unique_ptr<Graph> capture; ///< while capturing
 };
 
-std::shared_ptr<void> hostMemory(size_t bytes) {
-  void *p = aligned_alloc(256, (bytes + 255) / 256 * 256);
-  return std::shared_ptr<void>(p, free);
+/// Device memory: host memory aligned as cuMemAlloc's (256 bytes).
+void *deviceMemory(size_t bytes) {
+  return aligned_alloc(256, (bytes + 255) / 256 * 256);
 }
 
 CUresult run(Function &f, const std::array<unsigned, 6> &dims, void **params) {
@@ -465,7 +465,7 @@ std::set<void *> allocations; ///< made by cuMemAlloc / cuMemAllocAsync
 
 EXPORT CUresult cuMemAlloc_v2(unsigned long long *p, size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex);
-  void *m = aligned_alloc(256, (bytes + 255) / 256 * 256);
+  void *m = deviceMemory(bytes);
   if (!m)
     return kOutOfMemory;
   allocations.insert(m);
@@ -508,7 +508,7 @@ EXPORT CUresult cuMemAllocAsync(unsigned long long *p, size_t bytes,
     return cuMemAlloc_v2(p, bytes);
   // A graph's allocation lives as long as the graph (its replays use it).
   std::lock_guard<std::mutex> lock(mutex);
-  auto memory = hostMemory(bytes);
+  std::shared_ptr<void> memory(deviceMemory(bytes), free);
   if (!memory)
     return kOutOfMemory;
   s->capture->memory.push_back(memory);

@@ -356,6 +356,11 @@ LogicalResult describeGraphs(ModuleOp module, nlohmann::json &manifest) {
   return success();
 }
 
+/// Whether `ir` calls into LLVM's OpenMP runtime (--parallel loops).
+bool usesOpenmp(const llvm::Module &ir) {
+  return ir.getFunction("__kmpc_fork_call") != nullptr;
+}
+
 /// Emits `ir` as an object at `objectPath` and links it into the shared
 /// library `libraryPath` with the system C compiler driver (libm for tanhf
 /// etc., libmvec and OpenMP when the code calls them); the object is
@@ -387,8 +392,7 @@ LogicalResult linkSharedLibrary(llvm::Module &ir, llvm::TargetMachine &machine,
         return f.isDeclaration() && f.getName().starts_with("_ZGV");
       }))
     args.push_back("-lmvec");
-  // Parallel loops (--parallel) became calls into LLVM's OpenMP runtime.
-  if (ir.getFunction("__kmpc_fork_call")) {
+  if (usesOpenmp(ir)) {
 #ifdef MODRWKV_LIBOMP
     args.push_back(MODRWKV_LIBOMP);
     args.push_back("-Wl,-rpath," +
@@ -481,14 +485,14 @@ LogicalResult embedHostKernels(ModuleOp module, const CodegenOptions &options) {
       return std::string(p);
     };
     std::string library = join("kernels.so");
-    LogicalResult linked =
-        linkSharedLibrary(*ir, *machine, join("kernels.o"), library);
-    auto bytes = succeeded(linked) ? llvm::MemoryBuffer::getFile(library)
-                                   : std::make_error_code(std::errc::io_error);
+    if (failed(linkSharedLibrary(*ir, *machine, join("kernels.o"), library))) {
+      llvm::sys::fs::remove(library);
+      llvm::sys::fs::remove(dir);
+      return failure();
+    }
+    auto bytes = llvm::MemoryBuffer::getFile(library);
     llvm::sys::fs::remove(library);
     llvm::sys::fs::remove(dir);
-    if (failed(linked))
-      return failure();
     if (!bytes)
       return fail("cannot read " + library + ": " + bytes.getError().message());
 
@@ -567,7 +571,7 @@ LogicalResult writeArtifact(ModuleOp module, llvm::Module &llvmIR,
   auto machine = hostMachine(options, error);
   if (!machine)
     return fail(error);
-  bool openmp = llvmIR.getFunction("__kmpc_fork_call") != nullptr;
+  bool openmp = usesOpenmp(llvmIR);
   if (failed(linkSharedLibrary(llvmIR, *machine, join("model.o"),
                                join("model.so"))))
     return failure();
