@@ -421,7 +421,8 @@ void initCompiler(DialectRegistry &registry) {
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
-  registry.insert<rwkv::RwkvDialect, mm::MmDialect>();
+  registry.insert<rwkv::RwkvDialect, mm::MmDialect, rwkv_gpu::RwkvGpuDialect>();
+  registerRwkvGpuToLLVMInterface(registry);
 }
 
 LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {

@@ -19,7 +19,9 @@ int main(int argc, char **argv) {
   mlir::registerAllExtensions(registry);
   // gpu-module-to-binary translates kernels to LLVM IR.
   mlir::registerAllToLLVMIRTranslations(registry);
-  registry.insert<modrwkv::rwkv::RwkvDialect, modrwkv::mm::MmDialect>();
+  registry.insert<modrwkv::rwkv::RwkvDialect, modrwkv::mm::MmDialect,
+                  modrwkv::rwkv_gpu::RwkvGpuDialect>();
+  modrwkv::registerRwkvGpuToLLVMInterface(registry);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "modrwkv optimizer driver\n", registry));
 }

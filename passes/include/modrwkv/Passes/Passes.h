@@ -12,6 +12,7 @@
 
 #include "modrwkv/Dialect/Mm/MmDialect.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
+#include "modrwkv/Dialect/RwkvGpu/RwkvGpuDialect.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -163,6 +164,10 @@ void buildCudaPipeline(mlir::OpPassManager &pm,
 
 /// Registers every modrwkv pass and the named pipelines.
 void registerPasses();
+
+/// Lets gpu-to-llvm (and convert-to-llvm) lower `rwkv_gpu` ops to calls of
+/// the runtime's modrwkv_gpu_* entry points.
+void registerRwkvGpuToLLVMInterface(mlir::DialectRegistry &registry);
 
 } // namespace modrwkv
 
