@@ -65,6 +65,7 @@ struct Driver {
   CUresult (*cuGraphExecDestroy)(CUgraphExec);
   CUresult (*cuGraphDestroy)(CUgraph);
   CUcontext context = nullptr;
+  void *library = nullptr;
   bool emulator = false; ///< libmodrwkv_cuda_emulator.so, not a driver
 };
 
@@ -132,7 +133,7 @@ void load() {
   const char *path = std::getenv("MODRWKV_LIBCUDA");
   if (!path || !*path)
     path = "libcuda.so.1";
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  void *lib = driver.library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     loadError = std::string("this artifact targets CUDA, but the NVIDIA "
                             "driver library cannot be loaded (") +
@@ -203,18 +204,132 @@ void load() {
                 "11.2 or newer driver is needed)";
 }
 
-/// Records the first failure of a call that cannot report it.
+/// Records the first failure of a call that cannot report it (a capture
+/// that saw one is not used).
+void record(const std::string &message) {
+  if (capture)
+    capture->failed = true;
+  std::lock_guard<std::mutex> lock(errorMutex);
+  if (firstError.empty())
+    firstError = message;
+}
+
 bool ok(CUresult rc, const char *call) {
   if (rc == 0)
     return true;
-  std::lock_guard<std::mutex> lock(errorMutex);
-  if (firstError.empty())
-    firstError = std::string(call) + ": " + describe(rc);
+  record(std::string(call) + ": " + describe(rc));
   return false;
+}
+
+/// MODRWKV_CUDA_PROFILE: waits for `stream` and adds the time since `start`
+/// to `name`.
+void profileCall(const std::string &name,
+                 std::chrono::steady_clock::time_point start, CUstream stream) {
+  if (!profile.enabled)
+    return;
+  ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  std::lock_guard<std::mutex> lock(profile.mutex);
+  auto &entry = profile.seconds[name];
+  entry.first += took.count();
+  ++entry.second;
 }
 
 /// Every thread that calls into CUDA needs the context current.
 void current() { driver.cuCtxSetCurrent(driver.context); }
+
+//===----------------------------------------------------------------------===//
+// cuBLAS, opened when model.so first asks for it (an artifact compiled with
+// products on the library path; modrwkv_gpu_blas_min_tokens).
+//===----------------------------------------------------------------------===//
+
+using CublasStatus = int;
+constexpr int kOpN = 0, kOpT = 1, kCudaR32F = 0, kCompute32F = 68,
+              kGemmDefault = -1;
+/// cuBLAS' workspace, set once so that it never allocates (in a graph
+/// capture neither), at the size NVIDIA recommends for Hopper.
+constexpr size_t kBlasWorkspace = 32 << 20;
+
+struct Blas {
+  CublasStatus (*cublasCreate_v2)(void **);
+  CublasStatus (*cublasSetStream_v2)(void *, CUstream);
+  CublasStatus (*cublasSetWorkspace_v2)(void *, void *, size_t);
+  CublasStatus (*cublasGemmEx)(void *, int, int, int, int, int, const void *,
+                               const void *, int, int, const void *, int, int,
+                               const void *, void *, int, int, int, int);
+  const char *(*cublasGetStatusString)(CublasStatus) = nullptr;
+  void *handle = nullptr; ///< set when cuBLAS is usable
+  std::mutex mutex;       ///< the handle serves one stream at a time
+  int64_t minTokens = 0;  ///< MODRWKV_CUBLAS_MIN_TOKENS, 0 if unset
+};
+Blas blas;
+std::once_flag blasOnce;
+
+/// Why cuBLAS cannot be used, or "" once it is ready.
+std::string openBlas() {
+  const char *off = std::getenv("MODRWKV_CUBLAS");
+  if (off && std::string(off) == "0")
+    return "MODRWKV_CUBLAS=0";
+  if (const char *n = std::getenv("MODRWKV_CUBLAS_MIN_TOKENS"); n && *n) {
+    char *end = nullptr;
+    long long v = std::strtoll(n, &end, 10);
+    if (*end || v < 1)
+      return std::string("MODRWKV_CUBLAS_MIN_TOKENS=") + n +
+             " is not a positive integer";
+    blas.minTokens = v;
+  }
+  // The emulator emulates the cuBLAS calls below too.
+  void *lib = nullptr;
+  std::vector<const char *> names = {"libcublas.so.13", "libcublas.so.12"};
+  if (const char *path = std::getenv("MODRWKV_LIBCUBLAS"); path && *path)
+    names = {path};
+  else if (driver.emulator)
+    lib = driver.library;
+  std::string tried;
+  for (const char *name : names) {
+    if (lib)
+      break;
+    if (!(lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)))
+      tried += std::string(tried.empty() ? "" : "; ") + dlerror();
+  }
+  if (!lib)
+    return "cannot load it: " + tried;
+  for (auto [slot, name] :
+       {std::pair<void **, const char *>{
+            reinterpret_cast<void **>(&blas.cublasCreate_v2),
+            "cublasCreate_v2"},
+        {reinterpret_cast<void **>(&blas.cublasSetStream_v2),
+         "cublasSetStream_v2"},
+        {reinterpret_cast<void **>(&blas.cublasSetWorkspace_v2),
+         "cublasSetWorkspace_v2"},
+        {reinterpret_cast<void **>(&blas.cublasGemmEx), "cublasGemmEx"}})
+    if (!(*slot = dlsym(lib, name)))
+      return std::string("the library has no ") + name;
+  blas.cublasGetStatusString =
+      reinterpret_cast<decltype(blas.cublasGetStatusString)>(
+          dlsym(lib, "cublasGetStatusString"));
+  current();
+  void *handle = nullptr;
+  if (CublasStatus rc = blas.cublasCreate_v2(&handle))
+    return "cublasCreate failed with status " + std::to_string(rc);
+  CUdeviceptr workspace = 0;
+  if (CUresult rc = driver.cuMemAlloc_v2(&workspace, kBlasWorkspace))
+    return "no device memory for its workspace: " + describe(rc);
+  if (CublasStatus rc = blas.cublasSetWorkspace_v2(
+          handle, reinterpret_cast<void *>(workspace), kBlasWorkspace))
+    return "cublasSetWorkspace failed with status " + std::to_string(rc);
+  blas.handle = handle;
+  return "";
+}
+
+void loadBlas() {
+  std::string why = openBlas();
+  if (!why.empty() && why != "MODRWKV_CUBLAS=0")
+    std::fprintf(stderr,
+                 "modrwkv: cuBLAS is not used (%s); every product runs as a "
+                 "generated kernel\n",
+                 why.c_str());
+}
 
 using modrwkv::runtime::Failure;
 
@@ -367,20 +482,22 @@ MODRWKV_API void mgpuLaunchKernel(void *function, intptr_t gridX,
                                   size_t /*paramsCount*/) {
   if (!function)
     return; // the module or function failed to load: already recorded
-  auto start = std::chrono::steady_clock::now();
-  if (!ok(driver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
-                                blockZ, smem, stream, params, extra),
-          "cuLaunchKernel") &&
-      capture)
-    capture->failed = true;
-  if (!profile.enabled)
+  // No threads: the compiled code sizes the grid of a path it does not
+  // take (a product that runs through cuBLAS instead) to zero.
+  if (gridX == 0 || gridY == 0 || gridZ == 0)
     return;
-  ok(driver.cuStreamSynchronize(stream), "cuStreamSynchronize");
-  std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  std::lock_guard<std::mutex> lock(profile.mutex);
-  auto &entry = profile.seconds[profile.names[function]];
-  entry.first += took.count();
-  ++entry.second;
+  auto start = std::chrono::steady_clock::now();
+  ok(driver.cuLaunchKernel(function, gridX, gridY, gridZ, blockX, blockY,
+                           blockZ, smem, stream, params, extra),
+     "cuLaunchKernel");
+  if (profile.enabled) {
+    std::string name;
+    {
+      std::lock_guard<std::mutex> lock(profile.mutex);
+      name = profile.names[function];
+    }
+    profileCall(name, start, stream);
+  }
 }
 
 MODRWKV_API void *mgpuStreamCreate() {
@@ -417,14 +534,13 @@ MODRWKV_API void mgpuStreamSynchronize(void *stream) {
 }
 
 /// Device scratch of the compiled code, ordered on its stream: neither call
-/// waits for the device.
+/// waits for the device. Nothing for an empty buffer (the scratch of a path
+/// not taken).
 MODRWKV_API void *mgpuMemAlloc(uint64_t bytes, void *stream,
                                bool /*hostShared*/) {
   CUdeviceptr p = 0;
-  if (!ok(driver.cuMemAllocAsync(&p, bytes ? bytes : 1, stream),
-          "cuMemAllocAsync") &&
-      capture)
-    capture->failed = true;
+  if (bytes)
+    ok(driver.cuMemAllocAsync(&p, bytes, stream), "cuMemAllocAsync");
   return reinterpret_cast<void *>(p);
 }
 
@@ -432,4 +548,54 @@ MODRWKV_API void mgpuMemFree(void *ptr, void *stream) {
   if (ptr)
     ok(driver.cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr), stream),
        "cuMemFreeAsync");
+}
+
+/// The fewest rows for which rwkv_gpu.gemm runs (RwkvGpuOps.td): cuBLAS
+/// loads on the first call.
+MODRWKV_API int64_t modrwkv_gpu_blas_min_tokens(int64_t compiled) {
+  std::call_once(blasOnce, loadBlas);
+  if (!blas.handle)
+    return INT64_MAX;
+  return blas.minTokens ? blas.minTokens : compiled;
+}
+
+/// y = x W^T (+ y) for row-major x [m, k], W [n, k], y [m, n] with row
+/// strides ldx, ldw, ldy; W and x of cudaDataType `type`, y f32. cuBLAS is
+/// column-major: it sees y^T = W x^T, with W^T stored as W.
+MODRWKV_API void modrwkv_gpu_gemm(void *stream, int64_t m, int64_t n, int64_t k,
+                                  const void *w, int64_t ldw, int32_t type,
+                                  const void *x, int64_t ldx, float *y,
+                                  int64_t ldy, int32_t accumulate) {
+  if (m == 0)
+    return;
+  if (!blas.handle)
+    return record("rwkv_gpu.gemm without cuBLAS (model.so did not ask "
+                  "modrwkv_gpu_blas_min_tokens)");
+  for (int64_t v : {m, n, k, ldw, ldx, ldy})
+    if (v < 1 || v > INT32_MAX)
+      return record("rwkv_gpu.gemm: a size or row stride is outside cuBLAS' "
+                    "32-bit range (m " +
+                    std::to_string(m) + ", n " + std::to_string(n) + ", k " +
+                    std::to_string(k) + ")");
+  auto start = std::chrono::steady_clock::now();
+  const float one = 1, beta = accumulate ? 1 : 0;
+  CublasStatus rc;
+  {
+    std::lock_guard<std::mutex> lock(blas.mutex);
+    rc = blas.cublasSetStream_v2(blas.handle, stream);
+    if (rc == 0)
+      rc = blas.cublasGemmEx(blas.handle, kOpT, kOpN, n, m, k, &one, w, type,
+                             ldw, x, type, ldx, &beta, y, kCudaR32F, ldy,
+                             kCompute32F, kGemmDefault);
+  }
+  if (rc != 0) {
+    const char *text =
+        blas.cublasGetStatusString ? blas.cublasGetStatusString(rc) : nullptr;
+    return record("cublasGemmEx (" + std::to_string(m) + "x" +
+                  std::to_string(n) + "x" + std::to_string(k) +
+                  ") failed with status " + std::to_string(rc) +
+                  (text ? std::string(" (") + text + ")" : ""));
+  }
+  profileCall(type == kCudaR32F ? "cublasGemmEx f32" : "cublasGemmEx bf16",
+              start, stream);
 }

@@ -9,7 +9,9 @@
 // else every thread of the block on a fiber of its own, switched at warp
 // shuffles and barriers. A shuffle that reads a lane that has exited or is
 // not in the block, or a block whose threads wait for each other forever,
-// fails the launch with a message (on a GPU: undefined behaviour).
+// fails the launch with a message (on a GPU: undefined behaviour). The few
+// cuBLAS calls the runtime makes are emulated too (cublasGemmEx for f32
+// and bf16 inputs, f32 output and arithmetic), recorded like launches.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -296,15 +299,9 @@ struct Module {
   std::vector<std::unique_ptr<Function>> functions;
 };
 
-struct Node {
-  Function *function;
-  std::array<unsigned, 6> dims;
-  std::vector<std::vector<char>> params;
-};
-
 struct Graph {
-  std::vector<Node> nodes;
-  std::vector<std::shared_ptr<void>> memory; ///< the graph's allocations
+  std::vector<std::function<CUresult()>> nodes; ///< run in order
+  std::vector<std::shared_ptr<void>> memory;    ///< the graph's allocations
 };
 
 struct Stream {
@@ -599,12 +596,17 @@ EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy,
   if (!s || !s->capture)
     return run(*f, dims, params);
   // Recorded: the parameter values are copied now, as the driver does.
-  Node node{f, dims, {}};
+  std::vector<std::vector<char>> copies;
   for (int64_t i = 0; i < f->info[1]; ++i) {
     const char *p = static_cast<const char *>(params[i]);
-    node.params.emplace_back(p, p + f->info[2 + i]);
+    copies.emplace_back(p, p + f->info[2 + i]);
   }
-  s->capture->nodes.push_back(std::move(node));
+  s->capture->nodes.push_back([f, dims, copies]() mutable {
+    std::vector<void *> params;
+    for (auto &p : copies)
+      params.push_back(p.data());
+    return run(*f, dims, params.data());
+  });
   return kSuccess;
 }
 
@@ -642,13 +644,9 @@ EXPORT CUresult cuGraphInstantiateWithFlags(void **exec, void *graph,
 
 EXPORT CUresult cuGraphLaunch(void *exec, void *) {
   std::lock_guard<std::mutex> lock(mutex);
-  for (Node &node : static_cast<Graph *>(exec)->nodes) {
-    std::vector<void *> params;
-    for (auto &p : node.params)
-      params.push_back(p.data());
-    if (CUresult rc = run(*node.function, node.dims, params.data()))
+  for (auto &node : static_cast<Graph *>(exec)->nodes)
+    if (CUresult rc = node())
       return rc;
-  }
   return kSuccess;
 }
 
@@ -660,4 +658,90 @@ EXPORT CUresult cuGraphExecDestroy(void *exec) {
 EXPORT CUresult cuGraphDestroy(void *graph) {
   delete static_cast<Graph *>(graph);
   return kSuccess;
+}
+
+//===----------------------------------------------------------------------===//
+// cuBLAS: a handle is the stream its calls go to.
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+constexpr int kBlasSuccess = 0, kBlasInvalidValue = 7, kBlasNotSupported = 15;
+constexpr int kCudaR32F = 0, kCudaR16BF = 14, kCompute32F = 68;
+
+struct BlasHandle {
+  Stream *stream = nullptr;
+};
+
+float element(const void *data, int type, int64_t at) {
+  if (type == kCudaR32F)
+    return static_cast<const float *>(data)[at];
+  uint32_t bits = uint32_t(static_cast<const uint16_t *>(data)[at]) << 16;
+  float v;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
+
+} // namespace
+
+EXPORT int cublasCreate_v2(void **handle) {
+  *handle = new BlasHandle;
+  return kBlasSuccess;
+}
+
+EXPORT int cublasDestroy_v2(void *handle) {
+  delete static_cast<BlasHandle *>(handle);
+  return kBlasSuccess;
+}
+
+EXPORT int cublasSetStream_v2(void *handle, void *stream) {
+  static_cast<BlasHandle *>(handle)->stream = static_cast<Stream *>(stream);
+  return kBlasSuccess;
+}
+
+EXPORT int cublasSetWorkspace_v2(void *, void *, size_t) {
+  return kBlasSuccess;
+}
+
+/// C = alpha op(A) op(B) + beta C, column-major, as cuBLAS defines it (C is
+/// not read when beta is 0); the sum in f32, in order of l.
+EXPORT int cublasGemmEx(void *handle, int transa, int transb, int m, int n,
+                        int k, const void *alpha, const void *a, int atype,
+                        int lda, const void *b, int btype, int ldb,
+                        const void *beta, void *c, int ctype, int ldc,
+                        int compute, int /*algo*/) {
+  auto supported = [](int type) {
+    return type == kCudaR32F || type == kCudaR16BF;
+  };
+  if (atype != btype || !supported(atype) || ctype != kCudaR32F ||
+      compute != kCompute32F || transa < 0 || transa > 1 || transb < 0 ||
+      transb > 1)
+    return kBlasNotSupported;
+  if (m < 0 || n < 0 || k < 0 || lda < std::max(1, transa ? k : m) ||
+      ldb < std::max(1, transb ? n : k) || ldc < std::max(1, m))
+    return kBlasInvalidValue;
+  float al = *static_cast<const float *>(alpha);
+  float be = *static_cast<const float *>(beta);
+  auto gemm = [=]() -> CUresult {
+    auto *out = static_cast<float *>(c);
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i) {
+        float sum = 0;
+        for (int l = 0; l < k; ++l)
+          sum += element(a, atype,
+                         transa ? l + int64_t(i) * lda : i + int64_t(l) * lda) *
+                 element(b, btype,
+                         transb ? j + int64_t(l) * ldb : l + int64_t(j) * ldb);
+        float &y = out[i + int64_t(j) * ldc];
+        y = al * sum + (be == 0 ? 0 : be * y);
+      }
+    return kSuccess;
+  };
+  Stream *s = static_cast<BlasHandle *>(handle)->stream;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (s && s->capture)
+    s->capture->nodes.push_back(gemm);
+  else
+    gemm();
+  return kBlasSuccess;
 }

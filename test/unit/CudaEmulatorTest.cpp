@@ -2,7 +2,8 @@
 //
 // The emulator is the CUDA path's reference where there is no GPU: its
 // warp shuffles, barriers, error paths and graph capture are checked here on
-// the hand-written kernels of EmulatorKernels.cpp.
+// the hand-written kernels of EmulatorKernels.cpp, and its cublasGemmEx
+// against the definition of the column-major product.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,6 +12,7 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -49,6 +51,15 @@ struct Emulator {
           "cuGraphInstantiateWithFlags");
   CUresult (*graphLaunch)(void *, void *) =
       bind<CUresult(void *, void *)>("cuGraphLaunch");
+  int (*blasCreate)(void **) = bind<int(void **)>("cublasCreate_v2");
+  int (*blasSetStream)(void *, void *) =
+      bind<int(void *, void *)>("cublasSetStream_v2");
+  int (*gemmEx)(void *, int, int, int, int, int, const void *, const void *,
+                int, int, const void *, int, int, const void *, void *, int,
+                int, int, int) =
+      bind<int(void *, int, int, int, int, int, const void *, const void *, int,
+               int, const void *, int, int, const void *, void *, int, int, int,
+               int)>("cublasGemmEx");
 
   void *module = nullptr;
 
@@ -178,6 +189,115 @@ TEST(CudaEmulator, RefusesPtx) {
   EXPECT_NE(rc, 0);
   EXPECT_NE(e.error(rc).find("--cuda-emulator"), std::string::npos)
       << e.error(rc);
+}
+
+constexpr int kOpN = 0, kOpT = 1, kR32F = 0, kR16BF = 14, kR16F = 2,
+              kCompute32F = 68, kBlasNotSupported = 15, kBlasInvalidValue = 7;
+
+/// C = alpha op(A) op(B) + beta C, column-major, in double.
+std::vector<double> gemmDefinition(int ta, int tb, int m, int n, int k,
+                                   float alpha, const std::vector<float> &a,
+                                   int lda, const std::vector<float> &b,
+                                   int ldb, float beta,
+                                   const std::vector<float> &c, int ldc) {
+  std::vector<double> out(c.begin(), c.end());
+  for (int j = 0; j < n; ++j)
+    for (int i = 0; i < m; ++i) {
+      double sum = 0;
+      for (int l = 0; l < k; ++l)
+        sum += double(ta ? a[l + i * lda] : a[i + l * lda]) *
+               (tb ? b[j + l * ldb] : b[l + j * ldb]);
+      out[i + j * ldc] = alpha * sum + (beta ? beta * c[i + j * ldc] : 0);
+    }
+  return out;
+}
+
+std::vector<float> ramp(size_t n, float scale) {
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = scale * float((i * 37) % 23) - 1.f; // bf16-exact
+  return v;
+}
+
+/// The transposes and leading dimensions modrwkv_gpu_gemm passes (A^T B,
+/// lda, ldb, ldc larger than the rows), the others, and beta 0 and 1.
+TEST(CudaEmulator, GemmExMatchesItsDefinition) {
+  Emulator e;
+  void *handle = nullptr;
+  ASSERT_EQ(e.blasCreate(&handle), 0);
+  const int m = 5, n = 3, k = 7, ld = 9, ldc = 6;
+  std::vector<float> a = ramp(ld * ld, 0.25f), b = ramp(ld * ld, 0.125f);
+  for (int ta : {kOpN, kOpT})
+    for (int tb : {kOpN, kOpT})
+      for (float beta : {0.f, 1.f}) {
+        std::vector<float> c = ramp(ldc * n, 0.5f);
+        std::vector<double> want =
+            gemmDefinition(ta, tb, m, n, k, 1.5f, a, ld, b, ld, beta, c, ldc);
+        float alpha = 1.5f;
+        ASSERT_EQ(e.gemmEx(handle, ta, tb, m, n, k, &alpha, a.data(), kR32F, ld,
+                           b.data(), kR32F, ld, &beta, c.data(), kR32F, ldc,
+                           kCompute32F, -1),
+                  0);
+        for (int i = 0; i < ldc * n; ++i)
+          EXPECT_NEAR(c[i], want[i], 1e-5 * (1 + std::fabs(want[i])))
+              << "op(A) " << ta << ", op(B) " << tb << ", beta " << beta
+              << ", element " << i;
+      }
+}
+
+/// bf16 A and B widen exactly; with beta 0, C is not read (NaN stays out).
+TEST(CudaEmulator, GemmExBf16IgnoresCWithBetaZero) {
+  Emulator e;
+  void *handle = nullptr;
+  ASSERT_EQ(e.blasCreate(&handle), 0);
+  const int m = 4, n = 2, k = 8;
+  std::vector<float> a = ramp(m * k, 0.25f), b = ramp(k * n, 0.5f);
+  auto toBf16 = [](const std::vector<float> &v) {
+    std::vector<uint16_t> out;
+    for (float x : v) {
+      uint32_t bits;
+      std::memcpy(&bits, &x, 4);
+      out.push_back(uint16_t(bits >> 16)); // exact: ramp values are bf16
+    }
+    return out;
+  };
+  std::vector<uint16_t> ab = toBf16(a), bb = toBf16(b);
+  std::vector<float> c(m * n, NAN);
+  std::vector<double> want =
+      gemmDefinition(kOpT, kOpN, m, n, k, 1, a, k, b, k, 0, c, m);
+  float one = 1, zero = 0;
+  ASSERT_EQ(e.gemmEx(handle, kOpT, kOpN, m, n, k, &one, ab.data(), kR16BF, k,
+                     bb.data(), kR16BF, k, &zero, c.data(), kR32F, m,
+                     kCompute32F, -1),
+            0);
+  for (int i = 0; i < m * n; ++i)
+    EXPECT_NEAR(c[i], want[i], 1e-5 * (1 + std::fabs(want[i]))) << i;
+}
+
+/// What it does not emulate is refused, not computed wrongly; on a
+/// capturing stream the product runs when the graph does.
+TEST(CudaEmulator, GemmExRefusesAndRecords) {
+  Emulator e;
+  void *handle = nullptr, *stream = nullptr, *graph = nullptr, *exec = nullptr;
+  ASSERT_EQ(e.blasCreate(&handle), 0);
+  float a[4] = {1, 2, 3, 4}, b[4] = {1, 0, 0, 1}, c[4] = {}, one = 1, zero = 0;
+  auto call = [&](int atype, int btype, int lda) {
+    return e.gemmEx(handle, kOpN, kOpN, 2, 2, 2, &one, a, atype, lda, b, btype,
+                    2, &zero, c, kR32F, 2, kCompute32F, -1);
+  };
+  EXPECT_EQ(call(kR32F, kR16BF, 2), kBlasNotSupported);
+  EXPECT_EQ(call(kR16F, kR16F, 2), kBlasNotSupported);
+  EXPECT_EQ(call(kR32F, kR32F, 1), kBlasInvalidValue);
+  ASSERT_EQ(e.streamCreate(&stream, 1), 0);
+  ASSERT_EQ(e.blasSetStream(handle, stream), 0);
+  ASSERT_EQ(e.beginCapture(stream, 1), 0);
+  ASSERT_EQ(call(kR32F, kR32F, 2), 0);
+  ASSERT_EQ(e.endCapture(stream, &graph), 0);
+  ASSERT_EQ(e.instantiate(&exec, graph, 0), 0);
+  EXPECT_EQ(c[0], 0.f) << "a captured product must not run";
+  ASSERT_EQ(e.graphLaunch(exec, nullptr), 0);
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(c[i], a[i]); // A times the identity
 }
 
 } // namespace
