@@ -4,11 +4,15 @@
 // touches 32 W rows, and every FMA waits on two loads and a store of y. Here
 // a warp walks one W row with consecutive addresses, keeps a tile of
 // tokens' partial sums in registers, and reduces them with shuffles: decode
-// (T = 1) streams W at memory speed, prefill reads W once per tile.
+// (T = 1) streams W at memory speed, prefill reads W once per tile. Many
+// tokens at once are better served by cuBLAS (tensor cores, W read once):
+// with `blas` the host code picks one of the two paths per call.
 //
 //===----------------------------------------------------------------------===//
 
 #include "modrwkv/Passes/Passes.h"
+
+#include "modrwkv/Dialect/RwkvGpu/RwkvGpuDialect.h"
 
 #include "GpuBuilders.h"
 #include "LinalgBuilders.h"
@@ -49,13 +53,17 @@ public:
           std::optional<Value> init)
       : p(p), loc(loc), vector(vector), unroll(unroll), yInit(init) {}
 
-  /// The launch, in place of the product.
-  void emit(OpBuilder &b, int64_t warps, int64_t tile) {
+  /// The launch, in place of the product; with `skip` (i1) set, an empty
+  /// grid.
+  void emit(OpBuilder &b, int64_t warps, int64_t tile, Value skip) {
     Value tokens = memref::DimOp::create(b, loc, p.x, 0);
     Value gridY = arith::MaxUIOp::create(
         b, loc,
         arith::CeilDivUIOp::create(b, loc, tokens, indexConstant(b, loc, tile)),
         indexConstant(b, loc, 1));
+    if (skip)
+      gridY = arith::SelectOp::create(b, loc, skip, indexConstant(b, loc, 0),
+                                      gridY);
     modrwkv::WarpLaunch w = modrwkv::createWarpLaunch(
         b, loc, indexConstant(b, loc, p.rows), gridY, warps);
     OpBuilder &kb = w.body;
@@ -140,15 +148,103 @@ private:
   std::optional<Value> yInit; ///< y's scalar initial value, when known
 };
 
+/// x[0:rows] as hi + lo, both bf16: hi = bf16(x), lo = bf16(x - hi), by one
+/// thread per element. hi W^T + lo W^T keeps about 16 bits of x (bf16(x)
+/// alone, 8, moves a small model's logits by 2% of their spread).
+std::pair<Value, Value> splitToBf16(OpBuilder &b, Location loc, Value x,
+                                    Value rows, int64_t depth) {
+  constexpr int64_t kBlock = 256;
+  Type bf16 = b.getBF16Type();
+  auto type = MemRefType::get({ShapedType::kDynamic, depth}, bf16);
+  Value hi = memref::AllocOp::create(b, loc, type, ValueRange{rows});
+  Value lo = memref::AllocOp::create(b, loc, type, ValueRange{rows});
+  Value total =
+      arith::MulIOp::create(b, loc, rows, indexConstant(b, loc, depth));
+  Value grid =
+      arith::CeilDivUIOp::create(b, loc, total, indexConstant(b, loc, kBlock));
+  Value c1 = indexConstant(b, loc, 1);
+  auto launch = gpu::LaunchOp::create(b, loc, grid, c1, c1,
+                                      indexConstant(b, loc, kBlock), c1, c1);
+  OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
+  Value g = arith::AddIOp::create(
+      kb, loc,
+      arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
+                            indexConstant(kb, loc, kBlock)),
+      launch.getThreadIds().x);
+  auto guard = scf::IfOp::create(
+      kb, loc,
+      arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, g, total),
+      /*withElse=*/false);
+  gpu::TerminatorOp::create(kb, loc);
+  OpBuilder gb = OpBuilder::atBlockBegin(guard.thenBlock());
+  Value k = indexConstant(gb, loc, depth);
+  SmallVector<Value, 2> at{arith::DivUIOp::create(gb, loc, g, k),
+                           arith::RemUIOp::create(gb, loc, g, k)};
+  Value v = memref::LoadOp::create(gb, loc, x, at);
+  Value high = arith::TruncFOp::create(gb, loc, bf16, v);
+  Value rest = arith::SubFOp::create(
+      gb, loc, v, arith::ExtFOp::create(gb, loc, b.getF32Type(), high));
+  memref::StoreOp::create(gb, loc, high, hi, at);
+  memref::StoreOp::create(gb, loc, arith::TruncFOp::create(gb, loc, bf16, rest),
+                          lo, at);
+  return {hi, lo};
+}
+
+/// The cuBLAS path of `p` (see the pass description); returns whether it
+/// runs (i1), for the kernel to skip.
+Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
+                      bool accumulate, int64_t minTokens) {
+  Value tokens = memref::DimOp::create(b, loc, p.x, 0);
+  Value least = modrwkv::rwkv_gpu::BlasMinTokensOp::create(
+      b, loc, b.getIndexType(), minTokens);
+  Value use =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, tokens, least);
+  Value rows =
+      arith::SelectOp::create(b, loc, use, tokens, indexConstant(b, loc, 0));
+  auto firstRows = [&](Value buffer) {
+    int64_t cols = cast<MemRefType>(buffer.getType()).getDimSize(1);
+    return memref::SubViewOp::create(
+        b, loc, buffer,
+        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{rows, b.getIndexAttr(cols)},
+        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+  };
+  Value y = firstRows(p.y);
+  auto gemm = [&](Value x, bool accumulate) {
+    modrwkv::rwkv_gpu::GemmOp::create(b, loc, /*asyncToken=*/Type(),
+                                      ValueRange{}, x, p.w, y, accumulate);
+  };
+  if (!cast<MemRefType>(p.w.getType()).getElementType().isBF16()) {
+    gemm(firstRows(p.x), accumulate);
+    return use;
+  }
+  auto [hi, lo] = splitToBf16(b, loc, p.x, rows, p.depth);
+  gemm(hi, accumulate);
+  gemm(lo, /*accumulate=*/true);
+  memref::DeallocOp::create(b, loc, hi);
+  memref::DeallocOp::create(b, loc, lo);
+  return use;
+}
+
+/// Whether cuBLAS can compute `p`: W f32 or bf16, y row-major, and y set to
+/// 0 before (`init`) or holding what the product adds to (no `init`).
+bool libraryCan(const Product &p, std::optional<Value> init) {
+  Type w = cast<MemRefType>(p.w.getType()).getElementType();
+  return (w.isF32() || w.isBF16()) &&
+         cast<MemRefType>(p.y.getType()).isLastDimUnitStride() &&
+         (!init || matchPattern(*init, m_AnyZeroFloat()));
+}
+
 struct RwkvGpuMatmulPass
     : public modrwkv::impl::RwkvGpuMatmulBase<RwkvGpuMatmulPass> {
   using Base::Base;
 
   void runOnOperation() override {
     if (warpsPerBlock < 1 || warpsPerBlock > 32 || tileTokens < 1 ||
-        unroll < 1) {
-      getOperation().emitError("rwkv-gpu-matmul: warps-per-block must be in "
-                               "[1, 32], tile-tokens and unroll >= 1");
+        unroll < 1 || blasMinTokens < 1) {
+      getOperation().emitError(
+          "rwkv-gpu-matmul: warps-per-block must be in [1, 32], tile-tokens, "
+          "unroll and blas-min-tokens >= 1");
       return signalPassFailure();
     }
     SmallVector<std::pair<linalg::GenericOp, Product>> products;
@@ -169,8 +265,12 @@ struct RwkvGpuMatmulPass
         --u;
       std::optional<Value> init = modrwkv::takeScalarInit(op, p.y);
       OpBuilder b(op);
+      Value skip = blas && libraryCan(p, init)
+                       ? emitLibraryPath(b, op.getLoc(), p,
+                                         /*accumulate=*/!init, blasMinTokens)
+                       : Value();
       Emitter(p, op.getLoc(), vector, u, init)
-          .emit(b, warpsPerBlock, tileTokens);
+          .emit(b, warpsPerBlock, tileTokens, skip);
       op.erase();
     }
   }

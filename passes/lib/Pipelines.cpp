@@ -26,6 +26,14 @@ namespace {
 
 namespace {
 
+/// arith-expand with bf16 conversions as integer code: no libgcc or
+/// compiler-rt helpers (__truncsfbf2) to link.
+std::unique_ptr<Pass> createExpandArithWithBf16() {
+  arith::ArithExpandOpsPassOptions options;
+  options.includeBf16 = true;
+  return arith::createArithExpandOpsPass(options);
+}
+
 /// The target-independent half: multimodal fusion, the rwkv ops to linalg
 /// (the WKV-7 through `lowerWkv7`, the target's own lowering), weights out
 /// of the IR, and bufferization. With `shareLayers`, the layers call one
@@ -97,6 +105,7 @@ void buildHostKernelsPipeline(OpPassManager &pm) {
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addNestedPass<gpu::GPUModuleOp>(createExpandArithWithBf16());
   pm.addNestedPass<gpu::GPUModuleOp>(createRwkvGpuKernelsToHost());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createArithToLLVMConversionPass());
@@ -145,10 +154,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
   pm.addPass(createSCFToControlFlowPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  // bf16 conversions as integer code: no libgcc/compiler-rt helpers needed.
-  arith::ArithExpandOpsPassOptions expandOptions;
-  expandOptions.includeBf16 = true;
-  pm.addPass(arith::createArithExpandOpsPass(expandOptions));
+  pm.addPass(createExpandArithWithBf16());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
@@ -178,6 +184,8 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   RwkvGpuMatmulOptions matmulOptions;
   matmulOptions.warpsPerBlock = options.matmulWarps;
   matmulOptions.tileTokens = options.matmulTileTokens;
+  matmulOptions.blas = options.blas;
+  matmulOptions.blasMinTokens = options.blasMinTokens;
   pm.addNestedPass<func::FuncOp>(createRwkvGpuMatmul(matmulOptions));
   RwkvGpuReductionsOptions reductionOptions;
   reductionOptions.warpsPerBlock = options.reductionWarps;

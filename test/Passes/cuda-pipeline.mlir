@@ -1,4 +1,5 @@
-// RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline | FileCheck %s
+// RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline | FileCheck %s --check-prefixes=CHECK,BLAS
+// RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="blas=0" | FileCheck %s --check-prefix=NOBLAS
 // RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="chip=sm_80 wkv-heads-per-block=1" | FileCheck %s --check-prefix=SM80
 // RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="host-kernels=1" | FileCheck %s --check-prefix=HOST
 
@@ -9,12 +10,18 @@
 // CHECK: module attributes {gpu.container_module, rwkv.weights = [{name = "emb"
 // CHECK: llvm.func @forward(
 // CHECK-NOT: scf.
-// CHECK: llvm.call @mgpuStreamCreate()
-// CHECK: gpu.launch_func <%{{.*}} : !llvm.ptr> @kernels::@forward_kernel blocks
-// CHECK: llvm.call @mgpuStreamSynchronize
+// CHECK: %[[S:.*]] = llvm.call @mgpuStreamCreate()
+// CHECK: gpu.launch_func <%[[S]] : !llvm.ptr> @kernels::@forward_kernel blocks
+// The products' cuBLAS path: runtime calls on the launches' stream.
+// BLAS: llvm.call @modrwkv_gpu_blas_min_tokens(
+// BLAS: llvm.call @modrwkv_gpu_gemm(%[[S]],
+// CHECK: llvm.call @mgpuStreamSynchronize(%[[S]])
 // CHECK: llvm.func @_mlir_ciface_forward(%arg0: !llvm.ptr {rwkv.weights_buffer}, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr)
 // CHECK: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_90{{.*}}.visible .entry forward_kernel(
 // CHECK-NOT: gpu.binary
+
+// blas=0: no cuBLAS path for the products.
+// NOBLAS-NOT: modrwkv_gpu
 // SM80: chip = "sm_80"
 // SM80: .maxntid 64, 1, 1
 

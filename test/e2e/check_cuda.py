@@ -55,6 +55,17 @@ def main():
               f"{dtype}: kernel table = the {len(entries)} .entry kernels of "
               f"kernels.ptx ({kernels.get('launches_per_call')} launches per "
               f"call)")
+        # cuBLAS calls: every f32 or bf16 product (per layer r, k, v, o, the
+        # FFN's two, the LoRA pairs of w, a, g and, after layer 0, v; the
+        # head): 12 + 14 + 1 = 27, a bf16 one as two calls (hi and lo parts
+        # of x); f16 products stay kernels.
+        calls = {"f32": 27, "bf16": 54, "f16": None, "bf16-batch": 54}[dtype]
+        cublas = kernels.get("cublas", {})
+        check(cublas.get("calls_per_call") == calls
+              and cublas.get("batch_calls_per_call") == (
+                  calls if "--batch-decode" in options else None)
+              and (calls is None or cublas.get("min_tokens") == 16),
+              f"{dtype}: manifest cuBLAS entry {cublas or 'absent'}")
         # The WKV-7 kernel: one block of 64 threads per head.
         check(ptx.count(".maxntid 64, 1, 1") == wkv,
               f"{dtype}: one 64-thread WKV-7 kernel per layer and entry")

@@ -129,6 +129,52 @@ def main():
         compare(f"{name}, --step", logits(tokens, "--step"), ref)
         compare(f"{name}, prefill --last", logits(tokens, "--last"), ref[-1:])
 
+    # CUDA: products of f32 or bf16 weights over many tokens run through
+    # cuBLAS (on the emulator, its stand-in), others as generated kernels;
+    # MODRWKV_CUBLAS=0, a threshold above the sequence, or a library that
+    # cannot be loaded (with a notice) run every product as a kernel. The
+    # runtime's profile names the calls it made.
+    def logits_with(env, tokens, *extra):
+        out = os.path.join(args.workdir, "logits.npy")
+        cmd = [tool("modrwkv-run"), art, "--tokens",
+               ",".join(map(str, tokens)), "--logits-out", out] + list(extra)
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              env={**os.environ, **env})
+        if proc.returncode != 0:
+            sys.exit(f"FAILED: {' '.join(cmd)}\n{proc.stderr}")
+        return np.load(out), proc.stderr
+
+    if args.target == "cuda":
+        tokens = sequences[f"{args.long} tokens"]
+        ref, _ = model.run(tokens)
+        library = args.dtype in ("f32", "bf16")
+        for label, env, want in (
+                ("default", {}, library),
+                ("MODRWKV_CUBLAS=0", {"MODRWKV_CUBLAS": "0"}, False),
+                (f"MODRWKV_CUBLAS_MIN_TOKENS={len(tokens) + 1}",
+                 {"MODRWKV_CUBLAS_MIN_TOKENS": str(len(tokens) + 1)}, False),
+                ("no cuBLAS library",
+                 {"MODRWKV_LIBCUBLAS": "/nonexistent/libcublas.so"}, False)):
+            got, stderr = logits_with({"MODRWKV_CUDA_PROFILE": "1", **env},
+                                      tokens)
+            compare(f"{name}, prefill, {label}", got, ref)
+            used = "cublasGemmEx" in stderr
+            # A GPU machine without cuBLAS runs kernels (with a notice).
+            ok = used == want or (not args.cuda_emulator and not used)
+            if "MODRWKV_LIBCUBLAS" in env and library:
+                ok = ok and "cuBLAS is not used (cannot load it" in stderr
+            failures += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {label}: cuBLAS "
+                  f"{'ran' if used else 'did not run'} "
+                  f"(expected {'to run' if want else 'not to run'})")
+        # One-token calls on the library path: cuBLAS inside the captured
+        # decode graphs (the profile would turn graphs off).
+        tokens = sequences["short"]
+        got, _ = logits_with({"MODRWKV_CUBLAS_MIN_TOKENS": "1"}, tokens,
+                             "--step")
+        compare("short, --step, MODRWKV_CUBLAS_MIN_TOKENS=1 (cuBLAS in "
+                "the decode graph)", got, model.run(tokens)[0])
+
     # Threads take disjoint rows of each product, every sum is computed as
     # on one thread: 1 and 2 threads give identical logits.
     with open(os.path.join(art, "manifest.json")) as f:

@@ -16,6 +16,7 @@
 #include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
@@ -531,28 +532,49 @@ std::string deviceAssembly(ModuleOp module) {
 }
 
 /// The kernel table of a cuda artifact: every kernel model.so launches,
-/// in launch order, and the device code's file.
+/// in launch order, the device code's file, and the products that take
+/// cuBLAS (rwkv_gpu.gemm) from `min_tokens` tokens on (each one instead of
+/// its kernel; a bf16 product as two calls and a conversion kernel).
 nlohmann::json kernelTable(ModuleOp module, const CodegenOptions &options) {
   nlohmann::json names = nlohmann::json::array();
-  std::map<std::string, int64_t> launches; ///< per entry point
+  std::map<std::string, int64_t> launches, gemms; ///< per entry point
   std::set<std::string> seen;
+  auto entryOf = [](Operation *op) {
+    auto entry = op->getParentOfType<FunctionOpInterface>();
+    return entry ? entry.getName().str() : "";
+  };
   module.walk([&](gpu::LaunchFuncOp launch) {
-    auto entry = launch->getParentOfType<FunctionOpInterface>();
-    ++launches[entry ? entry.getName().str() : ""];
+    ++launches[entryOf(launch)];
     std::string name = launch.getKernelName().str();
     if (seen.insert(name).second)
       names.push_back(name);
   });
-  nlohmann::json table = {
-      {"format", options.hostKernels ? "host" : "ptx"},
-      {"chip", options.hostKernels ? "" : options.chip},
-      {"names", names},
-      {"launches_per_call", launches[checkpoint::kEntryName.str()]}};
+  std::optional<int64_t> minTokens;
+  module.walk([&](LLVM::CallOp call) {
+    std::optional<StringRef> callee = call.getCallee();
+    APInt value;
+    if (callee == "modrwkv_gpu_gemm")
+      ++gemms[entryOf(call)];
+    else if (callee == "modrwkv_gpu_blas_min_tokens" &&
+             matchPattern(call.getOperand(0), m_ConstantInt(&value)))
+      minTokens = value.getSExtValue();
+  });
+  std::string entry = checkpoint::kEntryName.str(),
+              batch = checkpoint::kBatchEntryName.str();
+  nlohmann::json table = {{"format", options.hostKernels ? "host" : "ptx"},
+                          {"chip", options.hostKernels ? "" : options.chip},
+                          {"names", names},
+                          {"launches_per_call", launches[entry]}};
   if (!options.hostKernels)
     table["file"] = "kernels.ptx";
-  if (launches.count(checkpoint::kBatchEntryName.str()))
-    table["batch_launches_per_call"] =
-        launches[checkpoint::kBatchEntryName.str()];
+  if (launches.count(batch))
+    table["batch_launches_per_call"] = launches[batch];
+  if (minTokens) {
+    table["cublas"] = {{"min_tokens", *minTokens},
+                       {"calls_per_call", gemms[entry]}};
+    if (gemms.count(batch))
+      table["cublas"]["batch_calls_per_call"] = gemms[batch];
+  }
   return table;
 }
 

@@ -139,6 +139,15 @@ struct CudaPipelineOptions : public CommonPipelineOptions<CudaPipelineOptions> {
   Option<int64_t> matmulTileTokens{
       *this, "matmul-tile-tokens",
       llvm::cl::desc("rwkv-gpu-matmul: tokens per warp"), llvm::cl::init(8)};
+  Option<bool> blas{*this, "blas",
+                    llvm::cl::desc("rwkv-gpu-matmul: products of many rows "
+                                   "may call cuBLAS (rwkv_gpu.gemm)"),
+                    llvm::cl::init(true)};
+  Option<int64_t> blasMinTokens{
+      *this, "blas-min-tokens",
+      llvm::cl::desc("rwkv-gpu-matmul: the fewest rows that call cuBLAS, "
+                     "unless the runtime is told otherwise"),
+      llvm::cl::init(16)};
   Option<int64_t> reductionWarps{
       *this, "reduction-warps",
       llvm::cl::desc("rwkv-gpu-reductions: warps (outputs) per block"),

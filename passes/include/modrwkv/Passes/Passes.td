@@ -137,6 +137,23 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
     just before (a linalg.fill, or a copy of a buffer filled with v, and no
     read of y in between), that initialization is dropped and lane 0 writes
     v + sum: one kernel launch fewer. Other generics are left alone.
+
+    With `blas`, a product with f32 or bf16 W whose y starts at 0 or holds
+    what it adds to also gets a library path, chosen at run time by its
+    token count T (the kernel above reads W once per tile of 8 tokens and
+    uses no tensor cores; cuBLAS does both):
+
+      use = T >= rwkv_gpu.blas_min_tokens (blas-min-tokens unless the
+            runtime overrides it; never when cuBLAS cannot be loaded)
+      m = use ? T : 0
+      bf16 W: xb[m, K] = bf16(x[0:m])          (a conversion kernel)
+      rwkv_gpu.gemm xb or x[0:m], W, y[0:m]    (accumulate unless y was 0)
+      the kernel above, with grid y = use ? 0 : ceil(T / tile)
+
+    A launch with an empty grid and an allocation of 0 bytes do nothing
+    in the runtime, so each call runs one of the two paths. f16 and int8
+    W keep the kernel (f16 activations could overflow; cuBLAS has no
+    int8-weight, f32-activation product).
   }];
   let options = [
     Option<"warpsPerBlock", "warps-per-block", "int64_t", "8",
@@ -144,12 +161,18 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
     Option<"tileTokens", "tile-tokens", "int64_t", "8",
            "Tokens per warp (W is read once per tile)">,
     Option<"unroll", "unroll", "int64_t", "4",
-           "Vector loads of W in flight per lane (when K allows)">
+           "Vector loads of W in flight per lane (when K allows)">,
+    Option<"blas", "blas", "bool", "false",
+           "Give products of many tokens a cuBLAS path (rwkv_gpu.gemm)">,
+    Option<"blasMinTokens", "blas-min-tokens", "int64_t", "16",
+           "The fewest tokens that take the cuBLAS path, unless the runtime "
+           "overrides it">
   ];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
                            "mlir::arith::ArithDialect",
                            "mlir::vector::VectorDialect",
-                           "mlir::memref::MemRefDialect"];
+                           "mlir::memref::MemRefDialect",
+                           "modrwkv::rwkv_gpu::RwkvGpuDialect"];
 }
 
 def RwkvGpuHostBuffers : Pass<"rwkv-gpu-host-buffers", "mlir::func::FuncOp"> {

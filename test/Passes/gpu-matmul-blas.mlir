@@ -1,0 +1,122 @@
+// RUN: modrwkv-opt %s --rwkv-gpu-matmul="blas=1 blas-min-tokens=32" | FileCheck %s
+// RUN: not modrwkv-opt %s --rwkv-gpu-matmul="blas=1 blas-min-tokens=0" 2>&1 | FileCheck %s --check-prefix=BAD
+
+#x = affine_map<(t, n, k) -> (t, k)>
+#w = affine_map<(t, n, k) -> (n, k)>
+#y = affine_map<(t, n, k) -> (t, n)>
+
+// f32 W, y holds what the product adds to: one cuBLAS call on the first
+// m rows (m = T when T >= the runtime's threshold, else 0) that
+// accumulates; the kernel's grid is empty when the library ran.
+// CHECK-LABEL: func @f32_accumulate
+// CHECK-SAME:    (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[Y:.*]]: memref<?x32xf32>)
+// CHECK:      %[[T:.*]] = memref.dim %[[X]], %c0
+// CHECK:      %[[MIN:.*]] = rwkv_gpu.blas_min_tokens 32
+// CHECK:      %[[USE:.*]] = arith.cmpi uge, %[[T]], %[[MIN]]
+// CHECK:      %[[M:.*]] = arith.select %[[USE]], %[[T]], %c0
+// CHECK:      %[[YS:.*]] = memref.subview %[[Y]][0, 0] [%[[M]], 32] [1, 1]
+// CHECK:      %[[XS:.*]] = memref.subview %[[X]][0, 0] [%[[M]], 64] [1, 1]
+// CHECK:      rwkv_gpu.gemm %[[XS]], %[[W]], %[[YS]] accumulate
+// CHECK:      %[[GY:.*]] = arith.maxui
+// CHECK:      %[[GRIDY:.*]] = arith.select %[[USE]], %c0{{.*}}, %[[GY]]
+// CHECK:      gpu.launch blocks({{.*}}) in ({{.*}}, {{.*}} = %[[GRIDY]], {{.*}})
+// CHECK:        gpu.shuffle
+// CHECK-NOT:  linalg.generic
+func.func @f32_accumulate(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x32xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<32x64xf32>)
+      outs(%y : memref<?x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// bf16 W, y filled with 0 just before (the fill goes): x is split into
+// bf16 hi + lo by a conversion kernel over m x K elements, then
+// y = hi W^T and y += lo W^T; the kernel writes 0 + sum when it runs.
+// CHECK-LABEL: func @bf16_filled
+// CHECK-NOT:  linalg.fill
+// CHECK:      %[[USE:.*]] = arith.cmpi uge
+// CHECK:      %[[M:.*]] = arith.select %[[USE]]
+// CHECK:      %[[YS:.*]] = memref.subview
+// CHECK:      %[[HI:.*]] = memref.alloc(%[[M]]) : memref<?x64xbf16>
+// CHECK:      %[[LO:.*]] = memref.alloc(%[[M]]) : memref<?x64xbf16>
+// CHECK:      %[[N:.*]] = arith.muli %[[M]], %c64
+// CHECK:      %[[GRID:.*]] = arith.ceildivui %[[N]], %c256
+// CHECK:      gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]],
+// CHECK:        %[[V:.*]] = memref.load
+// CHECK:        %[[H:.*]] = arith.truncf %[[V]] : f32 to bf16
+// CHECK:        %[[HF:.*]] = arith.extf %[[H]]
+// CHECK:        %[[R:.*]] = arith.subf %[[V]], %[[HF]]
+// CHECK:        memref.store %[[H]], %[[HI]]
+// CHECK:        %[[L:.*]] = arith.truncf %[[R]]
+// CHECK:        memref.store %[[L]], %[[LO]]
+// CHECK:      rwkv_gpu.gemm %[[HI]], %{{.*}}, %[[YS]] :
+// CHECK:      rwkv_gpu.gemm %[[LO]], %{{.*}}, %[[YS]] accumulate :
+// CHECK:      memref.dealloc %[[HI]]
+// CHECK:      memref.dealloc %[[LO]]
+// CHECK:      arith.select %[[USE]]
+// CHECK:      gpu.launch
+// CHECK-NOT:  memref.load %{{.*}} : memref<?x32xf32>
+// CHECK:      return
+func.func @bf16_filled(%x: memref<?x64xf32>, %w: memref<32x64xbf16>) -> memref<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x64xf32>
+  %y = memref.alloc(%t) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x32xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<32x64xbf16>)
+      outs(%y : memref<?x32xf32>) {
+  ^bb0(%a: f32, %b: bf16, %acc: f32):
+    %e = arith.extf %b : bf16 to f32
+    %m = arith.mulf %a, %e : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return %y : memref<?x32xf32>
+}
+
+// Left to the kernel alone: f16 W (f16 activations could overflow), and
+// y starting at a value cuBLAS cannot add (1.0, folded into the kernel).
+// CHECK-LABEL: func @f16
+// CHECK-NOT:  rwkv_gpu
+// CHECK:      gpu.launch
+// CHECK-LABEL: func @filled_one
+// CHECK-NOT:  rwkv_gpu
+// CHECK:      gpu.launch
+func.func @f16(%x: memref<?x64xf32>, %w: memref<32x64xf16>, %y: memref<?x32xf32>) {
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<32x64xf16>)
+      outs(%y : memref<?x32xf32>) {
+  ^bb0(%a: f32, %b: f16, %acc: f32):
+    %e = arith.extf %b : f16 to f32
+    %m = arith.mulf %a, %e : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+func.func @filled_one(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x32xf32>) {
+  %one = arith.constant 1.0 : f32
+  linalg.fill ins(%one : f32) outs(%y : memref<?x32xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<32x64xf32>)
+      outs(%y : memref<?x32xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %m = arith.mulf %a, %b : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// BAD: blas-min-tokens >= 1
