@@ -9,8 +9,9 @@
 # 3. per benchmark shape: regenerate the checkpoint (same arguments as the
 #    bundle's), write each artifact's weights.bin (fill_weights.py), then
 #    modrwkv-bench (decode batch 1 and 64, prefill 512 tokens; medians of
-#    RUNS) and
-#    the PyTorch eager baseline on the same GPU;
+#    RUNS), again with MODRWKV_CUBLAS=0 (every product a generated kernel:
+#    the baseline of the cuBLAS path), and the PyTorch eager baseline on
+#    the same GPU;
 # 4. bench/gpu/report.py: results.md / results.json in $RESULTS (default
 #    BUNDLE/out).
 # usage: bench/gpu/run.sh [BUNDLE_DIR]; env RUNS (5), SKIP_CHECK=1
@@ -21,6 +22,16 @@ out=${RESULTS:-$bundle/out}
 runs=${RUNS:-5}
 mkdir -p "$out"
 export LD_LIBRARY_PATH=$PWD/$bundle/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# cuBLAS: the system's, else the copy PyTorch's CUDA wheels bring.
+if ! ldconfig -p | grep -q 'libcublas\.so\.1[23]'; then
+  cublas=$(python3 -c 'import glob, os, nvidia.cublas as c
+print(sorted(glob.glob(os.path.join(list(c.__path__)[0], "lib", "libcublas.so.1*")))[-1])' 2>/dev/null)
+  if [ -n "$cublas" ]; then
+    export MODRWKV_LIBCUBLAS=$cublas
+    export LD_LIBRARY_PATH=$(dirname "$cublas"):$LD_LIBRARY_PATH
+  fi
+fi
+echo "cuBLAS: ${MODRWKV_LIBCUBLAS:-$(ldconfig -p | grep -o 'libcublas\.so\.1[23]' | head -1)}"
 # model.so travels gzipped (bundle.sh).
 find "$bundle" -name model.so.gz -exec gunzip -f {} +
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem \
@@ -49,8 +60,10 @@ for dir in "$bundle"/bench/*-f32; do
     echo "== $shape $dtype"
     python3 bench/gpu/fill_weights.py "$ckpt" "$art" &&
       "$bundle/bin/modrwkv-bench" "$art" --decode 32 --prefill 512 \
-        --runs "$runs" --batch 64 | tee "$out/$shape-$dtype.bench.json" ||
-      status=1
+        --runs "$runs" --batch 64 | tee "$out/$shape-$dtype.bench.json" &&
+      MODRWKV_CUBLAS=0 "$bundle/bin/modrwkv-bench" "$art" --decode 8 \
+        --prefill 512 --runs "$runs" --batch 64 |
+      tee "$out/$shape-$dtype.kernels.bench.json" || status=1
     cp "$art/manifest.json" "$out/$shape-$dtype.manifest.json"
   done
   echo "== $shape: PyTorch eager on the GPU"
