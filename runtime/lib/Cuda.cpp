@@ -239,8 +239,8 @@ void profileCall(const std::string &name,
 void current() { driver.cuCtxSetCurrent(driver.context); }
 
 //===----------------------------------------------------------------------===//
-// cuBLAS, opened when model.so first asks for it (an artifact compiled with
-// products on the library path; modrwkv_gpu_blas_min_tokens).
+// cuBLAS, opened when an artifact whose products may call it is loaded
+// (prepareBlas), for model.so's modrwkv_gpu_* calls.
 //===----------------------------------------------------------------------===//
 
 using CublasStatus = int;
@@ -357,6 +357,8 @@ void initialize(bool hostKernels) {
                   "PTX for a GPU)");
   current();
 }
+
+void prepareBlas() { std::call_once(blasOnce, loadBlas); }
 
 void *allocate(size_t bytes) {
   current();
@@ -550,10 +552,10 @@ MODRWKV_API void mgpuMemFree(void *ptr, void *stream) {
        "cuMemFreeAsync");
 }
 
-/// The fewest rows for which rwkv_gpu.gemm runs (RwkvGpuOps.td): cuBLAS
-/// loads on the first call.
+/// The fewest rows for which rwkv_gpu.gemm runs (RwkvGpuOps.td). cuBLAS was
+/// opened when the artifact was loaded (prepareBlas); else now.
 MODRWKV_API int64_t modrwkv_gpu_blas_min_tokens(int64_t compiled) {
-  std::call_once(blasOnce, loadBlas);
+  modrwkv::runtime::cuda::prepareBlas();
   if (!blas.handle)
     return INT64_MAX;
   return blas.minTokens ? blas.minTokens : compiled;

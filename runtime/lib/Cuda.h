@@ -22,6 +22,11 @@ namespace modrwkv::runtime::cuda {
 /// compiled for the CUDA emulator (`hostKernels`) meet a real driver or
 /// PTX meets the emulator.
 void initialize(bool hostKernels);
+/// Opens cuBLAS for an artifact whose products may call it (its manifest's
+/// kernels.cublas), before any call can be captured into a graph (cuBLAS
+/// allocates and synchronizes when it starts). Where it cannot be used,
+/// every product runs as a kernel, with a line on stderr saying why.
+void prepareBlas();
 void *allocate(size_t bytes);
 void release(void *device);
 void upload(void *device, const void *host, size_t bytes);

@@ -41,7 +41,8 @@ namespace {
 using CUresult = int;
 constexpr CUresult kSuccess = 0, kInvalidValue = 1, kOutOfMemory = 2,
                    kInvalidImage = 200, kInvalidHandle = 400, kNotFound = 500,
-                   kLaunchFailed = 719, kNotSupported = 801;
+                   kLaunchFailed = 719, kNotSupported = 801,
+                   kCaptureUnsupported = 900, kCaptureInvalidated = 901;
 
 std::mutex mutex;    ///< one call at a time: launches share the fiber stacks
 std::string failure; ///< what the last failed launch or load said
@@ -306,7 +307,23 @@ struct Graph {
 
 struct Stream {
   std::unique_ptr<Graph> capture; ///< while capturing
+  bool invalidated = false;       ///< by a call the capture forbids
 };
+
+/// The streams this thread captures. In the thread-local capture mode (the
+/// runtime's) the driver refuses synchronous allocations, frees, copies and
+/// synchronizations made by the capturing thread, and the capture is lost.
+thread_local std::set<Stream *> capturing;
+
+CUresult outsideCapture(const char *call) {
+  if (capturing.empty())
+    return kSuccess;
+  for (Stream *s : capturing)
+    s->invalidated = true;
+  return fail(kCaptureUnsupported, std::string(call) +
+                                       " while this thread captures a stream "
+                                       "(the driver refuses it)");
+}
 
 /// Device memory: host memory aligned as cuMemAlloc's (256 bytes).
 void *deviceMemory(size_t bytes) {
@@ -428,7 +445,9 @@ EXPORT CUresult cuDevicePrimaryCtxRetain(void **context, int) {
   return kSuccess;
 }
 EXPORT CUresult cuCtxSetCurrent(void *) { return kSuccess; }
-EXPORT CUresult cuCtxSynchronize() { return kSuccess; }
+EXPORT CUresult cuCtxSynchronize() {
+  return outsideCapture("cuCtxSynchronize");
+}
 EXPORT CUresult cuStreamSynchronize(void *) { return kSuccess; }
 
 EXPORT CUresult cuGetErrorString(CUresult rc, const char **text) {
@@ -448,7 +467,11 @@ EXPORT CUresult cuGetErrorString(CUresult rc, const char **text) {
   case kInvalidImage:
   case kLaunchFailed:
   case kNotSupported:
+  case kCaptureUnsupported:
     *text = failure.c_str();
+    break;
+  case kCaptureInvalidated:
+    *text = "operation failed due to a previous error during capture";
     break;
   default:
     *text = "invalid value";
@@ -461,6 +484,8 @@ std::set<void *> allocations; ///< made by cuMemAlloc / cuMemAllocAsync
 } // namespace
 
 EXPORT CUresult cuMemAlloc_v2(unsigned long long *p, size_t bytes) {
+  if (CUresult rc = outsideCapture("cuMemAlloc"))
+    return rc;
   std::lock_guard<std::mutex> lock(mutex);
   void *m = deviceMemory(bytes);
   if (!m)
@@ -471,6 +496,8 @@ EXPORT CUresult cuMemAlloc_v2(unsigned long long *p, size_t bytes) {
 }
 
 EXPORT CUresult cuMemFree_v2(unsigned long long p) {
+  if (CUresult rc = outsideCapture("cuMemFree"))
+    return rc;
   std::lock_guard<std::mutex> lock(mutex);
   void *m = reinterpret_cast<void *>(p);
   if (!allocations.erase(m))
@@ -481,12 +508,16 @@ EXPORT CUresult cuMemFree_v2(unsigned long long p) {
 
 EXPORT CUresult cuMemcpyHtoD_v2(unsigned long long dst, const void *src,
                                 size_t bytes) {
+  if (CUresult rc = outsideCapture("cuMemcpyHtoD"))
+    return rc;
   std::memcpy(reinterpret_cast<void *>(dst), src, bytes);
   return kSuccess;
 }
 
 EXPORT CUresult cuMemcpyDtoH_v2(void *dst, unsigned long long src,
                                 size_t bytes) {
+  if (CUresult rc = outsideCapture("cuMemcpyDtoH"))
+    return rc;
   std::memcpy(dst, reinterpret_cast<const void *>(src), bytes);
   return kSuccess;
 }
@@ -616,6 +647,7 @@ EXPORT CUresult cuStreamCreate(void **stream, unsigned) {
 }
 
 EXPORT CUresult cuStreamDestroy_v2(void *stream) {
+  capturing.erase(static_cast<Stream *>(stream));
   delete static_cast<Stream *>(stream);
   return kSuccess;
 }
@@ -625,6 +657,8 @@ EXPORT CUresult cuStreamBeginCapture_v2(void *stream, int) {
   if (!s || s->capture)
     return kInvalidValue;
   s->capture = std::make_unique<Graph>();
+  s->invalidated = false;
+  capturing.insert(s);
   return kSuccess;
 }
 
@@ -632,6 +666,11 @@ EXPORT CUresult cuStreamEndCapture(void *stream, void **graph) {
   auto *s = static_cast<Stream *>(stream);
   if (!s || !s->capture)
     return kInvalidValue;
+  capturing.erase(s);
+  if (s->invalidated) {
+    s->capture.reset();
+    return kCaptureInvalidated;
+  }
   *graph = s->capture.release();
   return kSuccess;
 }
@@ -666,7 +705,8 @@ EXPORT CUresult cuGraphDestroy(void *graph) {
 
 namespace {
 
-constexpr int kBlasSuccess = 0, kBlasInvalidValue = 7, kBlasNotSupported = 15;
+constexpr int kBlasSuccess = 0, kBlasInvalidValue = 7, kBlasInternalError = 14,
+              kBlasNotSupported = 15;
 constexpr int kCudaR32F = 0, kCudaR16BF = 14, kCompute32F = 68;
 
 struct BlasHandle {
@@ -685,6 +725,9 @@ float element(const void *data, int type, int64_t at) {
 } // namespace
 
 EXPORT int cublasCreate_v2(void **handle) {
+  // cuBLAS allocates device memory and synchronizes when it starts.
+  if (outsideCapture("cublasCreate"))
+    return kBlasInternalError;
   *handle = new BlasHandle;
   return kBlasSuccess;
 }

@@ -168,12 +168,19 @@ def main():
                   f"{'ran' if used else 'did not run'} "
                   f"(expected {'to run' if want else 'not to run'})")
         # One-token calls on the library path: cuBLAS inside the captured
-        # decode graphs (the profile would turn graphs off).
+        # decode graphs (the profile would turn graphs off). The first call
+        # is captured: cuBLAS must have started before it, when the
+        # artifact was loaded (the emulator, like the driver, refuses
+        # cuBLAS' start-up inside a capture).
         tokens = sequences["short"]
-        got, _ = logits_with({"MODRWKV_CUBLAS_MIN_TOKENS": "1"}, tokens,
-                             "--step")
+        got, stderr = logits_with({"MODRWKV_CUBLAS_MIN_TOKENS": "1"}, tokens,
+                                  "--step")
         compare("short, --step, MODRWKV_CUBLAS_MIN_TOKENS=1 (cuBLAS in "
                 "the decode graph)", got, model.run(tokens)[0])
+        ok = not library or "cuBLAS is not used" not in stderr
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} cuBLAS started outside the "
+              f"decode graph's capture {stderr.strip()[:200]}")
 
     # Threads take disjoint rows of each product, every sum is computed as
     # on one thread: 1 and 2 threads give identical logits.

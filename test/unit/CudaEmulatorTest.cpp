@@ -51,6 +51,8 @@ struct Emulator {
           "cuGraphInstantiateWithFlags");
   CUresult (*graphLaunch)(void *, void *) =
       bind<CUresult(void *, void *)>("cuGraphLaunch");
+  CUresult (*memAlloc)(unsigned long long *, size_t) =
+      bind<CUresult(unsigned long long *, size_t)>("cuMemAlloc_v2");
   int (*blasCreate)(void **) = bind<int(void **)>("cublasCreate_v2");
   int (*blasSetStream)(void *, void *) =
       bind<int(void *, void *)>("cublasSetStream_v2");
@@ -178,6 +180,25 @@ TEST(CudaEmulator, GraphsReplayCapturedLaunches) {
   ASSERT_EQ(e.graphLaunch(exec, nullptr), 0);
   for (float x : out)
     EXPECT_EQ(x, 3.f);
+}
+
+/// As the driver in the runtime's (thread-local) capture mode: a synchronous
+/// allocation, or cuBLAS starting, while the thread captures fails and the
+/// capture is lost.
+TEST(CudaEmulator, CaptureRefusesSynchronousCalls) {
+  Emulator e;
+  void *stream = nullptr, *graph = nullptr, *handle = nullptr;
+  unsigned long long p = 0;
+  ASSERT_EQ(e.streamCreate(&stream, 1), 0);
+  ASSERT_EQ(e.beginCapture(stream, 1), 0);
+  CUresult rc = e.memAlloc(&p, 64);
+  EXPECT_EQ(rc, 900);
+  EXPECT_NE(e.error(rc).find("cuMemAlloc while this thread captures"),
+            std::string::npos)
+      << e.error(rc);
+  EXPECT_NE(e.blasCreate(&handle), 0);
+  EXPECT_EQ(e.endCapture(stream, &graph), 901);
+  EXPECT_EQ(e.memAlloc(&p, 64), 0) << "allowed again after the capture";
 }
 
 TEST(CudaEmulator, RefusesPtx) {
