@@ -5,6 +5,7 @@
 #include "Buffers.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -51,6 +52,18 @@ WarpLaunch createWarpLaunch(OpBuilder &b, Location loc, Value items,
   auto guard = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
   gpu::TerminatorOp::create(kb, loc);
   return {launch, item, lane, OpBuilder::atBlockBegin(guard.thenBlock())};
+}
+
+Value toBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
+  strides.back() = 1;
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
+  auto memrefType =
+      MemRefType::get(type.getShape(), type.getElementType(), layout);
+  return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
+                                           /*read_only=*/true);
 }
 
 Value warpSum(OpBuilder &b, Location loc, Value value) {

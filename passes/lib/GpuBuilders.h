@@ -1,9 +1,9 @@
 //===- GpuBuilders.h - pieces shared by the warp kernels ---------*- C++
 //-*-===//
 //
-// rwkv-gpu-matmul and rwkv-gpu-reductions give a warp one output (a W row,
-// a reduced row): its lanes stride the reduced axis, then sum their partial
-// results with shuffles.
+// rwkv-gpu-matmul, rwkv-gpu-reductions and rwkv-lower-norms-gpu give a warp
+// one output (a W row, a reduced row, a normalized row): its lanes stride
+// the reduced axis, then sum their partial results with shuffles.
 //
 //===----------------------------------------------------------------------===//
 
@@ -36,6 +36,12 @@ struct WarpLaunch {
 WarpLaunch createWarpLaunch(mlir::OpBuilder &b, mlir::Location loc,
                             mlir::Value items, mlir::Value gridY,
                             int64_t warps);
+
+/// A read-only buffer view of `tensor` with any offset and row strides
+/// (slices of larger activations stay views), for a kernel built on
+/// tensors (its outputs: new buffers, back as bufferization.to_tensor).
+mlir::Value toBuffer(mlir::OpBuilder &b, mlir::Location loc,
+                     mlir::Value tensor);
 
 /// The sum of the f32 `value` over the 32 lanes of the warp, in every lane
 /// (a shuffle-xor tree; every lane of the warp must reach it).

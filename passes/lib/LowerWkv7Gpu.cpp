@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GpuBuilders.h"
 #include "LinalgBuilders.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 #include "modrwkv/Passes/Passes.h"
@@ -35,20 +36,6 @@ using namespace modrwkv;
 using namespace modrwkv::rwkv;
 
 namespace {
-
-/// A buffer view of `tensor` with any offset and row stride (slices of
-/// larger activations stay views).
-Value toBuffer(OpBuilder &b, Location loc, Value tensor) {
-  auto type = cast<RankedTensorType>(tensor.getType());
-  SmallVector<int64_t> strides(type.getRank(), ShapedType::kDynamic);
-  strides.back() = 1;
-  auto layout =
-      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
-  auto memrefType =
-      MemRefType::get(type.getShape(), type.getElementType(), layout);
-  return bufferization::ToBufferOp::create(b, loc, memrefType, tensor,
-                                           /*read_only=*/true);
-}
 
 LogicalResult lowerWkv7(OpBuilder &b, Wkv7Op op, int64_t headsPerBlock,
                         int64_t unroll) {

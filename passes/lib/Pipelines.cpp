@@ -35,12 +35,13 @@ std::unique_ptr<Pass> createExpandArithWithBf16() {
 }
 
 /// The target-independent half: multimodal fusion, the rwkv ops to linalg
-/// (the WKV-7 through `lowerWkv7`, the target's own lowering), weights out
-/// of the IR, and bufferization. With `shareLayers`, the layers call one
-/// function per block shape.
+/// (the WKV-7 and, on GPUs, the norms through `lowerTargetOps`, the
+/// target's own lowering), weights out of the IR, and bufferization. With
+/// `shareLayers`, the layers call one function per block shape.
 template <typename Options>
 void buildModelToBuffers(OpPassManager &pm, const Options &options,
-                         std::unique_ptr<Pass> lowerWkv7, bool shareLayers) {
+                         function_ref<void(OpPassManager &)> lowerTargetOps,
+                         bool shareLayers) {
   // Multimodal side: fuse, lower, and inline the encoder towers into their
   // entry points.
   MmFuseAdapterCompressionOptions fusionOptions;
@@ -62,7 +63,7 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
     dtypeOptions.i8MinSize = options.i8MinSize;
     pm.addPass(createRwkvWeightDtype(dtypeOptions));
   }
-  pm.addNestedPass<func::FuncOp>(std::move(lowerWkv7));
+  lowerTargetOps(pm.nest<func::FuncOp>());
   pm.addNestedPass<func::FuncOp>(createRwkvToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createLinalgElementwiseOpFusionPass());
@@ -122,7 +123,10 @@ void buildHostKernelsPipeline(OpPassManager &pm) {
 } // namespace
 
 void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
-  buildModelToBuffers(pm, options, createRwkvLowerWkv7(), options.shareLayers);
+  buildModelToBuffers(
+      pm, options,
+      [](OpPassManager &fpm) { fpm.addPass(createRwkvLowerWkv7()); },
+      options.shareLayers);
   // The recurrence's loop over heads: threads take heads, or one runs all.
   if (options.parallel)
     pm.addPass(createForallToParallelLoopPass());
@@ -174,8 +178,13 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   wkvOptions.unroll = options.wkvUnroll;
   // One host function: the layers' kernels are launched from `forward`
   // (sharing layer bodies has not been run on a GPU).
-  buildModelToBuffers(pm, options, createRwkvLowerWkv7Gpu(wkvOptions),
-                      /*shareLayers=*/false);
+  buildModelToBuffers(
+      pm, options,
+      [&](OpPassManager &fpm) {
+        fpm.addPass(createRwkvLowerWkv7Gpu(wkvOptions));
+        fpm.addPass(createRwkvLowerNormsGpu());
+      },
+      /*shareLayers=*/false);
 
   // Products and sums over the innermost axis get warp-per-output kernels
   // (shuffle reductions); every remaining loop nest becomes a

@@ -96,6 +96,34 @@ def RwkvLowerWkv7Gpu : Pass<"rwkv-lower-wkv7-gpu", "mlir::func::FuncOp"> {
                            "mlir::arith::ArithDialect"];
 }
 
+def RwkvLowerNormsGpu : Pass<"rwkv-lower-norms-gpu", "mlir::func::FuncOp"> {
+  let summary = "Lower each layer or group norm to one gpu.launch";
+  let description = [{
+    Replaces `rwkv.layer_norm` and `rwkv.group_norm` (on tensors) by one
+    kernel each, instead of rwkv-to-linalg's mean, variance and
+    normalization (three kernels on the GPU). A warp owns one row of a
+    layer norm, or one (row, group) of a group norm (W = C / groups
+    channels), and makes three passes over it:
+
+      mean = warp_sum(x) / W; var = warp_sum((x - mean)^2) / W
+      y = (x - mean) * rsqrt(var + eps) * gamma + beta
+
+    x, gamma and beta become read-only buffer views, y a new buffer
+    (`bufferization.to_tensor`), so the result bufferizes with the rest of
+    the function. Other ops are left alone.
+  }];
+  let options = [
+    Option<"warpsPerBlock", "warps-per-block", "int64_t", "4",
+           "Warps (rows or groups) per block">
+  ];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::math::MathDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::bufferization::BufferizationDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
 def RwkvParallelLoopsToGpu
     : Pass<"rwkv-parallel-loops-to-gpu", "mlir::func::FuncOp"> {
   let summary = "Run each outermost host scf.parallel as one gpu.launch";
