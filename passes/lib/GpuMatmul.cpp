@@ -226,12 +226,15 @@ Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
   return use;
 }
 
-/// Whether cuBLAS can compute `p`: W f32 or bf16, y row-major, and y set to
-/// 0 before (`init`) or holding what the product adds to (no `init`).
+/// Whether cuBLAS can compute `p`: W f32 or bf16, rows of x and y of static
+/// length (for their first-rows views), y row-major, and y set to 0 before
+/// (`init`) or holding what the product adds to (no `init`).
 bool libraryCan(const Product &p, std::optional<Value> init) {
   Type w = cast<MemRefType>(p.w.getType()).getElementType();
-  return (w.isF32() || w.isBF16()) &&
-         cast<MemRefType>(p.y.getType()).isLastDimUnitStride() &&
+  auto x = cast<MemRefType>(p.x.getType());
+  auto y = cast<MemRefType>(p.y.getType());
+  return (w.isF32() || w.isBF16()) && !x.isDynamicDim(1) &&
+         !y.isDynamicDim(1) && y.isLastDimUnitStride() &&
          (!init || matchPattern(*init, m_AnyZeroFloat()));
 }
 

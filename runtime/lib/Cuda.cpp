@@ -316,8 +316,10 @@ std::string openBlas() {
   if (CUresult rc = driver.cuMemAlloc_v2(&workspace, kBlasWorkspace))
     return "no device memory for its workspace: " + describe(rc);
   if (CublasStatus rc = blas.cublasSetWorkspace_v2(
-          handle, reinterpret_cast<void *>(workspace), kBlasWorkspace))
+          handle, reinterpret_cast<void *>(workspace), kBlasWorkspace)) {
+    driver.cuMemFree_v2(workspace);
     return "cublasSetWorkspace failed with status " + std::to_string(rc);
+  }
   blas.handle = handle;
   return "";
 }
