@@ -29,4 +29,11 @@ llvm::SmallPtrSet<Value, 8> aliases(Value buffer) {
   return set;
 }
 
+bool touches(Operation *op, const llvm::SmallPtrSet<Value, 8> &set) {
+  return llvm::any_of(set, [&](Value v) {
+    return llvm::any_of(v.getUsers(),
+                        [&](Operation *user) { return op->isAncestor(user); });
+  });
+}
+
 } // namespace modrwkv

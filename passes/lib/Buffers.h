@@ -21,6 +21,9 @@ mlir::Value rootBuffer(mlir::Value memref);
 /// `buffer` and every view of it, transitively.
 llvm::SmallPtrSet<mlir::Value, 8> aliases(mlir::Value buffer);
 
+/// Whether `op` or an op inside it (a kernel's body) uses a value of `set`.
+bool touches(mlir::Operation *op, const llvm::SmallPtrSet<mlir::Value, 8> &set);
+
 } // namespace modrwkv
 
 #endif // MODRWKV_PASSES_LIB_BUFFERS_H

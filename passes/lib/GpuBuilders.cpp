@@ -77,14 +77,6 @@ Value warpSum(OpBuilder &b, Location loc, Value value) {
 
 namespace {
 
-/// Whether `op` or an op inside it (a kernel's body) uses a buffer of `set`.
-bool touches(Operation *op, const llvm::SmallPtrSet<Value, 8> &set) {
-  return llvm::any_of(set, [&](Value v) {
-    return llvm::any_of(v.getUsers(),
-                        [&](Operation *user) { return op->isAncestor(user); });
-  });
-}
-
 /// Whether `op` only reads the buffers of `set` (a copy from them, or a
 /// linalg op with them among its inputs only).
 bool onlyReads(Operation *op, const llvm::SmallPtrSet<Value, 8> &set) {

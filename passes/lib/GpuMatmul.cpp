@@ -14,11 +14,13 @@
 
 #include "modrwkv/Dialect/RwkvGpu/RwkvGpuDialect.h"
 
+#include "Buffers.h"
 #include "GpuBuilders.h"
 #include "LinalgBuilders.h"
 #include "Products.h"
 
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 
 namespace modrwkv {
 #define GEN_PASS_DEF_RWKVGPUMATMUL
@@ -49,9 +51,12 @@ bool aligned16(Value buffer) {
 
 class Emitter {
 public:
+  /// Lane 0 stores init + sum into y, init being `scalar` when given, else
+  /// the element of `base` when given, else y's own.
   Emitter(const Product &p, Location loc, int64_t vector, int64_t unroll,
-          std::optional<Value> init)
-      : p(p), loc(loc), vector(vector), unroll(unroll), yInit(init) {}
+          std::optional<Value> scalar, Value base)
+      : p(p), loc(loc), vector(vector), unroll(unroll), yInit(scalar),
+        base(base ? base : p.y) {}
 
   /// The launch, in place of the product; with `skip` (i1) set, an empty
   /// grid.
@@ -136,7 +141,7 @@ private:
       auto write = scf::IfOp::create(b, loc, first, /*withElse=*/false);
       OpBuilder wb = OpBuilder::atBlockBegin(write.thenBlock());
       SmallVector<Value, 2> at{tokens[j], n};
-      Value old = yInit ? *yInit : memref::LoadOp::create(wb, loc, p.y, at);
+      Value old = yInit ? *yInit : memref::LoadOp::create(wb, loc, base, at);
       memref::StoreOp::create(wb, loc, arith::AddFOp::create(wb, loc, old, sum),
                               p.y, at);
     }
@@ -146,20 +151,17 @@ private:
   Location loc;
   int64_t vector, unroll;
   std::optional<Value> yInit; ///< y's scalar initial value, when known
+  Value base;                 ///< else where the initial values are
 };
 
-/// x[0:rows] as hi + lo, both bf16: hi = bf16(x), lo = bf16(x - hi), by one
-/// thread per element. hi W^T + lo W^T keeps about 16 bits of x (bf16(x)
-/// alone, 8, moves a small model's logits by 2% of their spread).
-std::pair<Value, Value> splitToBf16(OpBuilder &b, Location loc, Value x,
-                                    Value rows, int64_t depth) {
+/// One thread per element of the first `rows` rows of a [?, cols] buffer:
+/// body(r, c) in a launch of ceil(rows * cols / 256) blocks (none for 0
+/// rows).
+void forEachElement(OpBuilder &b, Location loc, Value rows, int64_t cols,
+                    function_ref<void(OpBuilder &, Value, Value)> body) {
   constexpr int64_t kBlock = 256;
-  Type bf16 = b.getBF16Type();
-  auto type = MemRefType::get({ShapedType::kDynamic, depth}, bf16);
-  Value hi = memref::AllocOp::create(b, loc, type, ValueRange{rows});
-  Value lo = memref::AllocOp::create(b, loc, type, ValueRange{rows});
   Value total =
-      arith::MulIOp::create(b, loc, rows, indexConstant(b, loc, depth));
+      arith::MulIOp::create(b, loc, rows, indexConstant(b, loc, cols));
   Value grid =
       arith::CeilDivUIOp::create(b, loc, total, indexConstant(b, loc, kBlock));
   Value c1 = indexConstant(b, loc, 1);
@@ -177,23 +179,38 @@ std::pair<Value, Value> splitToBf16(OpBuilder &b, Location loc, Value x,
       /*withElse=*/false);
   gpu::TerminatorOp::create(kb, loc);
   OpBuilder gb = OpBuilder::atBlockBegin(guard.thenBlock());
-  Value k = indexConstant(gb, loc, depth);
-  SmallVector<Value, 2> at{arith::DivUIOp::create(gb, loc, g, k),
-                           arith::RemUIOp::create(gb, loc, g, k)};
-  Value v = memref::LoadOp::create(gb, loc, x, at);
-  Value high = arith::TruncFOp::create(gb, loc, bf16, v);
-  Value rest = arith::SubFOp::create(
-      gb, loc, v, arith::ExtFOp::create(gb, loc, b.getF32Type(), high));
-  memref::StoreOp::create(gb, loc, high, hi, at);
-  memref::StoreOp::create(gb, loc, arith::TruncFOp::create(gb, loc, bf16, rest),
-                          lo, at);
+  Value k = indexConstant(gb, loc, cols);
+  body(gb, arith::DivUIOp::create(gb, loc, g, k),
+       arith::RemUIOp::create(gb, loc, g, k));
+}
+
+/// x[0:rows] as hi + lo, both bf16: hi = bf16(x), lo = bf16(x - hi), by one
+/// thread per element. hi W^T + lo W^T keeps about 16 bits of x (bf16(x)
+/// alone, 8, moves a small model's logits by 2% of their spread).
+std::pair<Value, Value> splitToBf16(OpBuilder &b, Location loc, Value x,
+                                    Value rows, int64_t depth) {
+  Type bf16 = b.getBF16Type();
+  auto type = MemRefType::get({ShapedType::kDynamic, depth}, bf16);
+  Value hi = memref::AllocOp::create(b, loc, type, ValueRange{rows});
+  Value lo = memref::AllocOp::create(b, loc, type, ValueRange{rows});
+  forEachElement(b, loc, rows, depth, [&](OpBuilder &gb, Value r, Value c) {
+    Value v = memref::LoadOp::create(gb, loc, x, ValueRange{r, c});
+    Value high = arith::TruncFOp::create(gb, loc, bf16, v);
+    Value rest = arith::SubFOp::create(
+        gb, loc, v, arith::ExtFOp::create(gb, loc, gb.getF32Type(), high));
+    memref::StoreOp::create(gb, loc, high, hi, ValueRange{r, c});
+    memref::StoreOp::create(gb, loc,
+                            arith::TruncFOp::create(gb, loc, bf16, rest), lo,
+                            ValueRange{r, c});
+  });
   return {hi, lo};
 }
 
 /// The cuBLAS path of `p` (see the pass description); returns whether it
-/// runs (i1), for the kernel to skip.
+/// runs (i1), for the kernel to skip. With `base`, y = base + x W^T (base
+/// copied into y first).
 Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
-                      bool accumulate, int64_t minTokens) {
+                      bool accumulate, Value base, int64_t minTokens) {
   Value tokens = memref::DimOp::create(b, loc, p.x, 0);
   Value least = modrwkv::rwkv_gpu::BlasMinTokensOp::create(
       b, loc, b.getIndexType(), minTokens);
@@ -210,6 +227,14 @@ Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
   };
   Value y = firstRows(p.y);
+  if (base) {
+    forEachElement(b, loc, rows, p.rows, [&](OpBuilder &gb, Value r, Value c) {
+      memref::StoreOp::create(
+          gb, loc, memref::LoadOp::create(gb, loc, base, ValueRange{r, c}), p.y,
+          ValueRange{r, c});
+    });
+    accumulate = true;
+  }
   auto gemm = [&](Value x, bool accumulate) {
     modrwkv::rwkv_gpu::GemmOp::create(b, loc, /*asyncToken=*/Type(),
                                       ValueRange{}, x, p.w, y, accumulate);
@@ -236,6 +261,63 @@ bool libraryCan(const Product &p, std::optional<Value> init) {
   return (w.isF32() || w.isBF16()) && !x.isDynamicDim(1) &&
          !y.isDynamicDim(1) && y.isLastDimUnitStride() &&
          (!init || matchPattern(*init, m_AnyZeroFloat()));
+}
+
+/// out = a + y, by an element-wise generic after the product that is the
+/// only reader of y, a fresh buffer.
+struct Residual {
+  linalg::GenericOp add;
+  Value a, out;
+};
+
+/// The residual add that the product (y set to 0 before it) can compute
+/// itself, storing a + sum into out in the add's place: nothing between
+/// the two touches x, a or out, and out is not what the product reads.
+std::optional<Residual> residualAdd(linalg::GenericOp product,
+                                    const Product &p) {
+  if (!p.y.getDefiningOp<memref::AllocOp>())
+    return std::nullopt;
+  linalg::GenericOp add;
+  for (Operation *user : p.y.getUsers()) {
+    if (user == product.getOperation() || isa<memref::DeallocOp>(user))
+      continue;
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || add)
+      return std::nullopt;
+    add = generic;
+  }
+  if (!add || add->getBlock() != product->getBlock() ||
+      !add.hasPureBufferSemantics() || add.getNumDpsInputs() != 2 ||
+      add.getNumDpsInits() != 1 ||
+      add.getNumParallelLoops() != add.getNumLoops() ||
+      !llvm::all_of(add.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return std::nullopt;
+  Block &body = *add.getBlock();
+  auto sum = cast<linalg::YieldOp>(body.getTerminator())
+                 .getOperand(0)
+                 .getDefiningOp<arith::AddFOp>();
+  if (body.getOperations().size() != 2 || !sum ||
+      !llvm::is_contained({sum.getLhs(), sum.getRhs()}, body.getArgument(0)) ||
+      !llvm::is_contained({sum.getLhs(), sum.getRhs()}, body.getArgument(1)))
+    return std::nullopt;
+  ValueRange ins = add.getDpsInputs();
+  Value a = ins[0] == p.y ? ins[1] : ins[0], out = add.getDpsInits()[0];
+  if (a == p.y)
+    return std::nullopt;
+  llvm::SmallPtrSet<Value, 8> watched =
+      modrwkv::aliases(modrwkv::rootBuffer(a));
+  for (Value v : {out, p.x})
+    watched.insert_range(modrwkv::aliases(modrwkv::rootBuffer(v)));
+  for (Operation *op = product->getNextNode(); op != add.getOperation();
+       op = op->getNextNode())
+    if (!isMemoryEffectFree(op) && modrwkv::touches(op, watched))
+      return std::nullopt;
+  Value root = modrwkv::rootBuffer(out);
+  if (root == modrwkv::rootBuffer(p.x) || root == modrwkv::rootBuffer(p.w) ||
+      (root == modrwkv::rootBuffer(a) && out != a))
+    return std::nullopt;
+  return Residual{add, a, out};
 }
 
 struct RwkvGpuMatmulPass
@@ -267,14 +349,34 @@ struct RwkvGpuMatmulPass
       while (u > 1 && p.depth % (kWarp * vector * u) != 0)
         --u;
       std::optional<Value> init = modrwkv::takeScalarInit(op, p.y);
-      OpBuilder b(op);
-      Value skip = blas && libraryCan(p, init)
-                       ? emitLibraryPath(b, op.getLoc(), p,
-                                         /*accumulate=*/!init, blasMinTokens)
-                       : Value();
-      Emitter(p, op.getLoc(), vector, u, init)
+      // y = 0 + x W^T feeding only out = a + y: out = a + x W^T directly.
+      std::optional<Residual> residual;
+      if (init && matchPattern(*init, m_AnyZeroFloat()))
+        residual = residualAdd(op, p);
+      Value base;
+      Operation *at = op;
+      Value y = p.y;
+      if (residual) {
+        base = residual->a;
+        p.y = residual->out;
+        init.reset();
+        at = residual->add;
+      }
+      OpBuilder b(at);
+      Value skip =
+          blas && libraryCan(p, init)
+              ? emitLibraryPath(b, op.getLoc(), p, /*accumulate=*/!init, base,
+                                blasMinTokens)
+              : Value();
+      Emitter(p, op.getLoc(), vector, u, init, base)
           .emit(b, warpsPerBlock, tileTokens, skip);
       op.erase();
+      if (residual) {
+        residual->add.erase();
+        for (Operation *user : llvm::make_early_inc_range(y.getUsers()))
+          user->erase(); // its deallocations
+        y.getDefiningOp()->erase();
+      }
     }
   }
 };

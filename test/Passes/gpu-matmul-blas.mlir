@@ -119,4 +119,49 @@ func.func @filled_one(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x
   return
 }
 
+// A residual out = a + x W^T (y set to 0, read only by the add): the
+// library path first copies a's first m rows into out (a thread per
+// element; no launch when m = 0), then accumulates the product into them.
+// CHECK-LABEL: func @residual
+// CHECK-SAME:    (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[A:.*]]: memref<?x32xf32>)
+// CHECK:      %[[OUT:.*]] = memref.alloc
+// CHECK:      %[[M:.*]] = arith.select
+// CHECK:      %[[OS:.*]] = memref.subview %[[OUT]][0, 0] [%[[M]], 32] [1, 1]
+// CHECK:      %[[N:.*]] = arith.muli %[[M]], %c32
+// CHECK:      %[[GRID:.*]] = arith.ceildivui %[[N]], %c256
+// CHECK:      gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]],
+// CHECK:        %[[V:.*]] = memref.load %[[A]]
+// CHECK:        memref.store %[[V]], %[[OUT]]
+// CHECK:      rwkv_gpu.gemm %{{.*}}, %[[W]], %[[OS]] accumulate
+// CHECK:      gpu.launch
+// CHECK-NOT:  linalg.generic
+// CHECK:      return %[[OUT]]
+func.func @residual(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %a: memref<?x32xf32>) -> memref<?x32xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x64xf32>
+  %y = memref.alloc(%t) : memref<?x32xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x32xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x64xf32>, memref<32x64xf32>)
+      outs(%y : memref<?x32xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %s = arith.addf %acc, %m : f32
+    linalg.yield %s : f32
+  }
+  %out = memref.alloc(%t) : memref<?x32xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%y, %a : memref<?x32xf32>, memref<?x32xf32>)
+      outs(%out : memref<?x32xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %s = arith.addf %p, %q : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %y : memref<?x32xf32>
+  return %out : memref<?x32xf32>
+}
+
 // BAD: blas-min-tokens >= 1

@@ -136,3 +136,107 @@ func.func @filled(%x: memref<?x5xf32>, %w: memref<128x5xf32>) -> memref<?x128xf3
   }
   return %y : memref<?x128xf32>
 }
+
+// y = 0 + x W^T read only by out = a + y, with an unrelated copy between:
+// the kernel, in the add's place, stores a + sum into out; the add, y and
+// its fill are gone.
+// CHECK-LABEL: func @residual
+// CHECK-SAME:    (%[[X:.*]]: memref<?x5xf32>, %[[W:.*]]: memref<128x5xf32>, %[[A:.*]]: memref<?x128xf32>,
+// CHECK-NOT:   linalg.fill
+// CHECK:       linalg.copy
+// CHECK:       %[[OUT:.*]] = memref.alloc
+// CHECK:       gpu.launch
+// CHECK:         %[[OLD:.*]] = memref.load %[[A]]
+// CHECK:         %[[NEW:.*]] = arith.addf %[[OLD]]
+// CHECK:         memref.store %[[NEW]], %[[OUT]]
+// CHECK-NOT:   linalg.generic
+// CHECK:       return %[[OUT]]
+func.func @residual(%x: memref<?x5xf32>, %w: memref<128x5xf32>, %a: memref<?x128xf32>,
+                    %s: memref<4xf32>, %d: memref<4xf32>) -> memref<?x128xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x5xf32>
+  %y = memref.alloc(%t) : memref<?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x128xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x5xf32>, memref<128x5xf32>)
+      outs(%y : memref<?x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.copy ins(%s : memref<4xf32>) outs(%d : memref<4xf32>)
+  %out = memref.alloc(%t) : memref<?x128xf32>
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%a, %y : memref<?x128xf32>, memref<?x128xf32>)
+      outs(%out : memref<?x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %r = arith.addf %p, %q : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %y : memref<?x128xf32>
+  return %out : memref<?x128xf32>
+}
+
+// Left as is: y is read again after the add, and an op between the two
+// writes a.
+// CHECK-LABEL: func @not_residual
+// CHECK:       gpu.launch
+// CHECK:       linalg.generic {{.*}} ins(%{{.*}}, %[[Y:.*]] : memref<?x128xf32>, memref<?x128xf32>)
+// CHECK:       linalg.copy ins(%[[Y]]
+// CHECK:       gpu.launch
+// CHECK:       linalg.fill
+// CHECK:       linalg.generic
+func.func @not_residual(%x: memref<?x5xf32>, %w: memref<128x5xf32>, %a: memref<?x128xf32>,
+                        %out: memref<?x128xf32>, %keep: memref<?x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %one = arith.constant 1.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x5xf32>
+  %y = memref.alloc(%t) : memref<?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x128xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x5xf32>, memref<128x5xf32>)
+      outs(%y : memref<?x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%a, %y : memref<?x128xf32>, memref<?x128xf32>)
+      outs(%out : memref<?x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %r = arith.addf %p, %q : f32
+    linalg.yield %r : f32
+  }
+  linalg.copy ins(%y : memref<?x128xf32>) outs(%keep : memref<?x128xf32>)
+  memref.dealloc %y : memref<?x128xf32>
+  %y2 = memref.alloc(%t) : memref<?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y2 : memref<?x128xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x5xf32>, memref<128x5xf32>)
+      outs(%y2 : memref<?x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.fill ins(%one : f32) outs(%a : memref<?x128xf32>)
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%a, %y2 : memref<?x128xf32>, memref<?x128xf32>)
+      outs(%out : memref<?x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %r = arith.addf %p, %q : f32
+    linalg.yield %r : f32
+  }
+  memref.dealloc %y2 : memref<?x128xf32>
+  return
+}

@@ -164,7 +164,11 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
     A partial last tile runs token by token. When y was set to one value v
     just before (a linalg.fill, or a copy of a buffer filled with v, and no
     read of y in between), that initialization is dropped and lane 0 writes
-    v + sum: one kernel launch fewer. Other generics are left alone.
+    v + sum: one kernel launch fewer. When that v is 0 and y's only reader
+    is an element-wise `out = a + y` later in the block (a residual add;
+    nothing between touches x, a or out), the kernel runs in the add's
+    place and writes a + sum into out: the add and y are gone. Other
+    generics are left alone.
 
     With `blas`, a product with f32 or bf16 W whose y starts at 0 or holds
     what it adds to also gets a library path, chosen at run time by its
@@ -175,6 +179,7 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
             runtime overrides it; never when cuBLAS cannot be loaded)
       m = use ? T : 0
       bf16 W: xb[m, K] = bf16(x[0:m])          (a conversion kernel)
+      residual: out[0:m] = a[0:m]             (a copy kernel; y is out)
       rwkv_gpu.gemm xb or x[0:m], W, y[0:m]    (accumulate unless y was 0)
       the kernel above, with grid y = use ? 0 : ceil(T / tile)
 
