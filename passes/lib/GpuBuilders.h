@@ -1,5 +1,4 @@
-//===- GpuBuilders.h - pieces shared by the warp kernels ---------*- C++
-//-*-===//
+//===- GpuBuilders.h - pieces shared by the warp kernels --------*- C++ -*-===//
 //
 // rwkv-gpu-matmul, rwkv-gpu-reductions and rwkv-lower-norms-gpu give a warp
 // one output (a W row, a reduced row, a normalized row): its lanes stride

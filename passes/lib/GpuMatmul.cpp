@@ -154,55 +154,31 @@ private:
   Value base;                 ///< else where the initial values are
 };
 
-/// One thread per element of the first `rows` rows of a [?, cols] buffer:
-/// body(r, c) in a launch of ceil(rows * cols / 256) blocks (none for 0
-/// rows).
-void forEachElement(OpBuilder &b, Location loc, Value rows, int64_t cols,
-                    function_ref<void(OpBuilder &, Value, Value)> body) {
-  constexpr int64_t kBlock = 256;
-  Value total =
-      arith::MulIOp::create(b, loc, rows, indexConstant(b, loc, cols));
-  Value grid =
-      arith::CeilDivUIOp::create(b, loc, total, indexConstant(b, loc, kBlock));
-  Value c1 = indexConstant(b, loc, 1);
-  auto launch = gpu::LaunchOp::create(b, loc, grid, c1, c1,
-                                      indexConstant(b, loc, kBlock), c1, c1);
-  OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
-  Value g = arith::AddIOp::create(
-      kb, loc,
-      arith::MulIOp::create(kb, loc, launch.getBlockIds().x,
-                            indexConstant(kb, loc, kBlock)),
-      launch.getThreadIds().x);
-  auto guard = scf::IfOp::create(
-      kb, loc,
-      arith::CmpIOp::create(kb, loc, arith::CmpIPredicate::ult, g, total),
-      /*withElse=*/false);
-  gpu::TerminatorOp::create(kb, loc);
-  OpBuilder gb = OpBuilder::atBlockBegin(guard.thenBlock());
-  Value k = indexConstant(gb, loc, cols);
-  body(gb, arith::DivUIOp::create(gb, loc, g, k),
-       arith::RemUIOp::create(gb, loc, g, k));
-}
-
-/// x[0:rows] as hi + lo, both bf16: hi = bf16(x), lo = bf16(x - hi), by one
-/// thread per element. hi W^T + lo W^T keeps about 16 bits of x (bf16(x)
-/// alone, 8, moves a small model's logits by 2% of their spread).
+/// x (its first rows) as hi + lo, both bf16: hi = bf16(x), lo = bf16(x -
+/// hi), an element-wise generic (a kernel of its own later, with no blocks
+/// for 0 rows). hi W^T + lo W^T keeps about 16 bits of x (bf16(x) alone, 8,
+/// moves a small model's logits by 2% of their spread).
 std::pair<Value, Value> splitToBf16(OpBuilder &b, Location loc, Value x,
                                     Value rows, int64_t depth) {
   Type bf16 = b.getBF16Type();
   auto type = MemRefType::get({ShapedType::kDynamic, depth}, bf16);
   Value hi = memref::AllocOp::create(b, loc, type, ValueRange{rows});
   Value lo = memref::AllocOp::create(b, loc, type, ValueRange{rows});
-  forEachElement(b, loc, rows, depth, [&](OpBuilder &gb, Value r, Value c) {
-    Value v = memref::LoadOp::create(gb, loc, x, ValueRange{r, c});
-    Value high = arith::TruncFOp::create(gb, loc, bf16, v);
-    Value rest = arith::SubFOp::create(
-        gb, loc, v, arith::ExtFOp::create(gb, loc, gb.getF32Type(), high));
-    memref::StoreOp::create(gb, loc, high, hi, ValueRange{r, c});
-    memref::StoreOp::create(gb, loc,
-                            arith::TruncFOp::create(gb, loc, bf16, rest), lo,
-                            ValueRange{r, c});
-  });
+  AffineMap id = b.getMultiDimIdentityMap(2);
+  linalg::GenericOp::create(
+      b, loc, ValueRange{x}, ValueRange{hi, lo},
+      ArrayRef<AffineMap>{id, id, id},
+      ArrayRef<utils::IteratorType>{utils::IteratorType::parallel,
+                                    utils::IteratorType::parallel},
+      [&](OpBuilder &nb, Location l, ValueRange args) {
+        Value high = arith::TruncFOp::create(nb, l, bf16, args[0]);
+        Value rest = arith::SubFOp::create(
+            nb, l, args[0],
+            arith::ExtFOp::create(nb, l, nb.getF32Type(), high));
+        linalg::YieldOp::create(
+            nb, l,
+            ValueRange{high, arith::TruncFOp::create(nb, l, bf16, rest)});
+      });
   return {hi, lo};
 }
 
@@ -228,11 +204,7 @@ Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
   };
   Value y = firstRows(p.y);
   if (base) {
-    forEachElement(b, loc, rows, p.rows, [&](OpBuilder &gb, Value r, Value c) {
-      memref::StoreOp::create(
-          gb, loc, memref::LoadOp::create(gb, loc, base, ValueRange{r, c}), p.y,
-          ValueRange{r, c});
-    });
+    linalg::CopyOp::create(b, loc, firstRows(base).getResult(), y);
     accumulate = true;
   }
   auto gemm = [&](Value x, bool accumulate) {
@@ -243,7 +215,7 @@ Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
     gemm(firstRows(p.x), accumulate);
     return use;
   }
-  auto [hi, lo] = splitToBf16(b, loc, p.x, rows, p.depth);
+  auto [hi, lo] = splitToBf16(b, loc, firstRows(p.x), rows, p.depth);
   gemm(hi, accumulate);
   gemm(lo, /*accumulate=*/true);
   memref::DeallocOp::create(b, loc, hi);
@@ -303,7 +275,7 @@ std::optional<Residual> residualAdd(linalg::GenericOp product,
     return std::nullopt;
   ValueRange ins = add.getDpsInputs();
   Value a = ins[0] == p.y ? ins[1] : ins[0], out = add.getDpsInits()[0];
-  if (a == p.y)
+  if (a == p.y || cast<MemRefType>(a.getType()).isDynamicDim(1))
     return std::nullopt;
   llvm::SmallPtrSet<Value, 8> watched =
       modrwkv::aliases(modrwkv::rootBuffer(a));

@@ -1,5 +1,4 @@
-//===- LowerNormsGpu.cpp - a layer or group norm as one gpu.launch
-//---------===//
+//===- LowerNormsGpu.cpp - each layer or group norm as one gpu.launch -----===//
 //
 // The generic lowering gives a norm three kernels: the mean, the variance
 // (each a warp-per-row reduction), then the normalization. Here one warp

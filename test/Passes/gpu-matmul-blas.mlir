@@ -35,26 +35,26 @@ func.func @f32_accumulate(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memre
   return
 }
 
-// bf16 W, y filled with 0 just before (the fill goes): x is split into
-// bf16 hi + lo by a conversion kernel over m x K elements, then
-// y = hi W^T and y += lo W^T; the kernel writes 0 + sum when it runs.
+// bf16 W, y filled with 0 just before (the fill goes): x's first m rows
+// are split into bf16 hi + lo by an element-wise generic (a kernel later,
+// with no blocks when m = 0), then y = hi W^T and y += lo W^T; the kernel
+// writes 0 + sum when it runs.
 // CHECK-LABEL: func @bf16_filled
+// CHECK-SAME:    (%[[X:.*]]: memref<?x64xf32>,
 // CHECK-NOT:  linalg.fill
 // CHECK:      %[[USE:.*]] = arith.cmpi uge
 // CHECK:      %[[M:.*]] = arith.select %[[USE]]
 // CHECK:      %[[YS:.*]] = memref.subview
+// CHECK:      %[[XS:.*]] = memref.subview %[[X]][0, 0] [%[[M]], 64] [1, 1]
 // CHECK:      %[[HI:.*]] = memref.alloc(%[[M]]) : memref<?x64xbf16>
 // CHECK:      %[[LO:.*]] = memref.alloc(%[[M]]) : memref<?x64xbf16>
-// CHECK:      %[[N:.*]] = arith.muli %[[M]], %c64
-// CHECK:      %[[GRID:.*]] = arith.ceildivui %[[N]], %c256
-// CHECK:      gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]],
-// CHECK:        %[[V:.*]] = memref.load
+// CHECK:      linalg.generic {{.*}} ins(%[[XS]] : {{.*}}) outs(%[[HI]], %[[LO]] :
+// CHECK:      ^bb0(%[[V:.*]]: f32,
 // CHECK:        %[[H:.*]] = arith.truncf %[[V]] : f32 to bf16
 // CHECK:        %[[HF:.*]] = arith.extf %[[H]]
 // CHECK:        %[[R:.*]] = arith.subf %[[V]], %[[HF]]
-// CHECK:        memref.store %[[H]], %[[HI]]
 // CHECK:        %[[L:.*]] = arith.truncf %[[R]]
-// CHECK:        memref.store %[[L]], %[[LO]]
+// CHECK:        linalg.yield %[[H]], %[[L]]
 // CHECK:      rwkv_gpu.gemm %[[HI]], %{{.*}}, %[[YS]] :
 // CHECK:      rwkv_gpu.gemm %[[LO]], %{{.*}}, %[[YS]] accumulate :
 // CHECK:      memref.dealloc %[[HI]]
@@ -120,18 +120,15 @@ func.func @filled_one(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x
 }
 
 // A residual out = a + x W^T (y set to 0, read only by the add): the
-// library path first copies a's first m rows into out (a thread per
-// element; no launch when m = 0), then accumulates the product into them.
+// library path first copies a's first m rows into out (a kernel later, with
+// no blocks when m = 0), then accumulates the product into them.
 // CHECK-LABEL: func @residual
 // CHECK-SAME:    (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[A:.*]]: memref<?x32xf32>)
 // CHECK:      %[[OUT:.*]] = memref.alloc
 // CHECK:      %[[M:.*]] = arith.select
 // CHECK:      %[[OS:.*]] = memref.subview %[[OUT]][0, 0] [%[[M]], 32] [1, 1]
-// CHECK:      %[[N:.*]] = arith.muli %[[M]], %c32
-// CHECK:      %[[GRID:.*]] = arith.ceildivui %[[N]], %c256
-// CHECK:      gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]],
-// CHECK:        %[[V:.*]] = memref.load %[[A]]
-// CHECK:        memref.store %[[V]], %[[OUT]]
+// CHECK:      %[[AS:.*]] = memref.subview %[[A]][0, 0] [%[[M]], 32] [1, 1]
+// CHECK:      linalg.copy ins(%[[AS]] : {{.*}}) outs(%[[OS]] :
 // CHECK:      rwkv_gpu.gemm %{{.*}}, %[[W]], %[[OS]] accumulate
 // CHECK:      gpu.launch
 // CHECK-NOT:  linalg.generic
