@@ -13,6 +13,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <limits>
+
 namespace modrwkv {
 #define GEN_PASS_DEF_RWKVEXTERNALIZEWEIGHTS
 #include "modrwkv/Passes/Passes.h.inc"
@@ -43,15 +45,15 @@ struct RwkvExternalizeWeightsPass
     // is stored once.
     llvm::MapVector<Attribute, int64_t> offsets;
     int64_t end = 0;
+    auto bytesOf = [](DenseResourceElementsAttr value) {
+      auto type = cast<ShapedType>(value.getType());
+      return type.getNumElements() * type.getElementTypeBitWidth() / 8;
+    };
     // The offset of `value`, laid out at the end the first time.
     auto place = [&](DenseResourceElementsAttr value) {
       auto [it, inserted] = offsets.try_emplace(value, end);
-      if (inserted) {
-        auto type = cast<ShapedType>(value.getType());
-        end = llvm::alignTo(end + type.getNumElements() *
-                                      type.getElementTypeBitWidth() / 8,
-                            alignment);
-      }
+      if (inserted)
+        end = llvm::alignTo(end + bytesOf(value), alignment);
       return it->second;
     };
 
@@ -68,10 +70,7 @@ struct RwkvExternalizeWeightsPass
 
       auto bufferType =
           MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
-      auto marker = NamedAttribute(StringAttr::get(ctx, "rwkv.weights_buffer"),
-                                   UnitAttr::get(ctx));
-      if (failed(func.insertArgument(0, bufferType,
-                                     DictionaryAttr::get(ctx, {marker}),
+      if (failed(func.insertArgument(0, bufferType, DictionaryAttr(),
                                      func.getLoc()))) {
         func.emitError("cannot add the weight-buffer argument");
         return signalPassFailure();
@@ -79,12 +78,16 @@ struct RwkvExternalizeWeightsPass
       BlockArgument buffer = func.getArgument(0);
 
       OpBuilder b(ctx);
+      int64_t first = std::numeric_limits<int64_t>::max(), last = 0;
       for (arith::ConstantOp op : constants) {
         auto value = cast<DenseResourceElementsAttr>(op.getValue());
         auto type = cast<RankedTensorType>(value.getType());
         b.setInsertionPoint(op);
         Location loc = op.getLoc();
-        Value offset = arith::ConstantIndexOp::create(b, loc, place(value));
+        int64_t at = place(value);
+        first = std::min(first, at);
+        last = std::max(last, at + bytesOf(value));
+        Value offset = arith::ConstantIndexOp::create(b, loc, at);
         auto viewType = MemRefType::get(type.getShape(), type.getElementType());
         Value view = memref::ViewOp::create(b, loc, viewType, buffer, offset,
                                             ValueRange{});
@@ -93,6 +96,10 @@ struct RwkvExternalizeWeightsPass
         op.replaceAllUsesWith(tensor);
         op.erase();
       }
+      // The bytes this function reads: a device runtime uploads only those
+      // for an encoder graph beside the language model.
+      func.setArgAttr(0, kWeightsBufferAttrName,
+                      DenseI64ArrayAttr::get(ctx, {first, last}));
     }
 
     // Data that only the runtime reads (a learned initial state) is laid

@@ -36,9 +36,12 @@ void lowerNorm(OpBuilder &b, Operation *op, Value xTensor, Value gammaTensor,
   Value x = toBuffer(b, loc, xTensor), gamma = toBuffer(b, loc, gammaTensor),
         beta = toBuffer(b, loc, betaTensor);
   Value tokens = tensor::DimOp::create(b, loc, xTensor, 0);
+  // The language model's rows are dynamic (tokens); an encoder's are not.
+  SmallVector<Value> dynamicRows;
+  if (type.isDynamicDim(0))
+    dynamicRows.push_back(tokens);
   Value y = memref::AllocOp::create(
-      b, loc, MemRefType::get(type.getShape(), b.getF32Type()),
-      ValueRange{tokens});
+      b, loc, MemRefType::get(type.getShape(), b.getF32Type()), dynamicRows);
   Value items =
       arith::MulIOp::create(b, loc, tokens, indexConstant(b, loc, groups));
   WarpLaunch w =

@@ -174,72 +174,102 @@ Value lowerAdapter(OpBuilder &b, AdapterOp op) {
   return arith::AddFOp::create(b, loc, y, normed);
 }
 
+/// Data parallel, so that it maps onto GPU threads as it is: token t's
+/// feature row is the number of placeholders before it (a masked count over
+/// s < t, quadratic in the prefill chunk but a few thousand compares), and
+/// each output element takes that row or the embedding.
 Value lowerSplice(OpBuilder &b, SpliceOp op) {
   Location loc = op.getLoc();
   MLIRContext *ctx = b.getContext();
   Value tokens = op.getTokens(), features = op.getFeatures();
-  int64_t width = cast<ShapedType>(op.getTable().getType()).getDimSize(1);
   Type i32 = b.getI32Type();
   Value placeholder =
       arith::ConstantIntOp::create(b, loc, i32, op.getPlaceholder());
-  // Placeholders read row 0 of the table; those rows are overwritten below.
-  Value empty = tensor::EmptyOp::create(
-      b, loc, {tensor::getMixedSize(b, loc, tokens, 0)}, i32);
+  auto isPlaceholder = [&](OpBuilder &nb, Location nloc, Value token) {
+    return arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::eq, token,
+                                 placeholder)
+        .getResult();
+  };
+  OpFoldResult count = tensor::getMixedSize(b, loc, tokens, 0);
+  Value zero = arith::ConstantIntOp::create(b, loc, i32, 0);
+  using utils::IteratorType;
+  AffineExpr d0 = getAffineDimExpr(0, ctx), d1 = getAffineDimExpr(1, ctx);
   auto identity = AffineMap::getMultiDimIdentityMap(1, ctx);
+
+  // Placeholders read row 0 of the table; their rows are replaced below.
+  Value empty = tensor::EmptyOp::create(b, loc, {count}, i32);
   Value safe =
       linalg::GenericOp::create(
           b, loc, empty.getType(), tokens, empty,
           ArrayRef<AffineMap>{identity, identity},
-          ArrayRef<utils::IteratorType>{utils::IteratorType::parallel},
+          ArrayRef<IteratorType>{IteratorType::parallel},
           [&](OpBuilder &nb, Location nloc, ValueRange args) {
-            Value isPlaceholder = arith::CmpIOp::create(
-                nb, nloc, arith::CmpIPredicate::eq, args[0], placeholder);
-            Value zero = arith::ConstantIntOp::create(nb, nloc, i32, 0);
             linalg::YieldOp::create(
                 nb, nloc,
-                arith::SelectOp::create(nb, nloc, isPlaceholder, zero, args[0])
+                arith::SelectOp::create(
+                    nb, nloc, isPlaceholder(nb, nloc, args[0]), zero, args[0])
                     .getResult());
           })
           .getResult(0);
-  Value embedded = rwkv::EmbeddingOp::create(
-      b, loc, cast<RankedTensorType>(op.getType()), safe, op.getTable());
+  auto type = cast<RankedTensorType>(op.getType());
+  Value embedded = rwkv::EmbeddingOp::create(b, loc, type, safe, op.getTable());
 
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value one = arith::ConstantIndexOp::create(b, loc, 1);
-  Value count = tensor::DimOp::create(b, loc, tokens, 0);
+  // row[t] = #{s < t : tokens[s] == placeholder}
+  Value rowInit = linalg::FillOp::create(b, loc, zero, empty).getResult(0);
+  Value row =
+      linalg::GenericOp::create(
+          b, loc, rowInit.getType(), tokens, rowInit,
+          ArrayRef<AffineMap>{AffineMap::get(2, 0, {d1}, ctx),
+                              AffineMap::get(2, 0, {d0}, ctx)},
+          ArrayRef<IteratorType>{IteratorType::parallel,
+                                 IteratorType::reduction},
+          [&](OpBuilder &nb, Location nloc, ValueRange args) {
+            Value before =
+                arith::CmpIOp::create(nb, nloc, arith::CmpIPredicate::ult,
+                                      linalg::IndexOp::create(nb, nloc, 1),
+                                      linalg::IndexOp::create(nb, nloc, 0));
+            Value counted = arith::AndIOp::create(
+                nb, nloc, before, isPlaceholder(nb, nloc, args[0]));
+            Value one = arith::ExtUIOp::create(nb, nloc, i32, counted);
+            linalg::YieldOp::create(
+                nb, nloc,
+                arith::AddIOp::create(nb, nloc, args[1], one).getResult());
+          })
+          .getResult(0);
+
+  // More placeholders than rows is refused by the runtime; never read past
+  // the features here either.
   Value available = tensor::DimOp::create(b, loc, features, 0);
-  auto rowType = RankedTensorType::get({1, width}, b.getF32Type());
-  SmallVector<int64_t> dynamicOffset = {ShapedType::kDynamic, 0};
-  SmallVector<int64_t> rowSizes = {1, width}, unit = {1, 1};
-  auto loop = scf::ForOp::create(
-      b, loc, zero, count, one, ValueRange{embedded, zero},
-      [&](OpBuilder &nb, Location nloc, Value t, ValueRange iter) {
-        Value token = tensor::ExtractOp::create(nb, nloc, tokens, t);
-        Value isPlaceholder = arith::CmpIOp::create(
-            nb, nloc, arith::CmpIPredicate::eq, token, placeholder);
-        // More placeholders than rows is refused by the runtime; never
-        // read past the features here either.
-        Value inRange = arith::CmpIOp::create(
-            nb, nloc, arith::CmpIPredicate::ult, iter[1], available);
-        Value take = arith::AndIOp::create(nb, nloc, isPlaceholder, inRange);
-        auto branch = scf::IfOp::create(
-            nb, nloc, take,
-            [&](OpBuilder &tb, Location tloc) {
-              Value row = tensor::ExtractSliceOp::create(
-                  tb, tloc, rowType, features, ValueRange{iter[1]},
-                  ValueRange{}, ValueRange{}, dynamicOffset, rowSizes, unit);
-              Value written = tensor::InsertSliceOp::create(
-                  tb, tloc, row, iter[0], ValueRange{t}, ValueRange{},
-                  ValueRange{}, dynamicOffset, rowSizes, unit);
-              Value next = arith::AddIOp::create(tb, tloc, iter[1], one);
-              scf::YieldOp::create(tb, tloc, ValueRange{written, next});
-            },
-            [&](OpBuilder &eb, Location eloc) {
-              scf::YieldOp::create(eb, eloc, iter);
-            });
-        scf::YieldOp::create(nb, nloc, branch.getResults());
-      });
-  return loop.getResult(0);
+  auto tokenMap = AffineMap::get(2, 0, {d0}, ctx);
+  auto elementMap = AffineMap::getMultiDimIdentityMap(2, ctx);
+  return linalg::GenericOp::create(
+             b, loc, type, ValueRange{tokens, row}, embedded,
+             ArrayRef<AffineMap>{tokenMap, tokenMap, elementMap},
+             ArrayRef<IteratorType>{IteratorType::parallel,
+                                    IteratorType::parallel},
+             [&](OpBuilder &nb, Location nloc, ValueRange args) {
+               Value r = arith::IndexCastUIOp::create(
+                   nb, nloc, nb.getIndexType(), args[1]);
+               Value inRange = arith::CmpIOp::create(
+                   nb, nloc, arith::CmpIPredicate::ult, r, available);
+               Value take = arith::AndIOp::create(
+                   nb, nloc, isPlaceholder(nb, nloc, args[0]), inRange);
+               Value c = linalg::IndexOp::create(nb, nloc, 1);
+               auto branch = scf::IfOp::create(
+                   nb, nloc, take,
+                   [&](OpBuilder &tb, Location tloc) {
+                     scf::YieldOp::create(
+                         tb, tloc,
+                         tensor::ExtractOp::create(tb, tloc, features,
+                                                   ValueRange{r, c})
+                             .getResult());
+                   },
+                   [&](OpBuilder &eb, Location eloc) {
+                     scf::YieldOp::create(eb, eloc, args[2]);
+                   });
+               linalg::YieldOp::create(nb, nloc, branch.getResult(0));
+             })
+      .getResult(0);
 }
 
 struct MmLowerPass : public modrwkv::impl::MmLowerBase<MmLowerPass> {

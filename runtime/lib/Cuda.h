@@ -44,6 +44,27 @@ void destroyGraph(void *graph);
 /// made since the last check (by the runtime or by model.so).
 void checkErrors(const char *what);
 
+/// Device memory of one buffer, freed with its owner.
+struct DeviceBuffer {
+  DeviceBuffer() = default;
+  DeviceBuffer(const DeviceBuffer &) = delete;
+  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
+  ~DeviceBuffer() { release(data); }
+  /// At least `size` bytes; the contents are lost when it grows.
+  void *reserve(size_t size) {
+    if (size > bytes) {
+      release(data);
+      data = nullptr; // empty, should allocate throw
+      bytes = 0;
+      data = allocate(size);
+      bytes = size;
+    }
+    return data;
+  }
+  void *data = nullptr;
+  size_t bytes = 0;
+};
+
 } // namespace modrwkv::runtime::cuda
 
 #endif // MODRWKV_RUNTIME_CUDA_H

@@ -3,12 +3,14 @@
 #include "modrwkv/graph.h"
 
 #include "ArtifactFiles.h"
+#include "Cuda.h"
 #include "Errors.h"
 
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,10 @@ struct GraphEntry {
   void (*entry)(void **) = nullptr;
   bool weightsArg = false;
   std::vector<TensorSpec> inputs, outputs;
+  /// --target cuda: the bytes [first, last) of weights.bin the graph reads
+  /// (an encoder's, not the language model's), uploaded at load.
+  std::unique_ptr<modrwkv::runtime::cuda::DeviceBuffer> deviceWeights;
+  uint64_t first = 0;
 };
 
 int64_t elementBytes(const std::string &dtype) {
@@ -117,6 +123,7 @@ std::vector<TensorSpec> specs(const nlohmann::json &list,
 struct modrwkv_graphs {
   modrwkv::runtime::ArtifactFiles files;
   std::vector<GraphEntry> graphs;
+  bool cuda = false;
 
   const GraphEntry &at(int64_t g) const {
     if (g < 0 || g >= int64_t(graphs.size()))
@@ -127,8 +134,34 @@ struct modrwkv_graphs {
 
 namespace {
 
+/// Uploads the part of weights.bin that graph `e` reads.
+void uploadWeights(modrwkv_graphs &m, GraphEntry &e, const nlohmann::json &g,
+                   const std::string &where) {
+  uint64_t first = 0, last = m.files.weightBytes;
+  if (g.contains("weights_range")) {
+    const nlohmann::json &range = g["weights_range"];
+    if (!range.is_array() || range.size() != 2 ||
+        !range[0].is_number_unsigned() || !range[1].is_number_unsigned() ||
+        range[0].get<uint64_t>() > range[1].get<uint64_t>() ||
+        range[1].get<uint64_t>() > m.files.weightBytes)
+      throw Failure(where + ": bad weights_range " + range.dump());
+    first = range[0].get<uint64_t>();
+    last = range[1].get<uint64_t>();
+  }
+  e.deviceWeights = std::make_unique<modrwkv::runtime::cuda::DeviceBuffer>();
+  modrwkv::runtime::cuda::upload(
+      e.deviceWeights->reserve(last - first),
+      static_cast<const char *>(m.files.weights) + first, last - first);
+  e.first = first;
+}
+
 void load(modrwkv_graphs &m, const std::string &dir) {
-  m.files.open(dir, {"graph-v1", "rwkv7-forward-mm-v2"});
+  namespace cuda = modrwkv::runtime::cuda;
+  m.files.open(dir, {"graph-v1", "rwkv7-forward-mm-v2"}, cuda::initialize);
+  m.cuda = m.files.manifest.value("target", "") == "cuda";
+  if (m.cuda && m.files.manifest.value("kernels", nlohmann::json::object())
+                    .contains("cublas"))
+    cuda::prepareBlas();
   const nlohmann::json &list = m.files.manifest["graphs"];
   if (!list.is_array() || list.empty())
     throw Failure(m.files.manifestPath + ": no graphs");
@@ -141,6 +174,13 @@ void load(modrwkv_graphs &m, const std::string &dir) {
     e.weightsArg = g.value("weights_arg", false);
     e.entry = reinterpret_cast<void (*)(void **)>(
         m.files.symbol(g.value("entry", "")));
+    for (const std::vector<TensorSpec> *list : {&e.inputs, &e.outputs})
+      for (const TensorSpec &t : *list)
+        if (m.cuda && t.dtype == "string")
+          throw Failure(where + ": string tensor '" + t.name +
+                        "' cannot go to the GPU");
+    if (m.cuda && e.weightsArg)
+      uploadWeights(m, e, g, where);
     m.graphs.push_back(std::move(e));
   }
 }
@@ -226,27 +266,50 @@ API int modrwkv_graph_run(const modrwkv_graphs *graphs, int64_t graph,
   return guarded([&] {
     if (!graphs)
       throw Failure("modrwkv_graph_run: no graphs");
+    namespace cuda = modrwkv::runtime::cuda;
     const GraphEntry &g = graphs->at(graph);
     std::vector<Descriptor> descriptors;
     descriptors.reserve(1 + g.inputs.size() + g.outputs.size());
     if (g.weightsArg) {
       int64_t size = graphs->files.weightBytes;
-      descriptors.emplace_back(graphs->files.weights, &size, 1);
+      // On the device, the uploaded bytes stand at their file offsets from
+      // a base that is never dereferenced below `first`.
+      void *base = graphs->cuda
+                       ? reinterpret_cast<void *>(reinterpret_cast<uintptr_t>(
+                                                      g.deviceWeights->data) -
+                                                  g.first)
+                       : graphs->files.weights;
+      descriptors.emplace_back(base, &size, 1);
     }
-    auto add = [&](const TensorSpec &s, const void *data) {
+    // --target cuda: the graph reads and writes device copies.
+    std::vector<cuda::DeviceBuffer> device(
+        graphs->cuda ? g.inputs.size() + g.outputs.size() : 0);
+    auto add = [&](const TensorSpec &s, const void *data, bool input) {
       if (!data && s.bytes)
         throw Failure("modrwkv_graph_run: no buffer for '" + s.name + "'");
+      if (graphs->cuda) {
+        void *copy = device[descriptors.size() - g.weightsArg].reserve(s.bytes);
+        if (input)
+          cuda::upload(copy, data, s.bytes);
+        data = copy;
+      }
       descriptors.emplace_back(const_cast<void *>(data), s.shape.data(),
                                s.shape.size());
     };
     for (size_t i = 0; i < g.inputs.size(); ++i)
-      add(g.inputs[i], inputs[i]);
+      add(g.inputs[i], inputs[i], true);
     for (size_t i = 0; i < g.outputs.size(); ++i)
-      add(g.outputs[i], outputs[i]);
+      add(g.outputs[i], outputs[i], false);
     std::vector<void *> args;
     for (Descriptor &d : descriptors)
       args.push_back(d.get());
     g.entry(args.data());
+    if (!graphs->cuda)
+      return;
+    cuda::checkErrors(("running graph '" + g.name + "' on the GPU").c_str());
+    for (size_t i = 0; i < g.outputs.size(); ++i)
+      cuda::download(outputs[i], device[g.inputs.size() + i].data,
+                     g.outputs[i].bytes);
   });
 }
 

@@ -102,27 +102,6 @@ struct modrwkv_model {
   }
 };
 
-/// Device memory of one buffer (--target cuda), freed with its owner.
-struct DeviceBuffer {
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer &) = delete;
-  DeviceBuffer &operator=(const DeviceBuffer &) = delete;
-  ~DeviceBuffer() { modrwkv::runtime::cuda::release(data); }
-  /// At least `size` bytes; the contents are lost when it grows.
-  void *reserve(size_t size) {
-    if (size > bytes) {
-      modrwkv::runtime::cuda::release(data);
-      data = nullptr; // empty, should allocate throw
-      bytes = 0;
-      data = modrwkv::runtime::cuda::allocate(size);
-      bytes = size;
-    }
-    return data;
-  }
-  void *data = nullptr;
-  size_t bytes = 0;
-};
-
 /// Floats held by the host and, on a CUDA model, by the device: each copy
 /// is refreshed from the other only when it is read (a state lives on the
 /// device between calls; decode moves no state over the bus).
@@ -130,7 +109,7 @@ struct Mirrored {
   mutable std::vector<float> host;
   mutable bool hostCurrent = true;
   bool deviceCurrent = false;
-  DeviceBuffer device;
+  modrwkv::runtime::cuda::DeviceBuffer device;
 
   /// The host copy, downloaded if the device wrote since.
   const std::vector<float> &read() const {
@@ -181,7 +160,8 @@ struct modrwkv_state {
   Mirrored values; ///< att_shift | ffn_shift | wkv
   std::vector<float> logits;
   bool hasLogits = false;
-  DeviceBuffer deviceTokens, deviceLogits;
+  modrwkv::runtime::cuda::DeviceBuffer deviceTokens, deviceLogits,
+      deviceFeatures;
   /// --target cuda: the first one-token call is captured as a CUDA graph
   /// (about 80 kernels a layer, launched once each from the host, bound
   /// decode); later ones replay it while the buffers it reads and writes
@@ -222,7 +202,7 @@ struct modrwkv_batch {
   std::vector<float> logits; ///< [B][V]
   bool hasLogits = false;    ///< a decode ran
   std::vector<char> slotHasLogits;
-  DeviceBuffer deviceTokens, deviceLogits;
+  modrwkv::runtime::cuda::DeviceBuffer deviceTokens, deviceLogits;
 
   /// Calls fn(stateOffset, batchOffset, count) for each run of floats that
   /// slot `slot` shares with a single state's values.
@@ -321,9 +301,6 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
     }
   }
   if (m.cuda) {
-    if (m.forwardMm)
-      throw Failure(manifestPath + ": multimodal CUDA artifacts are not "
-                                   "supported");
     m.deviceWeights = modrwkv::runtime::cuda::allocate(m.files.weightBytes);
     modrwkv::runtime::cuda::upload(m.deviceWeights, m.files.weights,
                                    m.files.weightBytes);
@@ -389,10 +366,25 @@ void run(const modrwkv_model &m, modrwkv_state &s, const int32_t *tokens,
     if (m.forwardMm) {
       int64_t used =
           std::count(tokens + start, tokens + start + count, m.placeholder);
-      auto featureRef = describe<2>(const_cast<float *>(features), {used, C});
+      const float *rows = features;
       features += used * C;
-      m.forwardMm(&weights, &tokenRef, &featureRef, &attRef, &ffnRef, &wkvRef,
-                  &logitsRef);
+      if (m.cuda && used > 0) {
+        size_t bytes = used * C * sizeof(float);
+        void *deviceRows = s.deviceFeatures.reserve(bytes);
+        cuda::upload(deviceRows, rows, bytes);
+        rows = static_cast<const float *>(deviceRows);
+      }
+      // A token of text: no rows, the decode graph.
+      auto featureRef =
+          describe<2>(used ? const_cast<float *>(rows) : nullptr, {used, C});
+      auto call = [&] {
+        m.forwardMm(&weights, &tokenRef, &featureRef, &attRef, &ffnRef, &wkvRef,
+                    &logitsRef);
+      };
+      if (m.cuda && count == 1 && used == 0)
+        s.decodeOnGpu(call);
+      else
+        call();
     } else if (m.cuda && count == 1) {
       s.decodeOnGpu([&] {
         m.forward(&weights, &tokenRef, &attRef, &ffnRef, &wkvRef, &logitsRef);

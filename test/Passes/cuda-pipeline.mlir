@@ -16,7 +16,7 @@
 // BLAS: llvm.call @modrwkv_gpu_blas_min_tokens(
 // BLAS: llvm.call @modrwkv_gpu_gemm(%[[S]],
 // CHECK: llvm.call @mgpuStreamSynchronize(%[[S]])
-// CHECK: llvm.func @_mlir_ciface_forward(%arg0: !llvm.ptr {rwkv.weights_buffer}, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr)
+// CHECK: llvm.func @_mlir_ciface_forward(%arg0: !llvm.ptr {rwkv.weights_buffer = array<i64: 0, {{[0-9]+}}>}, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: !llvm.ptr, %arg5: !llvm.ptr)
 // CHECK: gpu.binary @kernels [#gpu.object<#nvvm.target<O = 3, chip = "sm_90", features = "+ptx80">, {{.*}}assembly = "{{.*}}.target sm_90{{.*}}.visible .entry forward_kernel(
 // CHECK-NOT: gpu.binary
 

@@ -8,7 +8,7 @@
 // CHECK-SAME: {name = "w", offset = 0 : i64, value = dense_resource<w> : tensor<3xf32>}
 // CHECK-SAME: {name = "s0", offset = 64 : i64, value = dense_resource<s0> : tensor<1x2x2xf32>}
 // CHECK-SAME: {name = "s1", offset = 128 : i64, value = dense_resource<s1> : tensor<1x2x2xf32>}]
-// CHECK-LABEL: func @f(%arg0: memref<?xi8> {rwkv.weights_buffer})
+// CHECK-LABEL: func @f(%arg0: memref<?xi8> {rwkv.weights_buffer = array<i64: 0, 12>})
 // CHECK-NOT: dense_resource
 // CHECK: return
 module attributes {rwkv.initial_state = [dense_resource<s0> : tensor<1x2x2xf32>, dense_resource<s1> : tensor<1x2x2xf32>]} {

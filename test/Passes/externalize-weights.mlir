@@ -9,8 +9,9 @@
 // PAGE: {name = "b", offset = 4096 : i64
 
 // Each resource constant becomes a typed view of the new first argument; a
-// resource used twice is stored once. Dense literals stay.
-// CHECK-LABEL: func @f(%arg0: memref<?xi8> {rwkv.weights_buffer}, %arg1: tensor<3xf32>)
+// resource used twice is stored once. Dense literals stay. The argument
+// names the bytes the function reads: a, then b (28 bytes at 64).
+// CHECK-LABEL: func @f(%arg0: memref<?xi8> {rwkv.weights_buffer = array<i64: 0, 92>}, %arg1: tensor<3xf32>)
 // CHECK: %[[OFF_A:.*]] = arith.constant 0 : index
 // CHECK: %[[VA:.*]] = memref.view %arg0[%[[OFF_A]]][] : memref<?xi8> to memref<3x5xf32>
 // CHECK: bufferization.to_tensor %[[VA]] restrict : memref<3x5xf32> to tensor<3x5xf32>
@@ -26,6 +27,16 @@ func.func @f(%x: tensor<3xf32>) -> (tensor<3x5xf32>, tensor<7xf32>, tensor<2xf32
   %c = arith.constant dense<1.0> : tensor<2xf32>
   %a2 = arith.constant dense_resource<a> : tensor<3x5xf32>
   return %a, %b, %c, %a2 : tensor<3x5xf32>, tensor<7xf32>, tensor<2xf32>, tensor<3x5xf32>
+}
+
+// A function of b only (an encoder graph beside the model) reads b's bytes;
+// b keeps its place.
+// CHECK-LABEL: func @h(%arg0: memref<?xi8> {rwkv.weights_buffer = array<i64: 64, 92>})
+// CHECK: arith.constant 64 : index
+// PAGE-LABEL: func @h(%arg0: memref<?xi8> {rwkv.weights_buffer = array<i64: 4096, 4124>})
+func.func @h() -> tensor<7xf32> {
+  %b = arith.constant dense_resource<b> : tensor<7xf32>
+  return %b : tensor<7xf32>
 }
 
 // A function without weights keeps its signature.

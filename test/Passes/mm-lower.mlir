@@ -82,18 +82,24 @@ func.func @loops(%x: tensor<16x32xf32>, %wc: tensor<48x32x3xf32>, %w1: tensor<12
   return %y : tensor<7x64xf32>
 }
 
-// Splice: placeholders embed row 0, then an scf.for writes the feature rows
-// over them in order (never past the last row).
+// Splice, data parallel: placeholders embed row 0; row[t] counts the
+// placeholders before t; each element takes feature row[t] (never past the
+// last row) or the embedding.
 // CHECK-LABEL: func @splice
 // CHECK: %[[P:.*]] = arith.constant 65532 : i32
 // CHECK: arith.select
 // CHECK: %[[E:.*]] = rwkv.embedding %{{.*}}, %arg1
-// CHECK: scf.for {{.*}} iter_args(%{{.*}} = %[[E]], %{{.*}} = %{{.*}})
+// CHECK: %[[R:.*]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%arg0 : tensor<?xi32>)
+// CHECK:   arith.cmpi ult, %{{.*}}, %{{.*}} : index
 // CHECK:   arith.cmpi eq, %{{.*}}, %[[P]] : i32
-// CHECK:   arith.cmpi ult
-// CHECK:   scf.if
-// CHECK:     tensor.extract_slice %arg2
-// CHECK:     tensor.insert_slice
+// CHECK:   arith.extui
+// CHECK: %[[N:.*]] = tensor.dim %arg2
+// CHECK: linalg.generic {{.*}} ins(%arg0, %[[R]] : tensor<?xi32>, tensor<?xi32>) outs(%[[E]] : tensor<?x64xf32>)
+// CHECK:   %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %[[N]] : index
+// CHECK:   %[[IS:.*]] = arith.cmpi eq, %{{.*}}, %[[P]] : i32
+// CHECK:   %[[TAKE:.*]] = arith.andi %[[IS]], %[[IN]]
+// CHECK:   scf.if %[[TAKE]]
+// CHECK:     tensor.extract %arg2
 func.func @splice(%t: tensor<?xi32>, %table: tensor<300x64xf32>,
                   %f: tensor<?x64xf32>) -> tensor<?x64xf32> {
   %x = mm.splice %t, %table, %f placeholder = 65532 : tensor<?xi32>, tensor<300x64xf32>, tensor<?x64xf32> -> tensor<?x64xf32>

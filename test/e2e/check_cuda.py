@@ -11,21 +11,12 @@ driver is the CUDA emulator (which runs --cuda-emulator artifacts only).
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import Checks, run, workspace  # noqa: E402
-
-CUDA_HOME = os.environ.get("CUDA_HOME", "/usr/local/cuda")
-
-
-def find_ptxas():
-    found = shutil.which("ptxas")
-    candidate = os.path.join(CUDA_HOME, "bin", "ptxas")
-    return found or (candidate if os.access(candidate, os.X_OK) else None)
+from harness import CUDA_HOME, Checks, find_ptxas, run, workspace  # noqa: E402
 
 
 def main():

@@ -18,6 +18,9 @@ torch.onnx.export at opset 17.
   transformers' Wav2Vec2FeatureExtractor (normalized waveform) and the K = 5
   frame-stacking adapter, the same comparison.
 
+Each is compiled for the CPU and for CUDA (--cuda-emulator: the tower,
+adapter and language model as kernels run by the CUDA emulator).
+
 Exits 77 (skipped) when transformers is not installed (tools/setup.sh
 installs it).
 """
@@ -58,22 +61,33 @@ class Hidden(torch.nn.Module):
 
 def pipeline_error(tool, path, name, checkpoint, medium, want, tokens):
     """Compiles `checkpoint` with the tower and processor config exported to
-    the folder `name`, runs `tokens` with `medium` (("--image", file) or
-    ("--audio", file)) and returns max|err|/std of the logits."""
-    folder, art = path(name), path(name + "-art")
-    run([tool("modrwkv-compile"), checkpoint, "--encoder",
-         os.path.join(folder, "model.onnx"), "--encoder-config",
-         os.path.join(folder, "preprocessor_config.json"), "-o", art,
-         "--opt-level", "2"])
-    run([tool("modrwkv-run"), art, *medium, "--tokens",
-         ",".join(map(str, tokens)), "--logits-out", path("logits.npy")])
-    return rel_err(np.load(path("logits.npy")), want)
+    the folder `name`, for the CPU and for CUDA (on the CUDA emulator: the
+    tower as kernels), runs `tokens` with `medium` (("--image", file) or
+    ("--audio", file)) and returns {target: max|err|/std of the logits}."""
+    folder = path(name)
+    emulator = os.path.join(tool(os.pardir), "lib",
+                            "libmodrwkv_cuda_emulator.so")
+    errors = {}
+    for target, options, env in [
+            ("cpu", [], None),
+            ("cuda, emulated", ["--target", "cuda", "--cuda-emulator"],
+             dict(os.environ, MODRWKV_LIBCUDA=emulator))]:
+        art = path(f"{name}-{target.split(',')[0]}-art")
+        run([tool("modrwkv-compile"), checkpoint, "--encoder",
+             os.path.join(folder, "model.onnx"), "--encoder-config",
+             os.path.join(folder, "preprocessor_config.json"), "-o", art,
+             "--opt-level", "2"] + options)
+        run([tool("modrwkv-run"), art, *medium, "--tokens",
+             ",".join(map(str, tokens)), "--logits-out", path("logits.npy")],
+            env=env)
+        errors[target] = rel_err(np.load(path("logits.npy")), want)
+    return errors
 
 
 def speech_error(tool, path, name, sd, model, inputs, clip, **adapter):
     """pipeline_error for a speech tower `model` that the transformers
     feature extractor's `inputs` (of `clip`) feed in the reference; returns
-    the adapter's row count and the error."""
+    the adapter's row count and the errors."""
     with torch.no_grad():
         features = Hidden(model.double())(inputs.double())[0].numpy()
     rows = adapter_reference(sd, features, **adapter)
@@ -126,11 +140,13 @@ def main():
         rows = adapter_reference(sd, features)
         tokens = [5, BEGIN] + [PLACEHOLDER] * len(rows) + [END, 7, 8]
         want = model_reference(sd, tokens, rows)
-        err = pipeline_error(tool, path, name, path("model.pth"),
-                             ("--image", path("image.png")), want, tokens)
-        checks(err <= TOLERANCE,
-               f"{name}: transformers tower + its preprocessor_config.json, "
-               f"{len(rows)} adapter rows: max|err|/std = {err:.2e}")
+        errors = pipeline_error(tool, path, name, path("model.pth"),
+                                ("--image", path("image.png")), want, tokens)
+        for target, err in errors.items():
+            checks(err <= TOLERANCE,
+                   f"{name} ({target}): transformers tower + its "
+                   f"preprocessor_config.json, {len(rows)} adapter rows: "
+                   f"max|err|/std = {err:.2e}")
 
     # Whisper: a 1 s window (100 log-mel frames, 50 encoder positions).
     extractor = hf.WhisperFeatureExtractor(feature_size=80, chunk_length=1)
@@ -154,12 +170,13 @@ def main():
     samples = write_wav(path("clip.wav"), voice[:, None], 16000, "float32")
     mel = extractor(samples, sampling_rate=16000,
                     return_tensors="pt")["input_features"]
-    rows, err = speech_error(tool, path, "whisper", sd, whisper, mel,
-                             path("clip.wav"), stride=2, padding=2)
-    checks(err <= TOLERANCE,
-           f"whisper: transformers encoder + its feature extractor's "
-           f"preprocessor_config.json, a 0.7 s clip, {rows} adapter "
-           f"rows: max|err|/std = {err:.2e}")
+    rows, errors = speech_error(tool, path, "whisper", sd, whisper, mel,
+                                path("clip.wav"), stride=2, padding=2)
+    for target, err in errors.items():
+        checks(err <= TOLERANCE,
+               f"whisper ({target}): transformers encoder + its feature "
+               f"extractor's preprocessor_config.json, a 0.7 s clip, {rows} "
+               f"adapter rows: max|err|/std = {err:.2e}")
 
     # WavLM: 4000 samples -> 399 frames; K = 5 stacking -> 79 rows. Its
     # encoder asks whether it runs under FSDP (for layer drop), which
@@ -189,12 +206,13 @@ def main():
     waveform = extractor(samples, sampling_rate=16000, padding="max_length",
                          max_length=samples_in,
                          return_tensors="pt")["input_values"]
-    rows, err = speech_error(tool, path, "wavlm", sd, wavlm, waveform,
-                             path("voice.wav"), stack=5)
-    checks(err <= TOLERANCE,
-           f"wavlm: transformers encoder + its feature extractor's "
-           f"preprocessor_config.json, K = 5 stacking, {rows} adapter "
-           f"rows: max|err|/std = {err:.2e}")
+    rows, errors = speech_error(tool, path, "wavlm", sd, wavlm, waveform,
+                                path("voice.wav"), stack=5)
+    for target, err in errors.items():
+        checks(err <= TOLERANCE,
+               f"wavlm ({target}): transformers encoder + its feature "
+               f"extractor's preprocessor_config.json, K = 5 stacking, {rows} "
+               f"adapter rows: max|err|/std = {err:.2e}")
     checks.finish()
 
 

@@ -13,6 +13,7 @@ spliced token list; bad inputs fail with clear errors.
 import json
 import os
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -26,7 +27,7 @@ from export_encoders import ViT  # noqa: E402
 from gen_checkpoint import make_state_dict  # noqa: E402
 sys.path.insert(0, os.path.join(HERE, os.pardir, os.pardir, "bench", "gpu"))
 from runtime import Runtime  # noqa: E402
-from harness import Checks, run, workspace  # noqa: E402
+from harness import Checks, find_ptxas, run, workspace  # noqa: E402
 from tokenizer_reference import Reference  # noqa: E402
 
 TOLERANCE = 1e-3
@@ -183,6 +184,84 @@ def main():
     for mode in ["auto", "fold", "loops"]:
         err = rel_err(outputs[mode], outputs["none"])
         checks(err <= 1e-4, f"fused ({mode}) agrees with unfused: {err:.2e}")
+
+    # --target cuda, run by the CUDA emulator: the tower, adapter and splice
+    # are kernels too, and the image graph uploads only the weights it
+    # reads. Decode after an image replays the one-token graph.
+    gpu = dict(os.environ, MODRWKV_LIBCUDA=os.path.join(
+        tool(os.pardir), "lib", "libmodrwkv_cuda_emulator.so"))
+    art = path("art-cuda")
+    run(compile_cmd + ["-o", art, "--target", "cuda", "--cuda-emulator"])
+    with open(os.path.join(art, "manifest.json")) as f:
+        cuda_manifest = json.load(f)
+    first, last = cuda_manifest["graphs"][0]["weights_range"]
+    lm_bytes = 4 * VOCAB * WIDTH * 2  # the embedding and the head
+    checks(first >= lm_bytes and last <= os.path.getsize(
+        os.path.join(art, "weights.bin")), f"image graph reads weights.bin "
+        f"[{first}, {last}), past the language model's")
+    for label, tokens, reference_logits, extra in [
+            ("two images spliced", prompt, want, []),
+            ("images across prefill chunks", long_prompt, want_long, []),
+            ("the same, --last", long_prompt, want_long[-1:], ["--last"])]:
+        out = path("cuda.npy")
+        proc = run([tool("modrwkv-run"), art, "--image", path("image0.png"),
+                    "--image", path("image1.png"), "--tokens",
+                    ",".join(map(str, tokens)), "--logits-out", out] + extra,
+                   env=dict(gpu, MODRWKV_CUDA_PROFILE="1"))
+        err = rel_err(np.load(out), reference_logits)
+        checks(err <= TOLERANCE and
+               b"encode_image_kernel" in proc.stderr,
+               f"cuda (emulated), {label}, {len(tokens)} tokens, the tower "
+               f"as kernels: max|err|/std = {err:.2e}")
+    after = [7, 8, 9]
+    want_after = model_reference(sd, prompt + after, np.concatenate(rows))
+    run([tool("modrwkv-run"), art, "--image", path("image0.png"), "--image",
+         path("image1.png"), "--tokens", ",".join(map(str, prompt)),
+         "--state-out", path("cuda.state")], env=gpu)
+    run([tool("modrwkv-run"), art, "--state-in", path("cuda.state"),
+         "--tokens", ",".join(map(str, after)), "--step", "--logits-out",
+         path("cuda-step.npy")], env=gpu)
+    err = rel_err(np.load(path("cuda-step.npy")), want_after[-len(after):])
+    checks(err <= TOLERANCE, f"cuda (emulated), then {len(after)} tokens one "
+           f"at a time (decode graph): max|err|/std = {err:.2e}")
+    bad = path("art-cuda-bad-range")
+    shutil.rmtree(bad, ignore_errors=True)
+    shutil.copytree(path("art-cuda"), bad)
+    cuda_manifest["graphs"][0]["weights_range"] = [first, 1 << 40]
+    with open(os.path.join(bad, "manifest.json"), "w") as f:
+        json.dump(cuda_manifest, f)
+    checks.expect_error(
+        "cuda: a weights_range past weights.bin",
+        [tool("modrwkv-run"), bad, "--image", path("image0.png"), "--tokens",
+         ",".join(map(str, prompt))],
+        "manifest.json: graph 'image': bad weights_range", env=gpu)
+    # For a GPU: PTX for sm_90, assembled by ptxas where the toolkit is;
+    # run where a GPU is.
+    art = path("art-sm90")
+    run(compile_cmd + ["-o", art, "--target", "cuda", "--chip", "sm_90"])
+    ptxas = find_ptxas()
+    if ptxas:
+        proc = subprocess.run([ptxas, "-arch=sm_90", os.path.join(
+            art, "kernels.ptx"), "-o", path("kernels.cubin")],
+            capture_output=True, text=True)
+        checks(proc.returncode == 0, "ptxas -arch=sm_90 assembles the "
+               f"multimodal kernels.ptx {proc.stderr.strip()}")
+    else:
+        print("SKIP: ptxas not found (no CUDA toolkit): PTX not assembled")
+    out = path("sm90.npy")
+    proc = subprocess.run([tool("modrwkv-run"), art, "--image",
+                           path("image0.png"), "--image", path("image1.png"),
+                           "--tokens", ",".join(map(str, prompt)),
+                           "--logits-out", out], capture_output=True,
+                          text=True)
+    if "this artifact targets CUDA" in proc.stderr or \
+            "cuInit failed" in proc.stderr:
+        print(f"SKIP: no NVIDIA GPU to run the sm_90 artifact: "
+              f"{proc.stderr.strip()}")
+    else:
+        err = rel_err(np.load(out), want) if proc.returncode == 0 else 1.0
+        checks(err <= TOLERANCE, f"cuda (GPU), two images spliced: "
+               f"max|err|/std = {err:.2e} {proc.stderr.strip()}")
 
     # An image that needs resizing (48x40 -> 32x32) against PIL: nearest
     # is exact; bilinear rounds between passes in fixed point in PIL, so

@@ -1,13 +1,24 @@
 """Helpers shared by the end-to-end test scripts."""
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 
+CUDA_HOME = os.environ.get("CUDA_HOME", "/usr/local/cuda")
 
-def run(cmd, stdin=None):
-    """Runs `cmd`; exits the test with its output if it fails."""
-    proc = subprocess.run(cmd, input=stdin, capture_output=True)
+
+def find_ptxas():
+    """The CUDA toolkit's PTX assembler, or None."""
+    found = shutil.which("ptxas")
+    candidate = os.path.join(CUDA_HOME, "bin", "ptxas")
+    return found or (candidate if os.access(candidate, os.X_OK) else None)
+
+
+def run(cmd, stdin=None, env=None):
+    """Runs `cmd` (in `env`, else this environment); exits the test with
+    its output if it fails."""
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, env=env)
     if proc.returncode != 0:
         sys.exit(f"FAILED: {' '.join(cmd)}\n"
                  f"{proc.stdout.decode(errors='replace')}"
@@ -29,10 +40,11 @@ class Checks:
         print(f"{'ok  ' if ok else 'FAIL'} {label}")
         return ok
 
-    def expect_error(self, label, cmd, *fragments):
-        """`cmd` must exit 1 with a message holding 'error' and every
-        fragment (file names, tensor names), never crash or succeed."""
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+    def expect_error(self, label, cmd, *fragments, env=None):
+        """`cmd` (in `env`, else this environment) must exit 1 with a
+        message holding 'error' and every fragment (file names, tensor
+        names), never crash or succeed."""
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         message = proc.stderr.strip()
         missing = [f for f in fragments if f not in message]
         last = message.splitlines()[-1] if message else "(no message)"

@@ -345,11 +345,16 @@ LogicalResult describeGraphs(ModuleOp module, nlohmann::json &manifest) {
       return fail("entry @" + symbol + " takes " + llvm::Twine(params) +
                   " buffers for " + llvm::Twine(inputs.size()) +
                   " inputs and " + llvm::Twine(outputs.size()) + " outputs");
-    graphs.push_back({{"name", g.getAs<StringAttr>("name").str()},
-                      {"entry", (kGraphEntryPrefix + symbol).str()},
-                      {"weights_arg", weightsArg},
-                      {"inputs", inputs},
-                      {"outputs", outputs}});
+    nlohmann::json graph = {{"name", g.getAs<StringAttr>("name").str()},
+                            {"entry", (kGraphEntryPrefix + symbol).str()},
+                            {"weights_arg", weightsArg},
+                            {"inputs", inputs},
+                            {"outputs", outputs}};
+    if (auto range = weightsArg ? entry.getArgAttrOfType<DenseI64ArrayAttr>(
+                                      0, kWeightsBufferAttrName)
+                                : DenseI64ArrayAttr())
+      graph["weights_range"] = range.asArrayRef().vec();
+    graphs.push_back(graph);
   }
   if (!manifest.contains("abi"))
     manifest["abi"] = "graph-v1";

@@ -19,11 +19,11 @@
 // target, all to the file OUT ('-' for stdout); --emit artifact (the
 // default) writes the artifact directory OUT.
 //
-// --target cuda compiles a language model for NVIDIA GPUs
-// (modrwkv-cuda-pipeline): kernels as PTX for --chip, JIT-compiled by the
-// driver, and host code in model.so that launches them. With
-// --cuda-emulator the kernels are compiled for the host instead, for the CUDA
-// emulator that tests the CUDA path where there is no GPU.
+// --target cuda compiles a language model, with its encoder graph if any,
+// for NVIDIA GPUs (modrwkv-cuda-pipeline): kernels as PTX for --chip,
+// JIT-compiled by the driver, and host code in model.so that launches
+// them. With --cuda-emulator the kernels are compiled for the host instead,
+// for the CUDA emulator that tests the CUDA path where there is no GPU.
 //
 //===----------------------------------------------------------------------===//
 
@@ -427,11 +427,10 @@ int main(int argc, char **argv) {
   if (target != "cpu" && target != "cuda")
     return error("unsupported target '" + target + "' (supported: cpu, cuda)");
   bool cuda = target == "cuda";
-  if (cuda &&
-      (!encoderPath.empty() || llvm::StringRef(inputPath).ends_with(".onnx") ||
-       llvm::StringRef(inputPath).ends_with(".onnxtxt")))
-    return error("--target cuda compiles RWKV-7 language models only (no "
-                 "ONNX graphs or --encoder yet)");
+  if (cuda && (llvm::StringRef(inputPath).ends_with(".onnx") ||
+               llvm::StringRef(inputPath).ends_with(".onnxtxt")))
+    return error("--target cuda compiles RWKV-7 and ModRWKV checkpoints "
+                 "(an ONNX model alone is for --target cpu)");
   if (!cuda && emit == Emit::Ptx)
     return error("--emit ptx needs --target cuda");
   if (cudaEmulator && !cuda)

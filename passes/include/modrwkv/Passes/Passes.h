@@ -36,6 +36,8 @@ namespace modrwkv {
 /// Module attribute holding the weight-buffer layout (see
 /// rwkv-externalize-weights).
 constexpr llvm::StringLiteral kWeightsAttrName = "rwkv.weights";
+/// On a function's weight-buffer argument: [first, last) bytes it reads.
+constexpr llvm::StringLiteral kWeightsBufferAttrName = "rwkv.weights_buffer";
 
 /// Options of both named pipelines (the model-level half).
 template <typename Derived>

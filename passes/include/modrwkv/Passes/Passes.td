@@ -313,7 +313,9 @@ def RwkvExternalizeWeights
     offset wrapped in `bufferization.to_tensor`. The layout is recorded in
     the module attribute `rwkv.weights`: an array of dictionaries
     `{name, offset, value}` where `value` is the original resource, from
-    which the artifact writer packs the weight file. The resources of the
+    which the artifact writer packs the weight file. The new argument's
+    attribute `rwkv.weights_buffer = array<i64: first, last>` gives the byte
+    range the function reads. The resources of the
     module attribute `rwkv.initial_state` (a state-tuned model's learned
     initial state, which only the runtime reads) are laid out after them.
   }];
