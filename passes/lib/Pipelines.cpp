@@ -66,7 +66,7 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
   lowerTargetOps(pm.nest<func::FuncOp>());
   pm.addNestedPass<func::FuncOp>(createRwkvToLinalg());
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
-  pm.addPass(createLinalgElementwiseOpFusionPass());
+  pm.addPass(createRwkvFuseElementwise());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 

@@ -67,6 +67,7 @@ public:
                                             const std::string &where);
 
   Value materialize(TV &v);
+  Value transposedWeight(const TV &v);
   Value constant(int32_t dtype, ArrayRef<int64_t> shape,
                  const Literal &literal);
 
@@ -76,6 +77,8 @@ public:
   OpBuilder b;
   Location loc;
   std::map<std::string, TV> values;
+  /// Matrix initializers stored transposed, by initializer name.
+  std::map<std::string, Value> transposed;
   std::set<std::string> graphInputs;
   std::vector<std::string> unsupported, invalid;
   const Node *current = nullptr;
@@ -111,6 +114,9 @@ TV &OpContext::in(size_t i) { return importer.values.at(node.inputs[i]); }
 
 Value OpContext::val(size_t i) { return importer.materialize(in(i)); }
 Value OpContext::val(TV &v) { return importer.materialize(v); }
+Value OpContext::transposedWeight(const TV &v) {
+  return importer.transposedWeight(v);
+}
 
 int64_t OpContext::attrInt(const std::string &key, int64_t otherwise) const {
   const Attribute *a = node.attr(key);
@@ -585,16 +591,22 @@ Value GraphImporter::constant(int32_t dtype, ArrayRef<int64_t> shape,
   return arith::ConstantOp::create(b, loc, attr);
 }
 
-Value GraphImporter::materialize(TV &v) {
-  if (v.value)
-    return v.value;
-  OpBuilder::InsertionGuard guard(b);
-  // Constants go to the top of the function so that every later use sees
-  // them.
+namespace {
+/// Moves `b` to the start of the function it builds: constants go there so
+/// that every later use sees them.
+void toFunctionEntry(OpBuilder &b) {
   Block *entry = b.getInsertionBlock();
   while (!isa<func::FuncOp>(entry->getParentOp()))
     entry = entry->getParentOp()->getBlock();
   b.setInsertionPointToStart(entry);
+}
+} // namespace
+
+Value GraphImporter::materialize(TV &v) {
+  if (v.value)
+    return v.value;
+  OpBuilder::InsertionGuard guard(b);
+  toFunctionEntry(b);
   if (v.known) {
     v.value = constant(v.dtype, v.shape, *v.known);
     return v.value;
@@ -608,6 +620,30 @@ Value GraphImporter::materialize(TV &v) {
                                              "onnx." + t.name, std::move(blob));
   v.value = arith::ConstantOp::create(b, loc, attr);
   return v.value;
+}
+
+Value GraphImporter::transposedWeight(const TV &v) {
+  const Tensor &t = *v.initializer;
+  Value &value = transposed[t.name];
+  if (value)
+    return value;
+  OpBuilder::InsertionGuard guard(b);
+  toFunctionEntry(b);
+  int64_t rows = v.shape[0], cols = v.shape[1];
+  int64_t bytes = dtypeBytes(v.dtype);
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
+      std::max<int64_t>(t.bytes, 1), 64, /*dataIsMutable=*/true);
+  char *out = blob.getMutableData().data();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      std::memcpy(out + (c * rows + r) * bytes, t.data + (r * cols + c) * bytes,
+                  bytes);
+  OpContext ctx(*this, *current, 0);
+  auto attr =
+      DenseResourceElementsAttr::get(ctx.tensorType({cols, rows}, v.dtype),
+                                     "onnx." + t.name + ".T", std::move(blob));
+  value = arith::ConstantOp::create(b, loc, attr);
+  return value;
 }
 
 LogicalResult

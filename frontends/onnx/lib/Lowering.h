@@ -79,6 +79,9 @@ public:
   /// in(i) as an SSA value (materializing a constant if needed).
   mlir::Value val(size_t i);
   mlir::Value val(TV &v);
+  /// The matrix initializer `v` ([K, N]) stored transposed ([N, K]), once
+  /// per initializer.
+  mlir::Value transposedWeight(const TV &v);
 
   // Attributes.
   int64_t attrInt(const std::string &key, int64_t otherwise) const;

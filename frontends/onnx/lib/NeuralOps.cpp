@@ -32,6 +32,31 @@ Value contraction(OpContext &ctx, ValueRange operands, Value init,
       .getResult(0);
 }
 
+/// Whether `w` is an f32 weight matrix, which products take transposed:
+/// y[t, n] = sum_k x[t, k] * wT[n, k] is the form the CPU and GPU kernel
+/// passes (and cuBLAS) recognize.
+bool isWeightMatrix(const TV &w) {
+  return w.initializer && !w.known && w.dtype == kFloat && w.rank() == 2;
+}
+
+/// x [..., K] times the weight matrix w [K, N] (or wT [N, K] already, with
+/// `transposed`): the leading dims of x become the product's rows.
+Value weightProduct(OpContext &ctx, Value x, ArrayRef<int64_t> xShape, TV &w,
+                    bool transposed) {
+  int64_t K = xShape.back(), rows = product(xShape, 0, xShape.size() - 1);
+  int64_t N = w.shape[transposed ? 0 : 1];
+  Value wT = transposed ? ctx.val(w) : ctx.transposedWeight(w);
+  MLIRContext *mctx = ctx.b.getContext();
+  auto t = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
+       k = getAffineDimExpr(2, mctx);
+  AffineMap maps[] = {AffineMap::get(3, 0, {t, k}, mctx),
+                      AffineMap::get(3, 0, {n, k}, mctx),
+                      AffineMap::get(3, 0, {t, n}, mctx)};
+  return contraction(ctx, {ctx.reshape(x, {rows, K}), wT},
+                     ctx.fill({rows, N}, kFloat, ctx.scalar(kFloat, 0)), maps,
+                     2, 1, kFloat);
+}
+
 LogicalResult lowerMatMul(OpContext &ctx) {
   TV &a = ctx.in(0), &bm = ctx.in(1);
   if (a.dtype != bm.dtype)
@@ -39,6 +64,19 @@ LogicalResult lowerMatMul(OpContext &ctx) {
   if (a.rank() == 0 || bm.rank() == 0)
     return ctx.invalid("operands must have rank >= 1");
   int32_t dtype = a.dtype;
+  if (isWeightMatrix(bm)) {
+    if (a.shape.back() != bm.shape[0])
+      return ctx.invalid(
+          "inner dimensions differ: " + std::to_string(a.shape.back()) +
+          " and " + std::to_string(bm.shape[0]));
+    SmallVector<int64_t> shape(a.shape.begin(), a.shape.end() - 1);
+    shape.push_back(bm.shape[1]);
+    ctx.set(
+        0,
+        ctx.reshape(weightProduct(ctx, ctx.val(0), a.shape, bm, false), shape),
+        dtype);
+    return success();
+  }
   // 1-D operands are promoted to matrices and the extra dim dropped again.
   Value av = ctx.val(0), bv = ctx.val(1);
   SmallVector<int64_t> as = a.shape, bs = bm.shape;
@@ -105,16 +143,21 @@ LogicalResult lowerGemm(OpContext &ctx) {
   if (bm.shape[tb ? 1 : 0] != K)
     return ctx.invalid("inner dimensions differ");
   int32_t dtype = a.dtype;
-  MLIRContext *mctx = ctx.b.getContext();
-  auto m = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
-       k = getAffineDimExpr(2, mctx);
-  AffineMap maps[] = {
-      AffineMap::get(3, 0, ta ? ArrayRef{k, m} : ArrayRef{m, k}, mctx),
-      AffineMap::get(3, 0, tb ? ArrayRef{n, k} : ArrayRef{k, n}, mctx),
-      AffineMap::get(3, 0, {m, n}, mctx)};
-  Value product = contraction(ctx, {ctx.val(0), ctx.val(1)},
-                              ctx.fill({M, N}, dtype, ctx.scalar(dtype, 0)),
-                              maps, 2, 1, dtype);
+  Value product;
+  if (!ta && isWeightMatrix(bm) && a.dtype == kFloat) {
+    product = weightProduct(ctx, ctx.val(0), a.shape, bm, tb);
+  } else {
+    MLIRContext *mctx = ctx.b.getContext();
+    auto m = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
+         k = getAffineDimExpr(2, mctx);
+    AffineMap maps[] = {
+        AffineMap::get(3, 0, ta ? ArrayRef{k, m} : ArrayRef{m, k}, mctx),
+        AffineMap::get(3, 0, tb ? ArrayRef{n, k} : ArrayRef{k, n}, mctx),
+        AffineMap::get(3, 0, {m, n}, mctx)};
+    product = contraction(ctx, {ctx.val(0), ctx.val(1)},
+                          ctx.fill({M, N}, dtype, ctx.scalar(dtype, 0)), maps,
+                          2, 1, dtype);
+  }
   SmallVector<Value> operands = {product};
   if (ctx.has(2)) {
     auto shape = broadcastShapes({M, N}, ctx.in(2).shape);

@@ -266,6 +266,23 @@ def RwkvGpuReductions : Pass<"rwkv-gpu-reductions", "mlir::func::FuncOp"> {
                            "mlir::memref::MemRefDialect"];
 }
 
+def RwkvFuseElementwise : Pass<"rwkv-fuse-elementwise"> {
+  let summary = "Producer-consumer fusion of linalg ops, matrix products apart";
+  let description = [{
+    Upstream's `linalg-fuse-elementwise-ops` (element-wise producers fused
+    into their consumers, reshapes propagated by expansion, constants
+    folded) with one more rule: neither side of a fusion may be a
+    contraction (`linalg::isaContractionOpInterface`: a product
+    `y += x * w`). A product keeps its operands as they are, so that the
+    kernel passes recognize it: an element-wise prologue fused into it
+    would run once per output column, and a row-collapsing reshape
+    propagated through it would give it extra loops.
+  }];
+  let dependentDialects = ["mlir::linalg::LinalgDialect",
+                           "mlir::tensor::TensorDialect",
+                           "mlir::affine::AffineDialect"];
+}
+
 def RwkvFuseSiblings : Pass<"rwkv-fuse-siblings", "mlir::func::FuncOp"> {
   let summary = "Merge runs of adjacent element-wise generics into one";
   let description = [{
