@@ -6,6 +6,7 @@
                    as a backend-test folder with numpy's expected output
   absolute.onnx / dotdot.onnx   external data at '/etc/passwd' / '../x'
   truncated.onnx   the first half of weights.onnx
+  conv/            Convs by weight initializers, with a numpy reference
   control-flow/    Inputs/control-flow.onnxtxt (If, Loop, Scan) as a
                    backend-test folder: numpy's outputs for both branches
   strings/         Cast between strings and numbers (float32, float64,
@@ -73,6 +74,54 @@ def write_data_set(folder, index, inputs, outputs):
             with open(f"{folder}/test_data_set_{index}/{kind}_{i}.pb", "wb") as f:
                 f.write(numpy_helper.from_array(array).SerializeToString())
 
+
+# conv/: Convs by weight initializers (products over im2col rows): 2-D
+# with strides, dilations, asymmetric pads and a bias, and 1-D without a
+# bias; the reference sums the windows in float64.
+def conv_reference(x, w, b, strides, dilations, pads):
+    spatial = x.ndim - 2
+    xp = np.pad(x.astype(np.float64), [(0, 0), (0, 0)] + [
+        (pads[d], pads[d + spatial]) for d in range(spatial)])
+    kernel = w.shape[2:]
+    out = [(xp.shape[2 + d] - (kernel[d] - 1) * dilations[d] - 1)
+           // strides[d] + 1 for d in range(spatial)]
+    y = np.zeros((x.shape[0], w.shape[0], *out))
+    for o in np.ndindex(*out):
+        window = tuple(slice(o[d] * strides[d], o[d] * strides[d] +
+                             (kernel[d] - 1) * dilations[d] + 1, dilations[d])
+                       for d in range(spatial))
+        patch = xp[(slice(None), slice(None)) + window]
+        summed = list(range(1, 2 + spatial))
+        y[(slice(None), slice(None)) + o] = np.tensordot(
+            patch, w.astype(np.float64), axes=(summed, summed))
+    if b is not None:
+        y += b.reshape(1, -1, *([1] * spatial))
+    return y.astype(np.float32)
+
+
+rng = np.random.default_rng(7)
+x2 = rng.standard_normal((2, 8, 11, 9)).astype(np.float32)
+w2 = rng.standard_normal((16, 8, 3, 2)).astype(np.float32)
+b2 = rng.standard_normal(16).astype(np.float32)
+x1 = rng.standard_normal((1, 12, 20)).astype(np.float32)
+w1 = rng.standard_normal((24, 12, 5)).astype(np.float32)
+attrs2 = dict(strides=[2, 1], dilations=[2, 3], pads=[1, 0, 2, 1])
+attrs1 = dict(strides=[3], dilations=[1], pads=[2, 2])
+y2 = conv_reference(x2, w2, b2, **attrs2)
+y1 = conv_reference(x1, w1, None, **attrs1)
+graph = helper.make_graph(
+    [helper.make_node("Conv", ["x2", "w2", "b2"], ["y2"], **attrs2),
+     helper.make_node("Conv", ["x1", "w1"], ["y1"], **attrs1)], "conv",
+    [helper.make_tensor_value_info(n, TensorProto.FLOAT, a.shape)
+     for n, a in [("x2", x2), ("x1", x1)]],
+    [helper.make_tensor_value_info(n, TensorProto.FLOAT, a.shape)
+     for n, a in [("y2", y2), ("y1", y1)]],
+    [numpy_helper.from_array(a, n) for n, a in
+     [("w2", w2), ("b2", b2), ("w1", w1)]])
+os.makedirs(f"{out}/conv", exist_ok=True)
+onnx.save(helper.make_model(graph, opset_imports=[
+    helper.make_opsetid("", 17)]), f"{out}/conv/model.onnx")
+write_data_set(f"{out}/conv", 0, [x2, x1], [y2, y1])
 
 # control-flow/: the reference follows the ONNX operator definitions.
 here = os.path.dirname(os.path.abspath(__file__))

@@ -32,29 +32,37 @@ Value contraction(OpContext &ctx, ValueRange operands, Value init,
       .getResult(0);
 }
 
-/// Whether `w` is an f32 weight matrix, which products take transposed:
-/// y[t, n] = sum_k x[t, k] * wT[n, k] is the form the CPU and GPU kernel
+/// Whether `w` is an f32 weight (an initializer): products by it take the
+/// form y[t, n] = sum_k x[t, k] * wT[n, k] that the CPU and GPU kernel
 /// passes (and cuBLAS) recognize.
-bool isWeightMatrix(const TV &w) {
-  return w.initializer && !w.known && w.dtype == kFloat && w.rank() == 2;
+bool isWeight(const TV &w) {
+  return w.initializer && !w.known && w.dtype == kFloat;
 }
 
-/// x [..., K] times the weight matrix w [K, N] (or wT [N, K] already, with
-/// `transposed`): the leading dims of x become the product's rows.
-Value weightProduct(OpContext &ctx, Value x, ArrayRef<int64_t> xShape, TV &w,
-                    bool transposed) {
-  int64_t K = xShape.back(), rows = product(xShape, 0, xShape.size() - 1);
-  int64_t N = w.shape[transposed ? 0 : 1];
-  Value wT = transposed ? ctx.val(w) : ctx.transposedWeight(w);
+/// y [rows, N] = x [rows, K] times wT [N, K] transposed, in f32.
+Value productByRows(OpContext &ctx, Value x, Value wT) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  int64_t rows = xType.getDimSize(0);
+  int64_t N = cast<RankedTensorType>(wT.getType()).getDimSize(0);
   MLIRContext *mctx = ctx.b.getContext();
   auto t = getAffineDimExpr(0, mctx), n = getAffineDimExpr(1, mctx),
        k = getAffineDimExpr(2, mctx);
   AffineMap maps[] = {AffineMap::get(3, 0, {t, k}, mctx),
                       AffineMap::get(3, 0, {n, k}, mctx),
                       AffineMap::get(3, 0, {t, n}, mctx)};
-  return contraction(ctx, {ctx.reshape(x, {rows, K}), wT},
+  return contraction(ctx, {x, wT},
                      ctx.fill({rows, N}, kFloat, ctx.scalar(kFloat, 0)), maps,
                      2, 1, kFloat);
+}
+
+/// x [..., K] times the weight matrix w [K, N] (or wT [N, K] already, with
+/// `transposed`; w is stored transposed otherwise): the leading dims of x
+/// become the product's rows.
+Value weightProduct(OpContext &ctx, Value x, ArrayRef<int64_t> xShape, TV &w,
+                    bool transposed) {
+  int64_t K = xShape.back(), rows = product(xShape, 0, xShape.size() - 1);
+  return productByRows(ctx, ctx.reshape(x, {rows, K}),
+                       transposed ? ctx.val(w) : ctx.transposedWeight(w));
 }
 
 LogicalResult lowerMatMul(OpContext &ctx) {
@@ -64,7 +72,7 @@ LogicalResult lowerMatMul(OpContext &ctx) {
   if (a.rank() == 0 || bm.rank() == 0)
     return ctx.invalid("operands must have rank >= 1");
   int32_t dtype = a.dtype;
-  if (isWeightMatrix(bm)) {
+  if (isWeight(bm) && bm.rank() == 2) {
     if (a.shape.back() != bm.shape[0])
       return ctx.invalid(
           "inner dimensions differ: " + std::to_string(a.shape.back()) +
@@ -114,8 +122,8 @@ LogicalResult lowerMatMul(OpContext &ctx) {
   for (int64_t d = 0; d < nb; ++d)
     oe.push_back(dim(d));
   ae.append({dim(nb), dim(nb + 2)});
-  be.append({dim(nb + 2), dim(nb + 1)});
   oe.append({dim(nb), dim(nb + 1)});
+  be.append({dim(nb + 2), dim(nb + 1)});
   SmallVector<int64_t> outShape = *batch;
   outShape.append({M, N});
   Value init = ctx.fill(outShape, dtype, ctx.scalar(dtype, 0));
@@ -144,7 +152,7 @@ LogicalResult lowerGemm(OpContext &ctx) {
     return ctx.invalid("inner dimensions differ");
   int32_t dtype = a.dtype;
   Value product;
-  if (!ta && isWeightMatrix(bm) && a.dtype == kFloat) {
+  if (!ta && isWeight(bm) && bm.rank() == 2 && a.dtype == kFloat) {
     product = weightProduct(ctx, ctx.val(0), a.shape, bm, tb);
   } else {
     MLIRContext *mctx = ctx.b.getContext();
@@ -237,6 +245,66 @@ std::optional<Window> readWindow(OpContext &ctx, ArrayRef<int64_t> shape,
   return w;
 }
 
+/// A Conv of one group by a weight, as one product: the windows of the
+/// padded x [N, C, spatial...] as rows (im2col: [N * positions, C * taps])
+/// times w [M, C * taps] transposed, then [N, M, positions...] (+ bias).
+Value convByWeight(OpContext &ctx, Value x, ArrayRef<int64_t> padded, TV &w,
+                   const Window &window, ArrayRef<int64_t> outSpatial,
+                   Value bias) {
+  int64_t spatial = outSpatial.size();
+  int64_t N = padded[0], C = padded[1], M = w.shape[0];
+  int64_t positions = product(outSpatial), taps = product(window.kernel);
+  MLIRContext *mctx = ctx.b.getContext();
+  auto dim = [&](int64_t d) { return getAffineDimExpr(d, mctx); };
+  auto copy = [&](Value in, ArrayRef<int64_t> shape, AffineMap map,
+                  bool addBias) {
+    int64_t loops = shape.size();
+    SmallVector<Value> inputs = {in};
+    SmallVector<AffineMap> maps = {map};
+    if (addBias) {
+      inputs.push_back(bias);
+      maps.push_back(AffineMap::get(loops, 0, {dim(1)}, mctx));
+    }
+    maps.push_back(AffineMap::getMultiDimIdentityMap(loops, mctx));
+    Value init = ctx.empty(shape, kFloat);
+    return linalg::GenericOp::create(
+               ctx.b, ctx.loc, init.getType(), inputs, init, maps,
+               iterators(loops, 0),
+               [&](OpBuilder &b, Location loc, ValueRange a) {
+                 Value v =
+                     addBias ? Value(arith::AddFOp::create(b, loc, a[0], a[1]))
+                             : a[0];
+                 linalg::YieldOp::create(b, loc, v);
+               })
+        .getResult(0);
+  };
+  // cols[n, o..., c, k...] = x[n, c, o * stride + k * dilation...]
+  int64_t cLoop = 1 + spatial;
+  SmallVector<int64_t> colsShape = {N};
+  colsShape.append(outSpatial.begin(), outSpatial.end());
+  colsShape.push_back(C);
+  colsShape.append(window.kernel.begin(), window.kernel.end());
+  SmallVector<AffineExpr> xe = {dim(0), dim(cLoop)};
+  for (int64_t d = 0; d < spatial; ++d)
+    xe.push_back(dim(1 + d) * window.strides[d] +
+                 dim(cLoop + 1 + d) * window.dilations[d]);
+  Value cols =
+      copy(x, colsShape, AffineMap::get(2 + 2 * spatial, 0, xe, mctx), false);
+  Value y = productByRows(ctx, ctx.reshape(cols, {N * positions, C * taps}),
+                          ctx.reshape(ctx.val(w), {M, C * taps}));
+  // out[n, m, o...] = y[n, o..., m] (+ bias[m])
+  SmallVector<int64_t> yShape = {N}, outShape = {N, M};
+  yShape.append(outSpatial.begin(), outSpatial.end());
+  yShape.push_back(M);
+  outShape.append(outSpatial.begin(), outSpatial.end());
+  SmallVector<AffineExpr> ye = {dim(0)};
+  for (int64_t d = 0; d < spatial; ++d)
+    ye.push_back(dim(2 + d));
+  ye.push_back(dim(1));
+  return copy(ctx.reshape(y, yShape), outShape,
+              AffineMap::get(2 + spatial, 0, ye, mctx), bool(bias));
+}
+
 LogicalResult lowerConv(OpContext &ctx) {
   TV &x = ctx.in(0), &w = ctx.in(1);
   int64_t spatial = x.rank() - 2;
@@ -265,10 +333,20 @@ LogicalResult lowerConv(OpContext &ctx) {
     outShape.push_back(window->span(d, x.shape[d + 2]) / strides[d] + 1);
   }
   int32_t dtype = x.dtype;
+  if (ctx.has(2) && (ctx.in(2).rank() != 1 || ctx.in(2).shape[0] != M))
+    return ctx.invalid("bias must have M elements");
   Value input = ctx.val(0);
   if (padded != x.shape) {
     input = ctx.insert(input, ctx.fill(padded, dtype, ctx.scalar(dtype, 0)),
                        before);
+  }
+  if (group == 1 && isWeight(w)) {
+    ctx.set(0,
+            convByWeight(ctx, input, padded, w, *window,
+                         ArrayRef<int64_t>(outShape).drop_front(3),
+                         ctx.has(2) ? ctx.val(2) : Value()),
+            dtype);
+    return success();
   }
   // Groups become a dim of their own: x [N, G, Cg, ...], w [G, Mg, Cg, ...].
   SmallVector<int64_t> xg = {N, group, Cg}, wg = {group, Mg, Cg};
@@ -292,9 +370,6 @@ LogicalResult lowerConv(OpContext &ctx) {
   }
   Value init = ctx.fill(outShape, dtype, ctx.scalar(dtype, 0));
   if (ctx.has(2)) {
-    TV &bias = ctx.in(2);
-    if (bias.rank() != 1 || bias.shape[0] != M)
-      return ctx.invalid("bias must have M elements");
     SmallVector<int64_t> biasShape = {group, Mg};
     biasShape.append(spatial, 1);
     init = ctx.broadcastMap(
