@@ -69,6 +69,14 @@ struct Driver {
   bool emulator = false; ///< libmodrwkv_cuda_emulator.so, not a driver
 };
 
+/// Sets the function pointer `table.name` to the symbol `name` of `lib`;
+/// runs the statement `onMissing` when the library lacks it.
+#define BIND_SYMBOL(lib, table, name, onMissing)                               \
+  if (!(table.name =                                                           \
+            reinterpret_cast<decltype(table.name)>(dlsym(lib, #name)))) {      \
+    onMissing;                                                                 \
+  }
+
 Driver driver;
 std::once_flag loadOnce;
 std::string loadError;
@@ -140,12 +148,11 @@ void load() {
                 dlerror() + "); run it on a machine with an NVIDIA GPU";
     return;
   }
-#define BIND(name)                                                             \
-  if (!(driver.name =                                                          \
-            reinterpret_cast<decltype(driver.name)>(dlsym(lib, #name)))) {     \
-    loadError = std::string(path) + ": no symbol " #name " (driver too old?)"; \
-    return;                                                                    \
-  }
+  auto missing = [&](const char *name) {
+    loadError =
+        std::string(path) + ": no symbol " + name + " (driver too old?)";
+  };
+#define BIND(name) BIND_SYMBOL(lib, driver, name, return missing(#name))
   BIND(cuInit)
   BIND(cuDeviceGetCount)
   BIND(cuDeviceGet)
@@ -294,20 +301,14 @@ std::string openBlas() {
   }
   if (!lib)
     return "cannot load it: " + tried;
-  for (auto [slot, name] :
-       {std::pair<void **, const char *>{
-            reinterpret_cast<void **>(&blas.cublasCreate_v2),
-            "cublasCreate_v2"},
-        {reinterpret_cast<void **>(&blas.cublasSetStream_v2),
-         "cublasSetStream_v2"},
-        {reinterpret_cast<void **>(&blas.cublasSetWorkspace_v2),
-         "cublasSetWorkspace_v2"},
-        {reinterpret_cast<void **>(&blas.cublasGemmEx), "cublasGemmEx"}})
-    if (!(*slot = dlsym(lib, name)))
-      return std::string("the library has no ") + name;
-  blas.cublasGetStatusString =
-      reinterpret_cast<decltype(blas.cublasGetStatusString)>(
-          dlsym(lib, "cublasGetStatusString"));
+#define BIND(name)                                                             \
+  BIND_SYMBOL(lib, blas, name, return "the library has no " #name)
+  BIND(cublasCreate_v2)
+  BIND(cublasSetStream_v2)
+  BIND(cublasSetWorkspace_v2)
+  BIND(cublasGemmEx)
+#undef BIND
+  BIND_SYMBOL(lib, blas, cublasGetStatusString, {}) // optional
   current();
   void *handle = nullptr;
   if (CublasStatus rc = blas.cublasCreate_v2(&handle))

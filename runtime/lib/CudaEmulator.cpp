@@ -325,6 +325,16 @@ CUresult outsideCapture(const char *call) {
                                        "(the driver refuses it)");
 }
 
+/// Runs `work` (a kernel, a product) now, or records it into the graph
+/// that `s` captures.
+CUresult enqueue(Stream *s, std::function<CUresult()> work) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!s || !s->capture)
+    return work();
+  s->capture->nodes.push_back(std::move(work));
+  return kSuccess;
+}
+
 /// Device memory: host memory aligned as cuMemAlloc's (256 bytes).
 void *deviceMemory(size_t bytes) {
   return aligned_alloc(256, (bytes + 255) / 256 * 256);
@@ -622,23 +632,18 @@ EXPORT CUresult cuLaunchKernel(void *function, unsigned gx, unsigned gy,
   if (!f || extra)
     return kInvalidValue;
   std::array<unsigned, 6> dims = {gx, gy, gz, bx, by, bz};
-  auto *s = static_cast<Stream *>(stream);
-  std::lock_guard<std::mutex> lock(mutex);
-  if (!s || !s->capture)
-    return run(*f, dims, params);
-  // Recorded: the parameter values are copied now, as the driver does.
+  // The parameter values are copied now, as the driver does.
   std::vector<std::vector<char>> copies;
   for (int64_t i = 0; i < f->info[1]; ++i) {
     const char *p = static_cast<const char *>(params[i]);
     copies.emplace_back(p, p + f->info[2 + i]);
   }
-  s->capture->nodes.push_back([f, dims, copies]() mutable {
+  return enqueue(static_cast<Stream *>(stream), [f, dims, copies]() mutable {
     std::vector<void *> params;
     for (auto &p : copies)
       params.push_back(p.data());
     return run(*f, dims, params.data());
   });
-  return kSuccess;
 }
 
 EXPORT CUresult cuStreamCreate(void **stream, unsigned) {
@@ -780,11 +785,6 @@ EXPORT int cublasGemmEx(void *handle, int transa, int transb, int m, int n,
       }
     return kSuccess;
   };
-  Stream *s = static_cast<BlasHandle *>(handle)->stream;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (s && s->capture)
-    s->capture->nodes.push_back(gemm);
-  else
-    gemm();
+  enqueue(static_cast<BlasHandle *>(handle)->stream, gemm);
   return kBlasSuccess;
 }
