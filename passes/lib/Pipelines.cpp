@@ -134,6 +134,7 @@ void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options) {
     pm.addPass(createForallToForLoopPass());
 
   // Buffers -> loops -> LLVM; the products first, as vector kernels.
+  pm.addNestedPass<func::FuncOp>(createRwkvSplitBatchedProducts());
   if (options.matmulKernels) {
     RwkvMatmulKernelsOptions kernelOptions;
     kernelOptions.tileTokens = options.tileTokens;
@@ -190,6 +191,7 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   // (shuffle reductions); every remaining loop nest becomes a
   // kernel; the host code keeps only launches, views and device
   // allocations, ordered on one stream.
+  pm.addNestedPass<func::FuncOp>(createRwkvSplitBatchedProducts());
   RwkvGpuMatmulOptions matmulOptions;
   matmulOptions.warpsPerBlock = options.matmulWarps;
   matmulOptions.tileTokens = options.matmulTileTokens;

@@ -283,6 +283,22 @@ def RwkvFuseElementwise : Pass<"rwkv-fuse-elementwise"> {
                            "mlir::affine::AffineDialect"];
 }
 
+def RwkvSplitBatchedProducts
+    : Pass<"rwkv-split-batched-products", "mlir::func::FuncOp"> {
+  let summary = "Batched products as a loop of two-dimensional ones";
+  let description = [{
+    On buffers: a linalg.generic y[b.., t, n] += x[b.., t, k] * w[b.., n, k]
+    (batch loops of static size first, then t and n parallel, k a
+    reduction; the importer builds attention's activation products so)
+    becomes scf.for loops over the batch elements around the same body on
+    rank-reduced subviews, y[t, n] += x[t, k] * w[n, k]: the form of the
+    products that rwkv-matmul-kernels and rwkv-gpu-matmul take.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect",
+                           "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect"];
+}
+
 def RwkvFuseSiblings : Pass<"rwkv-fuse-siblings", "mlir::func::FuncOp"> {
   let summary = "Merge runs of adjacent element-wise generics into one";
   let description = [{
