@@ -46,6 +46,11 @@ bf16-3x128|--layers 3 --width 128 --vocab 500 --ranks 5,7,3,9 --seed 5|--dtype b
 f32-2x512|--layers 2 --width 512 --vocab 2000 --seed 11|
 fp32ckpt-bf16-4x256|--layers 4 --width 256 --vocab 1000 --dtype fp32 --seed 3|--dtype bf16
 CASES
+# A ModRWKV model with its image graph; small enough to carry its weights.
+$py bench/gpu/multimodal_case.py "$bundle/check/multimodal" \
+  --tools "$build/bin" --chip "$chip"
+gzip -f "$bundle/check/multimodal/artifact/model.so"
+rm "$bundle/check/multimodal/artifact/kernels.ptx"
 
 for shape in $shapes; do
   case $shape in

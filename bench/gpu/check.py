@@ -19,7 +19,9 @@ result is compared with the float64 reference of test/e2e/reference.py:
 - batched decode (artifacts with a batch entry): four prompts of different
   lengths prefilled alone and put into slots, three batched steps, each
   slot against its whole sequence's reference; a slot taken back out and
-  decoded alone continues correctly.
+  decoded alone continues correctly;
+- multimodal cases (bench/gpu/multimodal_case.py): the image graph's
+  adapter rows, a prompt with them spliced, then text token by token.
 
 Tokens are drawn afresh each run (the seed is printed). Outputs are
 NaN-poisoned before each call, so an unwritten row fails.
@@ -165,6 +167,31 @@ def check_case(rt, case, rng, report):
                      want[2][-1], TOLERANCE)
 
 
+def check_multimodal_case(rt, case, report):
+    """A case of multimodal_case.py: the image graph's adapter rows, the
+    prompt with them spliced, then text decoded token by token."""
+    art = os.path.join(case, "artifact")
+    with open(os.path.join(case, "multimodal.json")) as f:
+        spec = json.load(f)
+    rows = np.load(os.path.join(case, "rows.npy"))
+    want = np.load(os.path.join(case, "want.npy"))
+    name = os.path.basename(os.path.normpath(case))
+    print(f"== {name}: image graph + model, {len(rows)} adapter rows",
+          flush=True)
+    features = rt.graphs(art).run(0, np.load(os.path.join(case, "pixels.npy")),
+                                  rows.shape)
+    report.error(f"{name} image graph: adapter rows", features, rows,
+                 TOLERANCE)
+    tokens, k = spec["tokens"], spec["prefilled"]
+    state = rt.load(art).state()
+    report.error(f"{name} prefill {k} tokens with the rows spliced",
+                 state.prefill_features(tokens[:k], features), want[:k],
+                 TOLERANCE)
+    report.error(f"{name} then {len(tokens) - k} tokens decoded",
+                 np.stack([state.decode(t) for t in tokens[k:]]), want[k:],
+                 TOLERANCE)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -177,7 +204,10 @@ def main():
     rt = Runtime(args.lib)
     report = Report()
     for case in args.cases:
-        check_case(rt, case, rng, report)
+        if os.path.exists(os.path.join(case, "multimodal.json")):
+            check_multimodal_case(rt, case, report)
+        else:
+            check_case(rt, case, rng, report)
     print(f"{report.failed} failed")
     sys.exit(1 if report.failed else 0)
 

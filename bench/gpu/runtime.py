@@ -35,7 +35,12 @@ class Runtime:
                 ("modrwkv_batch_put", ctypes.c_int, [p, i64, p]),
                 ("modrwkv_batch_get", ctypes.c_int, [p, i64, p]),
                 ("modrwkv_decode_batch", ctypes.c_int, [p, p, iptr]),
-                ("modrwkv_batch_logits", fptr, [p])]:
+                ("modrwkv_batch_logits", fptr, [p]),
+                ("modrwkv_prefill_features", ctypes.c_int,
+                 [p, p, iptr, i64, fptr, i64, fptr]),
+                ("modrwkv_graphs_load", p, [ctypes.c_char_p]),
+                ("modrwkv_graphs_free", None, [p]),
+                ("modrwkv_graph_run", ctypes.c_int, [p, i64, p, p])]:
             f = getattr(lib, name)
             f.restype, f.argtypes = res, args
         self.lib = lib
@@ -49,6 +54,32 @@ class Runtime:
         if not model:
             raise RuntimeError_(self.lib.modrwkv_last_error().decode())
         return Model(self, model)
+
+    def graphs(self, artifact):
+        graphs = self.lib.modrwkv_graphs_load(artifact.encode())
+        if not graphs:
+            raise RuntimeError_(self.lib.modrwkv_last_error().decode())
+        return Graphs(self, graphs)
+
+
+class Graphs:
+    """The ONNX graphs of an artifact (an encoder tower's)."""
+
+    def __init__(self, rt, handle):
+        self.rt, self.handle = rt, handle
+
+    def run(self, graph, x, out_shape):
+        """Graph `graph` on the one float32 input `x`: its one output."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        out = np.full(out_shape, np.nan, np.float32)
+        inputs = (ctypes.c_void_p * 1)(x.ctypes.data)
+        outputs = (ctypes.c_void_p * 1)(out.ctypes.data)
+        self.rt.check(self.rt.lib.modrwkv_graph_run(self.handle, graph,
+                                                    inputs, outputs))
+        return out
+
+    def __del__(self):
+        self.rt.lib.modrwkv_graphs_free(self.handle)
 
 
 class Model:
@@ -95,6 +126,18 @@ class State:
             toks.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), len(toks),
             ptr))
         return out if want_logits else self.last_logits()
+
+    def prefill_features(self, tokens, features):
+        """prefill with the rows of `features` at the placeholder tokens."""
+        toks = np.ascontiguousarray(tokens, dtype=np.int32)
+        rows = np.ascontiguousarray(features, dtype=np.float32)
+        out = np.full((len(toks), self.model.vocab), np.nan, np.float32)
+        fptr = ctypes.POINTER(ctypes.c_float)
+        self.model.rt.check(self.lib.modrwkv_prefill_features(
+            self.model.handle, self.handle,
+            toks.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), len(toks),
+            rows.ctypes.data_as(fptr), len(rows), out.ctypes.data_as(fptr)))
+        return out
 
     def decode(self, token):
         out = np.full(self.model.vocab, np.nan, np.float32)

@@ -38,9 +38,9 @@ MEAN, STD = [0.48, 0.46, 0.41], [0.27, 0.26, 0.28]
 BEGIN, END, PLACEHOLDER = 65530, 65531, 65532
 
 
-def make_checkpoint(path, conv, seed=0):
+def make_checkpoint(path, conv, seed=0, vocab=VOCAB):
     """`llm.` + RWKV-7 keys and the later release's proj.* adapter."""
-    sd = make_state_dict(2, WIDTH, VOCAB, 4 * WIDTH, (16, 16, 8, 32), seed,
+    sd = make_state_dict(2, WIDTH, vocab, 4 * WIDTH, (16, 16, 8, 32), seed,
                          torch.float32)
     sd = {"llm." + k: v for k, v in sd.items()}
     g = torch.Generator().manual_seed(seed + 1)
