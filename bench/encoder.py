@@ -15,7 +15,6 @@ and their ratios.
 
 usage: bench/encoder.py --tools build/bin [--depth 6] [--runs 5]"""
 import argparse
-import ctypes
 import json
 import os
 import statistics
@@ -29,32 +28,17 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, os.pardir, "test", "onnx"))
+sys.path.insert(0, os.path.join(HERE, "gpu"))
 from export_encoders import ViT  # noqa: E402
+from runtime import Runtime  # noqa: E402
 
 
-def graph_runner(library, artifact):
+def graph_runner(runtime, artifact):
     """A function that runs the artifact's first graph on one input."""
-    lib = ctypes.CDLL(library)
-    p = ctypes.c_void_p
-    lib.modrwkv_graphs_load.restype = p
-    lib.modrwkv_graphs_load.argtypes = [ctypes.c_char_p]
-    lib.modrwkv_graph_run.restype = ctypes.c_int
-    lib.modrwkv_graph_run.argtypes = [p, ctypes.c_int64, p, p]
-    lib.modrwkv_last_error.restype = ctypes.c_char_p
-    graphs = lib.modrwkv_graphs_load(artifact.encode())
-    if not graphs:
-        sys.exit(lib.modrwkv_last_error().decode())
+    graphs = runtime.graphs(artifact)
     with open(os.path.join(artifact, "manifest.json")) as f:
         output = json.load(f)["graphs"][0]["outputs"][0]["shape"]
-
-    def run(x):
-        y = np.empty(output, np.float32)
-        inputs = (p * 1)(x.ctypes.data)
-        outputs = (p * 1)(y.ctypes.data)
-        if lib.modrwkv_graph_run(graphs, 0, inputs, outputs) != 0:
-            sys.exit(lib.modrwkv_last_error().decode())
-        return y
-    return run
+    return lambda x: graphs.run(0, x, output)
 
 
 def median_seconds(fn, runs):
@@ -78,8 +62,8 @@ def main():
     vit = ViT(image=224, patch=16, dim=384, depth=args.depth, heads=6).eval()
     x = np.random.default_rng(0).standard_normal(
         (1, 3, 224, 224)).astype(np.float32)
-    library = os.path.join(args.tools, os.pardir, "lib",
-                           "libmodrwkv_runtime.so")
+    runtime = Runtime(os.path.join(args.tools, os.pardir, "lib",
+                                   "libmodrwkv_runtime.so"))
     result = {"tower": f"ViT 224/16, width 384, {args.depth} blocks, "
               "197 tokens", "threads": 1, "runs": args.runs}
     with tempfile.TemporaryDirectory() as work, torch.no_grad():
@@ -97,7 +81,7 @@ def main():
             art = os.path.join(work, name)
             subprocess.run([os.path.join(args.tools, "modrwkv-compile"),
                             onnx_path, "-o", art] + options, check=True)
-            run = graph_runner(library, art)
+            run = graph_runner(runtime, art)
             got = run(x)
             result[f"{name}_err"] = float(np.abs(got - want).max() /
                                           want.std())

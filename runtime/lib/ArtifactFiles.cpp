@@ -46,7 +46,7 @@ ArtifactFiles::~ArtifactFiles() {
 
 void ArtifactFiles::open(const std::string &directory,
                          std::initializer_list<const char *> abis,
-                         void (*cuda)(bool hostKernels)) {
+                         void (*cuda)(bool hostKernels, bool blas)) {
   dir = directory;
   manifestPath = dir + "/manifest.json";
   std::ifstream in(manifestPath);
@@ -70,9 +70,11 @@ void ArtifactFiles::open(const std::string &directory,
                   "', this runtime call needs " + wanted);
   }
   std::string target = manifest.value("target", "");
+  const nlohmann::json &kernels =
+      manifest.value("kernels", nlohmann::json::object());
   if (target == "cuda" && cuda)
-    cuda(manifest.contains("kernels") && manifest["kernels"].is_object() &&
-         manifest["kernels"].value("format", "ptx") == "host");
+    cuda(kernels.is_object() && kernels.value("format", "ptx") == "host",
+         kernels.is_object() && kernels.contains("cublas"));
   else if (target != "cpu")
     throw Failure(manifestPath + ": artifact target '" + target +
                   "' cannot run " + (cuda ? "here" : "on the CPU runtime"));

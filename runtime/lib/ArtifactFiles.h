@@ -26,10 +26,11 @@ public:
   /// Opens `dir`, whose manifest must declare one of the entry ABIs `abis`
   /// for the CPU, or for CUDA when `cuda` is given: that runs before
   /// model.so is loaded (its constructors load the kernels), told whether
-  /// the kernels are host code for the CUDA emulator. Throws Failure
-  /// naming the file at fault.
+  /// the kernels are host code for the CUDA emulator and whether products
+  /// may call cuBLAS (kernels.cublas). Throws Failure naming the file at
+  /// fault.
   void open(const std::string &dir, std::initializer_list<const char *> abis,
-            void (*cuda)(bool hostKernels) = nullptr);
+            void (*cuda)(bool hostKernels, bool blas) = nullptr);
   /// A symbol of model.so; throws if missing.
   void *symbol(const std::string &name) const;
 

@@ -356,7 +356,7 @@ void check(CUresult rc, const char *call) {
 
 namespace modrwkv::runtime::cuda {
 
-void initialize(bool hostKernels) {
+void initialize(bool hostKernels, bool blas) {
   std::call_once(loadOnce, load);
   if (!loadError.empty())
     throw Failure(loadError);
@@ -370,6 +370,8 @@ void initialize(bool hostKernels) {
                   "artifacts compiled with --cuda-emulator (this one holds "
                   "PTX for a GPU)");
   current();
+  if (blas)
+    prepareBlas();
 }
 
 void prepareBlas() { std::call_once(blasOnce, loadBlas); }

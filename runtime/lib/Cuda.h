@@ -20,8 +20,9 @@ namespace modrwkv::runtime::cuda {
 /// Opens the driver and makes device 0's context current; throws Failure
 /// saying what is missing (driver library, device), or when kernels
 /// compiled for the CUDA emulator (`hostKernels`) meet a real driver or
-/// PTX meets the emulator.
-void initialize(bool hostKernels);
+/// PTX meets the emulator. With `blas` (the artifact's products may call
+/// cuBLAS), also prepareBlas().
+void initialize(bool hostKernels, bool blas);
 /// Opens cuBLAS for an artifact whose products may call it (its manifest's
 /// kernels.cublas), before any call can be captured into a graph (cuBLAS
 /// allocates and synchronizes when it starts). Where it cannot be used,

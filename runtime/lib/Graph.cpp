@@ -159,9 +159,6 @@ void load(modrwkv_graphs &m, const std::string &dir) {
   namespace cuda = modrwkv::runtime::cuda;
   m.files.open(dir, {"graph-v1", "rwkv7-forward-mm-v2"}, cuda::initialize);
   m.cuda = m.files.manifest.value("target", "") == "cuda";
-  if (m.cuda && m.files.manifest.value("kernels", nlohmann::json::object())
-                    .contains("cublas"))
-    cuda::prepareBlas();
   const nlohmann::json &list = m.files.manifest["graphs"];
   if (!list.is_array() || list.empty())
     throw Failure(m.files.manifestPath + ": no graphs");
@@ -174,13 +171,15 @@ void load(modrwkv_graphs &m, const std::string &dir) {
     e.weightsArg = g.value("weights_arg", false);
     e.entry = reinterpret_cast<void (*)(void **)>(
         m.files.symbol(g.value("entry", "")));
-    for (const std::vector<TensorSpec> *list : {&e.inputs, &e.outputs})
-      for (const TensorSpec &t : *list)
-        if (m.cuda && t.dtype == "string")
-          throw Failure(where + ": string tensor '" + t.name +
-                        "' cannot go to the GPU");
-    if (m.cuda && e.weightsArg)
-      uploadWeights(m, e, g, where);
+    if (m.cuda) {
+      for (const std::vector<TensorSpec> *list : {&e.inputs, &e.outputs})
+        for (const TensorSpec &t : *list)
+          if (t.dtype == "string")
+            throw Failure(where + ": string tensor '" + t.name +
+                          "' cannot go to the GPU");
+      if (e.weightsArg)
+        uploadWeights(m, e, g, where);
+    }
     m.graphs.push_back(std::move(e));
   }
 }

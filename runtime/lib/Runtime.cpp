@@ -234,9 +234,6 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
   m.files.open(dir, {"rwkv7-forward-v2", "rwkv7-forward-mm-v2"},
                modrwkv::runtime::cuda::initialize);
   m.cuda = m.files.manifest.value("target", "") == "cuda";
-  if (m.cuda && m.files.manifest.value("kernels", nlohmann::json::object())
-                    .contains("cublas"))
-    modrwkv::runtime::cuda::prepareBlas();
   const std::string &manifestPath = m.files.manifestPath;
   const nlohmann::json &manifest = m.files.manifest;
   const nlohmann::json &config = manifest["config"];

@@ -68,6 +68,10 @@ public:
 
   Value materialize(TV &v);
   Value transposedWeight(const TV &v);
+  /// The initializer `t`'s bytes as written by `fill`, as a dense_resource
+  /// constant "onnx.<name><suffix>" of `shape` (at the insertion point).
+  Value weight(const Tensor &t, StringRef suffix, ArrayRef<int64_t> shape,
+               int32_t dtype, function_ref<void(char *)> fill);
   Value constant(int32_t dtype, ArrayRef<int64_t> shape,
                  const Literal &literal);
 
@@ -612,13 +616,8 @@ Value GraphImporter::materialize(TV &v) {
     return v.value;
   }
   const Tensor &t = *v.initializer;
-  OpContext ctx(*this, *current, 0);
-  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
-      std::max<int64_t>(t.bytes, 1), 64, /*dataIsMutable=*/true);
-  std::memcpy(blob.getMutableData().data(), t.data, t.bytes);
-  auto attr = DenseResourceElementsAttr::get(ctx.tensorType(v.shape, v.dtype),
-                                             "onnx." + t.name, std::move(blob));
-  v.value = arith::ConstantOp::create(b, loc, attr);
+  v.value = weight(t, "", v.shape, v.dtype,
+                   [&](char *out) { std::memcpy(out, t.data, t.bytes); });
   return v.value;
 }
 
@@ -631,19 +630,26 @@ Value GraphImporter::transposedWeight(const TV &v) {
   toFunctionEntry(b);
   int64_t rows = v.shape[0], cols = v.shape[1];
   int64_t bytes = dtypeBytes(v.dtype);
+  value = weight(t, ".T", {cols, rows}, v.dtype, [&](char *out) {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        std::memcpy(out + (c * rows + r) * bytes,
+                    t.data + (r * cols + c) * bytes, bytes);
+  });
+  return value;
+}
+
+Value GraphImporter::weight(const Tensor &t, StringRef suffix,
+                            ArrayRef<int64_t> shape, int32_t dtype,
+                            function_ref<void(char *)> fill) {
   AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
       std::max<int64_t>(t.bytes, 1), 64, /*dataIsMutable=*/true);
-  char *out = blob.getMutableData().data();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c)
-      std::memcpy(out + (c * rows + r) * bytes, t.data + (r * cols + c) * bytes,
-                  bytes);
+  fill(blob.getMutableData().data());
   OpContext ctx(*this, *current, 0);
-  auto attr =
-      DenseResourceElementsAttr::get(ctx.tensorType({cols, rows}, v.dtype),
-                                     "onnx." + t.name + ".T", std::move(blob));
-  value = arith::ConstantOp::create(b, loc, attr);
-  return value;
+  auto attr = DenseResourceElementsAttr::get(ctx.tensorType(shape, dtype),
+                                             ("onnx." + t.name + suffix).str(),
+                                             std::move(blob));
+  return arith::ConstantOp::create(b, loc, attr);
 }
 
 LogicalResult

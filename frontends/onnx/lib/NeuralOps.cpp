@@ -127,23 +127,14 @@ LogicalResult lowerMatMul(OpContext &ctx) {
   // q k^T and a v) read b transposed, [batch..., N, K]: a product per batch
   // element in the form the kernel passes take (rwkv-split-batched-products).
   if (dtype == kFloat && a.rank() >= 2 && bm.rank() >= 2 && aBatch == bBatch) {
-    SmallVector<int64_t> tShape(bBatch.begin(), bBatch.end());
+    SmallVector<int64_t> tShape(bBatch.begin(), bBatch.end()), perm;
     tShape.append({N, K});
-    SmallVector<AffineExpr> swapped;
     for (int64_t d = 0; d < nb; ++d)
-      swapped.push_back(dim(d));
-    swapped.append({dim(nb + 1), dim(nb)});
-    Value init = ctx.empty(tShape, dtype);
-    bv = linalg::GenericOp::create(
-             ctx.b, ctx.loc, init.getType(), bv, init,
-             ArrayRef<AffineMap>{
-                 AffineMap::get(nb + 2, 0, swapped, mctx),
-                 AffineMap::getMultiDimIdentityMap(nb + 2, mctx)},
-             iterators(nb + 2, 0),
-             [](OpBuilder &b, Location loc, ValueRange v) {
-               linalg::YieldOp::create(b, loc, v[0]);
-             })
-             .getResult(0);
+      perm.push_back(d);
+    perm.append({nb + 1, nb});
+    bv = linalg::TransposeOp::create(ctx.b, ctx.loc, bv,
+                                     ctx.empty(tShape, dtype), perm)
+             .getResult()[0];
     be.append({dim(nb + 1), dim(nb + 2)});
   } else {
     be.append({dim(nb + 2), dim(nb + 1)});
