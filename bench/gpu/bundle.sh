@@ -8,7 +8,9 @@
 # there and writes weights.bin with fill_weights.py; for the numerics cases
 # the file must match the compiler's (`weights.sha256`). Artifacts carry
 # the batched decode entry (--batch-decode) and their model.so travels
-# gzipped (run.sh unpacks it): with both entries it doubles in size.
+# gzipped (run.sh unpacks it): with both entries it doubles in size. Each
+# shape has f32 and bf16 artifacts, and bf16 compiled with
+# --merge-launches=0 (each kernel launched alone).
 # usage: bench/gpu/bundle.sh [BUILD_DIR] [BUNDLE_DIR]; env SHAPES (default
 # "0.1B 1.5B"), CHIP (sm_90). With SHAPES=0.1B the bundle is 6 MB.
 set -euo pipefail
@@ -71,5 +73,11 @@ for shape in $shapes; do
     pids+=($!)
   done
   for pid in "${pids[@]}"; do wait "$pid"; done
+  # bf16 with every kernel launched alone: what merging launches gains.
+  art=$bundle/bench/$shape-bf16-alone
+  mkdir -p "$art"
+  echo "$gen" > "$art/gen"
+  compile "$ckpt" "$art/artifact" --dtype bf16 --merge-launches=0 &&
+    rm "$art/artifact/weights.bin" "$art/artifact/kernels.ptx"
 done
 du -sh "$bundle"

@@ -7,7 +7,8 @@ over the measured fp32 rate), both against PyTorch eager on the same GPU;
 batch-64 decode (modrwkv_decode_batch) against its own bound (weights once
 a step, each sequence's state and logits row); prefill and batch-64 decode
 with cuBLAS against the same artifact with every product a generated kernel
-(MODRWKV_CUBLAS=0, same run)."""
+(MODRWKV_CUBLAS=0, same run); bf16 with merged launches against the same
+model compiled with --merge-launches=0, when run.sh measured it."""
 import json
 import os
 import sys
@@ -66,6 +67,32 @@ def main():
                 f"({100 * row['prefill_tokens_per_s'] / prefill_bound:.1f}%) "
                 f"| {row['decode_tokens_per_s'] / torch['decode_tokens_per_s']:.2f}x "
                 f"| {row['prefill_tokens_per_s'] / torch['prefill_tokens_per_s']:.2f}x |")
+    merging = []
+    for shape in shapes:
+        name = os.path.join(out, f"{shape}-bf16-alone.bench.json")
+        if not os.path.exists(name):
+            continue
+        alone = load(f"{shape}-bf16-alone.bench.json")
+        merged = load(f"{shape}-bf16.bench.json")
+        sites = (load(f"{shape}-bf16.manifest.json")["kernels"]["launches_per_call"],
+                 load(f"{shape}-bf16-alone.manifest.json")["kernels"]["launches_per_call"])
+        row = {"model": shape, "launches_per_call": sites}
+        cells = []
+        for key, label in (("decode_tokens_per_s", "decode"),
+                           ("prefill_tokens_per_s", "prefill 512")):
+            row[key] = (merged[key], alone[key])
+            cells.append(f"{label} {merged[key]:.1f} vs {alone[key]:.1f} tok/s "
+                         f"({merged[key] / alone[key]:.2f}x)")
+        b1 = merged.get("batch_decode_tokens_per_s", {}).get("64")
+        b2 = alone.get("batch_decode_tokens_per_s", {}).get("64")
+        if b1 and b2:
+            row["batch64_decode_tokens_per_s"] = (b1, b2)
+            cells.append(f"batch-64 decode {b1:.0f} vs {b2:.0f} tok/s "
+                         f"({b1 / b2:.2f}x)")
+        rows.append({"merge_launches": row})
+        merging.append(f"- {shape} bf16, merged vs each kernel alone "
+                       f"({sites[0]} vs {sites[1]} launch sites): "
+                       + "; ".join(cells))
     md = "\n".join([
         f"{probe['device']}: copy {probe['copy_bandwidth_gbs']:.0f} GB/s, "
         f"fp32 {probe['fp32_gflops'] / 1e3:.1f} TFLOP/s (PyTorch {torch.get('torch')})",
@@ -75,7 +102,8 @@ def main():
         "| model | weights | launches/call | decode tok/s | decode bound | "
         "batch-64 decode tok/s | batch-64 bound | "
         "prefill tok/s (512) | fp32 prefill bound | vs torch decode | vs torch prefill |",
-        "|---|---|---|---|---|---|---|---|---|---|---|", *table])
+        "|---|---|---|---|---|---|---|---|---|---|---|", *table,
+        "", *merging])
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(md + "\n")
     with open(os.path.join(out, "results.json"), "w") as f:

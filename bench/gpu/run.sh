@@ -11,7 +11,8 @@
 #    modrwkv-bench (decode batch 1 and 64, prefill 512 tokens; medians of
 #    RUNS), again with MODRWKV_CUBLAS=0 (every product a generated kernel:
 #    the baseline of the cuBLAS path), and the PyTorch eager baseline on
-#    the same GPU;
+#    the same GPU; and the bf16 artifact compiled with --merge-launches=0
+#    (each kernel launched alone), for what merging launches gains;
 # 4. bench/gpu/report.py: results.md / results.json in $RESULTS (default
 #    BUNDLE/out).
 # usage: bench/gpu/run.sh [BUNDLE_DIR]; env RUNS (5), SKIP_CHECK=1
@@ -67,6 +68,15 @@ for dir in "$bundle"/bench/*-f32; do
       tee "$out/$shape-$dtype.kernels.bench.json" || status=1
     cp "$art/manifest.json" "$out/$shape-$dtype.manifest.json"
   done
+  art=$bundle/bench/$shape-bf16-alone/artifact
+  if [ -d "$art" ]; then
+    echo "== $shape bf16, each kernel launched alone"
+    python3 bench/gpu/fill_weights.py "$ckpt" "$art" &&
+      "$bundle/bin/modrwkv-bench" "$art" --decode 32 --prefill 512 \
+        --runs "$runs" --batch 64 | tee "$out/$shape-bf16-alone.bench.json" ||
+      status=1
+    cp "$art/manifest.json" "$out/$shape-bf16-alone.manifest.json"
+  fi
   echo "== $shape: PyTorch eager on the GPU"
   python3 bench/torch_baseline.py "$ckpt" --device cuda --decode 32 \
     --prefill 512 --runs "$runs" | tee "$out/$shape-torch.json" || status=1

@@ -207,6 +207,8 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   mapOptions.blockSize = options.blockSize;
   pm.addNestedPass<func::FuncOp>(createRwkvParallelLoopsToGpu(mapOptions));
   pm.addNestedPass<func::FuncOp>(createRwkvGpuHostBuffers());
+  if (options.mergeLaunches)
+    pm.addNestedPass<func::FuncOp>(createRwkvGpuMergeLaunches());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createRwkvMergeGpuModules());

@@ -1,6 +1,6 @@
 // RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline | FileCheck %s --check-prefixes=CHECK,BLAS
 // RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="blas=0" | FileCheck %s --check-prefix=NOBLAS
-// RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="chip=sm_80 wkv-heads-per-block=1" | FileCheck %s --check-prefix=SM80
+// RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="chip=sm_80 wkv-heads-per-block=1 merge-launches=0" | FileCheck %s --check-prefix=SM80
 // RUN: modrwkv-opt %S/cpu-pipeline.mlir --modrwkv-cuda-pipeline="host-kernels=1" | FileCheck %s --check-prefix=HOST
 
 // The model-level function of cpu-pipeline.mlir, for CUDA: the host side reaches
@@ -22,6 +22,8 @@
 
 // blas=0: no cuBLAS path for the products.
 // NOBLAS-NOT: modrwkv_gpu
+// sm_80, each kernel launched alone (merge-launches=0): the WKV kernel's
+// block is one head's 64 rows.
 // SM80: chip = "sm_80"
 // SM80: .maxntid 64, 1, 1
 

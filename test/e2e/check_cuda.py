@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """--target cuda without a GPU: a generated checkpoint compiles (f32, bf16,
-f16 weights; and bf16 with the batched decode entry) to an
+f16 weights; bf16 with the batched decode entry; f32 with each kernel
+launched alone, which needs more launches than merged) to an
 artifact whose kernels.ptx is PTX for sm_90 (assembled by ptxas when the CUDA
 toolkit is installed, else that check is skipped with a message), equal to
 --emit ptx, with a manifest kernel table naming every launched kernel; the
@@ -25,10 +26,14 @@ def main():
     ckpt = path("model.pth")
     run([sys.executable, os.path.join(HERE, "gen_checkpoint.py"), "-o", ckpt,
          "--layers", "2", "--width", "128", "--vocab", "300"])
-    # name, compile options, WKV-7 kernels (one per layer and entry point)
-    variants = [("f32", ["--dtype", "f32"], 2), ("bf16", ["--dtype", "bf16"], 2),
-                ("f16", ["--dtype", "f16"], 2),
-                ("bf16-batch", ["--dtype", "bf16", "--batch-decode"], 4)]
+    # name, compile options, WKV-7 kernels launched alone (one per layer and
+    # entry point; merged with independent kernels by default)
+    variants = [("f32-alone", ["--dtype", "f32", "--merge-launches=0"], 2),
+                ("f32", ["--dtype", "f32"], 0),
+                ("bf16", ["--dtype", "bf16"], 0),
+                ("f16", ["--dtype", "f16"], 0),
+                ("bf16-batch", ["--dtype", "bf16", "--batch-decode"], 0)]
+    launches = {}
     for dtype, options, wkv in variants:
         art = path(f"artifact-{dtype}")
         run([tool("modrwkv-compile"), ckpt, "-o", art, "--target", "cuda"]
@@ -50,16 +55,23 @@ def main():
         # FFN's two, the LoRA pairs of w, a, g and, after layer 0, v; the
         # head): 12 + 14 + 1 = 27, a bf16 one as two calls (hi and lo parts
         # of x); f16 products stay kernels.
-        calls = {"f32": 27, "bf16": 54, "f16": None, "bf16-batch": 54}[dtype]
+        calls = {"f32-alone": 27, "f32": 27, "bf16": 54, "f16": None,
+                 "bf16-batch": 54}[dtype]
         cublas = kernels.get("cublas", {})
         check(cublas.get("calls_per_call") == calls
               and cublas.get("batch_calls_per_call") == (
                   calls if "--batch-decode" in options else None)
               and (calls is None or cublas.get("min_tokens") == 16),
               f"{dtype}: manifest cuBLAS entry {cublas or 'absent'}")
-        # The WKV-7 kernel: one block of 64 threads per head.
+        # The WKV-7 kernel: one block of 64 threads per head, unless merged.
         check(ptx.count(".maxntid 64, 1, 1") == wkv,
-              f"{dtype}: one 64-thread WKV-7 kernel per layer and entry")
+              f"{dtype}: {wkv} 64-thread WKV-7 kernels")
+        launches[dtype] = kernels.get("launches_per_call", 0)
+        if dtype == "f32":
+            # 2 layers: 82 launch sites alone, 41 merged when written.
+            check(0 < launches["f32"] <= 0.6 * launches["f32-alone"],
+                  f"merged launches: {launches['f32']} per call, "
+                  f"{launches['f32-alone']} each alone")
         emitted = path(f"emitted-{dtype}.ptx")
         run([tool("modrwkv-compile"), ckpt, "-o", emitted, "--target", "cuda",
              "--emit", "ptx"] + options)

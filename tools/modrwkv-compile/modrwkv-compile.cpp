@@ -89,6 +89,11 @@ cl::opt<bool> cudaEmulator(
              "emulator (libmodrwkv_cuda_emulator.so as MODRWKV_LIBCUDA), to "
              "test the CUDA path without a GPU"),
     cl::init(false));
+cl::opt<bool> mergeLaunches(
+    cl::cat(compileOptions), "merge-launches", cl::init(true),
+    cl::desc("With --target cuda: independent kernels share one launch "
+             "(rwkv-gpu-merge-launches); =0 launches each alone, so that "
+             "MODRWKV_CUDA_PROFILE times each"));
 cl::opt<Emit> emit(
     cl::cat(compileOptions), "emit", cl::init(Emit::Artifact),
     cl::desc("What to write"),
@@ -496,6 +501,8 @@ int main(int argc, char **argv) {
     defaultPipeline += " chip=" + chip;
     if (cudaEmulator)
       defaultPipeline += " host-kernels=1";
+    if (!mergeLaunches)
+      defaultPipeline += " merge-launches=0";
   } else {
     if (parallel && !kHaveOpenmp)
       return error("--parallel: this compiler was built without libomp "

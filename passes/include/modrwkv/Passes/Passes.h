@@ -154,6 +154,11 @@ struct CudaPipelineOptions : public CommonPipelineOptions<CudaPipelineOptions> {
       *this, "reduction-warps",
       llvm::cl::desc("rwkv-gpu-reductions: warps (outputs) per block"),
       llvm::cl::init(4)};
+  Option<bool> mergeLaunches{
+      *this, "merge-launches",
+      llvm::cl::desc("rwkv-gpu-merge-launches: independent kernels share "
+                     "one launch"),
+      llvm::cl::init(true)};
   Option<bool> hostKernels{
       *this, "host-kernels",
       llvm::cl::desc("Kernels as host code for the CUDA emulator "

@@ -220,6 +220,39 @@ def RwkvGpuHostBuffers : Pass<"rwkv-gpu-host-buffers", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::gpu::GPUDialect"];
 }
 
+def RwkvGpuMergeLaunches
+    : Pass<"rwkv-gpu-merge-launches", "mlir::func::FuncOp"> {
+  let summary = "Reorder host code and merge independent gpu.launch ops";
+  let description = [{
+    In each host block, the ops with memory effects (launches, cuBLAS
+    calls, deallocations) are list-scheduled: an op follows the earlier ops
+    whose results it uses and those it conflicts with (one writes a buffer,
+    followed through views to its allocation or function argument, that
+    the other reads or writes; the arguments are distinct buffers, as the
+    runtime passes them; an effect on no named buffer, or on one reached
+    otherwise, conflicts with all).
+    Pure ops and device allocations are moved just before their first user.
+    Of the ready ops the first that is not a mergeable launch goes next;
+    when only mergeable launches are ready, they form one launch (several
+    when their parameters would pass `max-parameter-bytes`): its block size
+    is the largest of theirs (each must divide it), a member of n blocks of
+    s threads gets ceil(n / (S / s)) merged blocks, S / s of its blocks
+    packed per merged block, and its body runs there with the block and
+    thread ids, grid and block sizes it had. Mergeable: no async tokens,
+    clusters, shared memory, attributions or barriers, a one-block body, a
+    constant block size, a multiple of 32 threads if it shuffles (a member's
+    blocks are then whole warps of the merged block). An empty member (grid
+    0, the path not taken of a product) gets no blocks.
+  }];
+  let options = [
+    Option<"maxParameterBytes", "max-parameter-bytes", "int64_t", "4096",
+           "Largest kernel parameter list a merged launch may need (memref "
+           "descriptors counted at 8 bytes a field)">
+  ];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::scf::SCFDialect"];
+}
+
 def RwkvMergeGpuModules : Pass<"rwkv-merge-gpu-modules", "mlir::ModuleOp"> {
   let summary = "Move all outlined kernels into one gpu.module";
   let description = [{
