@@ -49,14 +49,23 @@ bool aligned16(Value buffer) {
          shift.urem(16) == 0;
 }
 
+/// An element-wise generic that a product (y set to 0 before it) applies
+/// itself, in the generic's place: y's only reader, taking y[t, n] as
+/// `y`; its other operands are read at (t, n) through their maps.
+struct Epilogue {
+  linalg::GenericOp op;
+  OpOperand *y;
+};
+
 class Emitter {
 public:
   /// Lane 0 stores init + sum into y, init being `scalar` when given, else
-  /// the element of `base` when given, else y's own.
+  /// y's own element; with `epilogue`, it stores what the epilogue makes of
+  /// init + sum into the epilogue's outputs instead.
   Emitter(const Product &p, Location loc, int64_t vector, int64_t unroll,
-          std::optional<Value> scalar, Value base)
+          std::optional<Value> scalar, const Epilogue *epilogue)
       : p(p), loc(loc), vector(vector), unroll(unroll), yInit(scalar),
-        base(base ? base : p.y) {}
+        epilogue(epilogue) {}
 
   /// The launch, in place of the product; with `skip` (i1) set, an empty
   /// grid.
@@ -141,17 +150,47 @@ private:
       auto write = scf::IfOp::create(b, loc, first, /*withElse=*/false);
       OpBuilder wb = OpBuilder::atBlockBegin(write.thenBlock());
       SmallVector<Value, 2> at{tokens[j], n};
-      Value old = yInit ? *yInit : memref::LoadOp::create(wb, loc, base, at);
-      memref::StoreOp::create(wb, loc, arith::AddFOp::create(wb, loc, old, sum),
-                              p.y, at);
+      Value old = yInit ? *yInit : memref::LoadOp::create(wb, loc, p.y, at);
+      Value y = arith::AddFOp::create(wb, loc, old, sum);
+      if (epilogue)
+        applyEpilogue(wb, y, at);
+      else
+        memref::StoreOp::create(wb, loc, y, p.y, at);
     }
+  }
+
+  /// The epilogue's body at the point `at` = (t, n), y given.
+  void applyEpilogue(OpBuilder &b, Value y, ArrayRef<Value> at) {
+    linalg::GenericOp op = epilogue->op;
+    auto indices = [&](OpOperand &use) {
+      SmallVector<Value, 2> result;
+      for (AffineExpr e : op.getMatchingIndexingMap(&use).getResults())
+        result.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
+      return result;
+    };
+    IRMapping mapping;
+    for (OpOperand &use : op->getOpOperands()) {
+      BlockArgument arg = op.getMatchingBlockArgument(&use);
+      if (&use == epilogue->y)
+        mapping.map(arg, y);
+      else if (!arg.use_empty())
+        mapping.map(arg,
+                    memref::LoadOp::create(b, loc, use.get(), indices(use)));
+    }
+    for (Operation &bodyOp : op.getBlock()->without_terminator())
+      b.clone(bodyOp, mapping);
+    for (auto [out, v] :
+         llvm::zip(op.getDpsInitsMutable(),
+                   op.getBlock()->getTerminator()->getOperands()))
+      memref::StoreOp::create(b, loc, mapping.lookupOrDefault(v), out.get(),
+                              indices(out));
   }
 
   const Product &p;
   Location loc;
   int64_t vector, unroll;
   std::optional<Value> yInit; ///< y's scalar initial value, when known
-  Value base;                 ///< else where the initial values are
+  const Epilogue *epilogue;
 };
 
 /// x (its first rows) as hi + lo, both bf16: hi = bf16(x), lo = bf16(x -
@@ -182,11 +221,32 @@ std::pair<Value, Value> splitToBf16(OpBuilder &b, Location loc, Value x,
   return {hi, lo};
 }
 
+/// The first `rows` rows of `buffer`, which `op` reads or writes through
+/// `map`: the dimensions that map to the loop over tokens (d0) are cut.
+Value firstRows(OpBuilder &b, Location loc, Value buffer, AffineMap map,
+                Value rows) {
+  auto type = cast<MemRefType>(buffer.getType());
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    offsets.push_back(b.getIndexAttr(0));
+    strides.push_back(b.getIndexAttr(1));
+    if (map.getResult(d) == b.getAffineDimExpr(0))
+      sizes.push_back(rows);
+    else if (type.isDynamicDim(d))
+      sizes.push_back(memref::DimOp::create(b, loc, buffer, d).getResult());
+    else
+      sizes.push_back(b.getIndexAttr(type.getDimSize(d)));
+  }
+  return memref::SubViewOp::create(b, loc, buffer, offsets, sizes, strides);
+}
+
 /// The cuBLAS path of `p` (see the pass description); returns whether it
-/// runs (i1), for the kernel to skip. With `base`, y = base + x W^T (base
-/// copied into y first).
+/// runs (i1), for the kernel to skip. With `epilogue`, y = x W^T, then the
+/// epilogue over the same rows (a kernel later, with no blocks when the
+/// path is not taken).
 Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
-                      bool accumulate, Value base, int64_t minTokens) {
+                      bool accumulate, const Epilogue *epilogue,
+                      int64_t minTokens) {
   Value tokens = memref::DimOp::create(b, loc, p.x, 0);
   Value least = modrwkv::rwkv_gpu::BlasMinTokensOp::create(
       b, loc, b.getIndexType(), minTokens);
@@ -194,32 +254,30 @@ Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, tokens, least);
   Value rows =
       arith::SelectOp::create(b, loc, use, tokens, indexConstant(b, loc, 0));
-  auto firstRows = [&](Value buffer) {
-    int64_t cols = cast<MemRefType>(buffer.getType()).getDimSize(1);
-    return memref::SubViewOp::create(
-        b, loc, buffer,
-        ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
-        ArrayRef<OpFoldResult>{rows, b.getIndexAttr(cols)},
-        ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-  };
-  Value y = firstRows(p.y);
-  if (base) {
-    linalg::CopyOp::create(b, loc, firstRows(base).getResult(), y);
-    accumulate = true;
-  }
+  AffineMap rowMajor = b.getMultiDimIdentityMap(2);
+  Value y = firstRows(b, loc, p.y, rowMajor, rows);
   auto gemm = [&](Value x, bool accumulate) {
     modrwkv::rwkv_gpu::GemmOp::create(b, loc, /*asyncToken=*/Type(),
                                       ValueRange{}, x, p.w, y, accumulate);
   };
+  Value x = firstRows(b, loc, p.x, rowMajor, rows);
   if (!cast<MemRefType>(p.w.getType()).getElementType().isBF16()) {
-    gemm(firstRows(p.x), accumulate);
-    return use;
+    gemm(x, accumulate);
+  } else {
+    auto [hi, lo] = splitToBf16(b, loc, x, rows, p.depth);
+    gemm(hi, accumulate);
+    gemm(lo, /*accumulate=*/true);
+    memref::DeallocOp::create(b, loc, hi);
+    memref::DeallocOp::create(b, loc, lo);
   }
-  auto [hi, lo] = splitToBf16(b, loc, firstRows(p.x), rows, p.depth);
-  gemm(hi, accumulate);
-  gemm(lo, /*accumulate=*/true);
-  memref::DeallocOp::create(b, loc, hi);
-  memref::DeallocOp::create(b, loc, lo);
+  if (epilogue) {
+    linalg::GenericOp op = epilogue->op;
+    IRMapping mapping;
+    for (OpOperand &use : op->getOpOperands())
+      mapping.map(use.get(), firstRows(b, loc, use.get(),
+                                       op.getMatchingIndexingMap(&use), rows));
+    b.clone(*op, mapping);
+  }
   return use;
 }
 
@@ -235,61 +293,60 @@ bool libraryCan(const Product &p, std::optional<Value> init) {
          (!init || matchPattern(*init, m_AnyZeroFloat()));
 }
 
-/// out = a + y, by an element-wise generic after the product that is the
-/// only reader of y, a fresh buffer.
-struct Residual {
-  linalg::GenericOp add;
-  Value a, out;
-};
-
-/// The residual add that the product (y set to 0 before it) can compute
-/// itself, storing a + sum into out in the add's place: nothing between
-/// the two touches x, a or out, and out is not what the product reads.
-std::optional<Residual> residualAdd(linalg::GenericOp product,
-                                    const Product &p) {
+/// The epilogue the product `p` (y set to 0 before it) can apply: an
+/// element-wise generic over y's domain, after it in the block, reading the
+/// fresh buffer y once at (t, n) and nothing else reading y; every operand
+/// read or written at a permutation of (t, n) or a part of it, the outputs
+/// at (t, n); no output on x's or W's buffer, and an input on an output's
+/// buffer only as that output at (t, n) (in place, read before the write
+/// of the same point); nothing between the two touches x or W.
+std::optional<Epilogue> epilogueOf(linalg::GenericOp product,
+                                   const Product &p) {
   if (!p.y.getDefiningOp<memref::AllocOp>())
     return std::nullopt;
-  linalg::GenericOp add;
+  linalg::GenericOp op;
   for (Operation *user : p.y.getUsers()) {
     if (user == product.getOperation() || isa<memref::DeallocOp>(user))
       continue;
     auto generic = dyn_cast<linalg::GenericOp>(user);
-    if (!generic || add)
+    if (!generic || op)
       return std::nullopt;
-    add = generic;
+    op = generic;
   }
-  if (!add || add->getBlock() != product->getBlock() ||
-      !add.hasPureBufferSemantics() || add.getNumDpsInputs() != 2 ||
-      add.getNumDpsInits() != 1 ||
-      add.getNumParallelLoops() != add.getNumLoops() ||
-      !llvm::all_of(add.getIndexingMapsArray(),
-                    [](AffineMap m) { return m.isIdentity(); }))
+  if (!op || op->getBlock() != product->getBlock() ||
+      !op.hasPureBufferSemantics() || op.getNumLoops() != 2 ||
+      op.getNumParallelLoops() != 2)
     return std::nullopt;
-  Block &body = *add.getBlock();
-  auto sum = cast<linalg::YieldOp>(body.getTerminator())
-                 .getOperand(0)
-                 .getDefiningOp<arith::AddFOp>();
-  if (body.getOperations().size() != 2 || !sum ||
-      !llvm::is_contained({sum.getLhs(), sum.getRhs()}, body.getArgument(0)) ||
-      !llvm::is_contained({sum.getLhs(), sum.getRhs()}, body.getArgument(1)))
-    return std::nullopt;
-  ValueRange ins = add.getDpsInputs();
-  Value a = ins[0] == p.y ? ins[1] : ins[0], out = add.getDpsInits()[0];
-  if (a == p.y || cast<MemRefType>(a.getType()).isDynamicDim(1))
-    return std::nullopt;
-  llvm::SmallPtrSet<Value, 8> watched =
-      modrwkv::aliases(modrwkv::rootBuffer(a));
-  for (Value v : {out, p.x})
-    watched.insert_range(modrwkv::aliases(modrwkv::rootBuffer(v)));
-  for (Operation *op = product->getNextNode(); op != add.getOperation();
-       op = op->getNextNode())
-    if (!isMemoryEffectFree(op) && modrwkv::touches(op, watched))
+  OpOperand *y = nullptr;
+  for (OpOperand &use : op->getOpOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(&use);
+    if (!map.isProjectedPermutation() ||
+        (op.isDpsInit(&use) && !map.isIdentity()))
       return std::nullopt;
-  Value root = modrwkv::rootBuffer(out);
-  if (root == modrwkv::rootBuffer(p.x) || root == modrwkv::rootBuffer(p.w) ||
-      (root == modrwkv::rootBuffer(a) && out != a))
-    return std::nullopt;
-  return Residual{add, a, out};
+    if (use.get() != p.y)
+      continue;
+    if (y || op.isDpsInit(&use) || !map.isIdentity())
+      return std::nullopt;
+    y = &use;
+  }
+  Value xRoot = modrwkv::rootBuffer(p.x), wRoot = modrwkv::rootBuffer(p.w);
+  for (OpOperand &out : op.getDpsInitsMutable()) {
+    Value root = modrwkv::rootBuffer(out.get());
+    if (root == xRoot || root == wRoot)
+      return std::nullopt;
+    for (OpOperand *in : op.getDpsInputOperands())
+      if (modrwkv::rootBuffer(in->get()) == root &&
+          (in->get() != out.get() ||
+           !op.getMatchingIndexingMap(in).isIdentity()))
+        return std::nullopt;
+  }
+  llvm::SmallPtrSet<Value, 8> watched = modrwkv::aliases(xRoot);
+  watched.insert_range(modrwkv::aliases(wRoot));
+  for (Operation *between = product->getNextNode();
+       between != op.getOperation(); between = between->getNextNode())
+    if (!isMemoryEffectFree(between) && modrwkv::touches(between, watched))
+      return std::nullopt;
+  return Epilogue{op, y};
 }
 
 struct RwkvGpuMatmulPass
@@ -321,34 +378,28 @@ struct RwkvGpuMatmulPass
       while (u > 1 && p.depth % (kWarp * vector * u) != 0)
         --u;
       std::optional<Value> init = modrwkv::takeScalarInit(op, p.y);
-      // y = 0 + x W^T feeding only out = a + y: out = a + x W^T directly.
-      std::optional<Residual> residual;
+      std::optional<Epilogue> epilogue;
       if (init && matchPattern(*init, m_AnyZeroFloat()))
-        residual = residualAdd(op, p);
-      Value base;
-      Operation *at = op;
-      Value y = p.y;
-      if (residual) {
-        base = residual->a;
-        p.y = residual->out;
-        init.reset();
-        at = residual->add;
-      }
-      OpBuilder b(at);
-      Value skip =
-          blas && libraryCan(p, init)
-              ? emitLibraryPath(b, op.getLoc(), p, /*accumulate=*/!init, base,
-                                blasMinTokens)
-              : Value();
-      Emitter(p, op.getLoc(), vector, u, init, base)
+        epilogue = epilogueOf(op, p);
+      OpBuilder b(epilogue ? epilogue->op.getOperation() : op.getOperation());
+      bool library = blas && libraryCan(p, init);
+      Value skip = library ? emitLibraryPath(b, op.getLoc(), p,
+                                             /*accumulate=*/!init,
+                                             epilogue ? &*epilogue : nullptr,
+                                             blasMinTokens)
+                           : Value();
+      Emitter(p, op.getLoc(), vector, u, init, epilogue ? &*epilogue : nullptr)
           .emit(b, warpsPerBlock, tileTokens, skip);
       op.erase();
-      if (residual) {
-        residual->add.erase();
-        for (Operation *user : llvm::make_early_inc_range(y.getUsers()))
-          user->erase(); // its deallocations
-        y.getDefiningOp()->erase();
-      }
+      if (!epilogue)
+        continue;
+      epilogue->op.erase();
+      if (library)
+        continue;
+      // y is never written: its deallocations and itself go.
+      for (Operation *user : llvm::make_early_inc_range(p.y.getUsers()))
+        user->erase();
+      p.y.getDefiningOp()->erase();
     }
   }
 };

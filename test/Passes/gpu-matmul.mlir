@@ -182,7 +182,7 @@ func.func @residual(%x: memref<?x5xf32>, %w: memref<128x5xf32>, %a: memref<?x128
 }
 
 // Left as is: y is read again after the add, and an op between the two
-// writes a.
+// writes x (the product cannot move past it).
 // CHECK-LABEL: func @not_residual
 // CHECK:       gpu.launch
 // CHECK:       linalg.generic {{.*}} ins(%{{.*}}, %[[Y:.*]] : memref<?x128xf32>, memref<?x128xf32>)
@@ -228,7 +228,7 @@ func.func @not_residual(%x: memref<?x5xf32>, %w: memref<128x5xf32>, %a: memref<?
     %r = arith.addf %acc, %m : f32
     linalg.yield %r : f32
   }
-  linalg.fill ins(%one : f32) outs(%a : memref<?x128xf32>)
+  linalg.fill ins(%one : f32) outs(%x : memref<?x5xf32>)
   linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
                   iterator_types = ["parallel", "parallel"]}
       ins(%a, %y2 : memref<?x128xf32>, memref<?x128xf32>)
@@ -238,5 +238,102 @@ func.func @not_residual(%x: memref<?x5xf32>, %w: memref<128x5xf32>, %a: memref<?
     linalg.yield %r : f32
   }
   memref.dealloc %y2 : memref<?x128xf32>
+  return
+}
+
+// Any element-wise reader of y (set to 0, read by nothing else) is the
+// kernel's epilogue: here max(b + y, 0)^2 with b broadcast over the
+// tokens (read at n), written in place of a buffer it also reads at (t, n).
+// CHECK-LABEL: func @epilogue
+// CHECK-SAME:    (%[[X:.*]]: memref<?x5xf32>, %[[W:.*]]: memref<128x5xf32>, %[[B:.*]]: memref<128xf32>, %[[IO:.*]]: memref<?x128xf32>)
+// CHECK-NOT:   memref.alloc
+// CHECK:       gpu.launch
+// CHECK:         gpu.shuffle
+// CHECK:           %[[Y:.*]] = arith.addf %cst, %{{.*}} : f32
+// CHECK-NEXT:      %[[BN:.*]] = memref.load %[[B]][%[[N:.*]]] : memref<128xf32>
+// CHECK:           %[[OLD:.*]] = memref.load %[[IO]][%[[T:.*]], %[[N]]]
+// CHECK:           %[[S:.*]] = arith.addf %[[BN]], %[[Y]]
+// CHECK:           %[[R:.*]] = arith.maximumf %[[S]]
+// CHECK:           %[[SQ:.*]] = arith.mulf %[[R]], %[[R]]
+// CHECK:           %[[NEW:.*]] = arith.addf %[[SQ]], %[[OLD]]
+// CHECK:           memref.store %[[NEW]], %[[IO]][%[[T]], %[[N]]]
+// CHECK-NOT:   linalg.generic
+// CHECK-NOT:   memref.dealloc
+// CHECK:       return
+func.func @epilogue(%x: memref<?x5xf32>, %w: memref<128x5xf32>, %b: memref<128xf32>, %io: memref<?x128xf32>) {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = memref.dim %x, %c0 : memref<?x5xf32>
+  %y = memref.alloc(%t) : memref<?x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<?x128xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<?x5xf32>, memref<128x5xf32>)
+      outs(%y : memref<?x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (j)>, affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%b, %y : memref<128xf32>, memref<?x128xf32>)
+      outs(%io : memref<?x128xf32>) {
+  ^bb0(%bias: f32, %v: f32, %o: f32):
+    %s = arith.addf %bias, %v : f32
+    %r = arith.maximumf %s, %zero : f32
+    %sq = arith.mulf %r, %r : f32
+    %acc = arith.addf %sq, %o : f32
+    linalg.yield %acc : f32
+  }
+  memref.dealloc %y : memref<?x128xf32>
+  return
+}
+
+// Not an epilogue: the reader takes y at (n, t) (a transpose), or writes
+// the buffer of x.
+// CHECK-LABEL: func @no_epilogue
+// CHECK:       gpu.launch
+// CHECK:       linalg.generic
+// CHECK:       gpu.launch
+// CHECK:       linalg.generic
+func.func @no_epilogue(%x: memref<128x128xf32>, %w: memref<128x128xf32>, %out: memref<128x128xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %y = memref.alloc() : memref<128x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y : memref<128x128xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<128x128xf32>, memref<128x128xf32>)
+      outs(%y : memref<128x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (j, i)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%y : memref<128x128xf32>) outs(%out : memref<128x128xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    linalg.yield %v : f32
+  }
+  memref.dealloc %y : memref<128x128xf32>
+  %y2 = memref.alloc() : memref<128x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y2 : memref<128x128xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<128x128xf32>, memref<128x128xf32>)
+      outs(%y2 : memref<128x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%y2 : memref<128x128xf32>) outs(%x : memref<128x128xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    linalg.yield %v : f32
+  }
+  memref.dealloc %y2 : memref<128x128xf32>
   return
 }

@@ -165,10 +165,14 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
     just before (a linalg.fill, or a copy of a buffer filled with v, and no
     read of y in between), that initialization is dropped and lane 0 writes
     v + sum: one kernel launch fewer. When that v is 0 and y's only reader
-    is an element-wise `out = a + y` later in the block (a residual add;
-    nothing between touches x, a or out), the kernel runs in the add's
-    place and writes a + sum into out: the add and y are gone. Other
-    generics are left alone.
+    is an element-wise generic E later in the block (a residual add, an
+    activation, a gate: every operand at a permutation of (t, n) or a part
+    of it, y and the outputs at (t, n); no output on x's or W's buffer, an
+    input on an output's buffer only as that output at (t, n); nothing
+    between the two touches x or W), the kernel runs in E's place and lane
+    0 stores what E's body makes of sum (E's other inputs loaded at the
+    point) into E's outputs: E and y are gone. Other generics are left
+    alone.
 
     With `blas`, a product with f32 or bf16 W whose y starts at 0 or holds
     what it adds to also gets a library path, chosen at run time by its
@@ -179,8 +183,8 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
             runtime overrides it; never when cuBLAS cannot be loaded)
       m = use ? T : 0
       bf16 W: xb[m, K] = bf16(x[0:m])          (a conversion kernel)
-      residual: out[0:m] = a[0:m]             (a copy kernel; y is out)
       rwkv_gpu.gemm xb or x[0:m], W, y[0:m]    (accumulate unless y was 0)
+      with E: E over the rows [0, m) of its operands  (a kernel)
       the kernel above, with grid y = use ? 0 : ceil(T / tile)
 
     A launch with an empty grid and an allocation of 0 bytes do nothing
