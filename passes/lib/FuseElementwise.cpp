@@ -34,11 +34,14 @@ struct RwkvFuseElementwisePass
     : public modrwkv::impl::RwkvFuseElementwiseBase<RwkvFuseElementwisePass> {
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
-    // Upstream's rule (a producer with one use), products apart.
+    // Upstream's rule (a producer with one use, or one cheap to recompute
+    // in each), products apart.
     linalg::ControlFusionFn control = [](OpOperand *fused) {
       Operation *producer = fused->get().getDefiningOp();
-      return producer && producer->hasOneUse() && !isProduct(producer) &&
-             !isProduct(fused->getOwner());
+      return producer &&
+             (producer->hasOneUse() ||
+              producer->hasAttr(modrwkv::kRecomputeAttrName)) &&
+             !isProduct(producer) && !isProduct(fused->getOwner());
     };
     RewritePatternSet patterns(ctx);
     linalg::populateElementwiseOpsFusionPatterns(patterns, control);

@@ -61,6 +61,19 @@ bool joins(ArrayRef<linalg::GenericOp> group, linalg::GenericOp next) {
     for (Value written : writer.getDpsInits())
       if (!writtenRoots.insert(rootBuffer(written)).second)
         return false; // written twice
+  // Loads in a body (an indexed token shift's) must not see the run's
+  // writes; bodies that write memory are not merged.
+  for (linalg::GenericOp op : all) {
+    bool clash = false;
+    op.getBlock()->walk([&](Operation *inner) {
+      if (isMemoryEffectFree(inner))
+        return;
+      auto load = dyn_cast<memref::LoadOp>(inner);
+      clash |= !load || writtenRoots.contains(rootBuffer(load.getMemref()));
+    });
+    if (clash)
+      return false;
+  }
   for (linalg::GenericOp writer : all)
     for (Value written : writer.getDpsInits())
       for (linalg::GenericOp other : all)

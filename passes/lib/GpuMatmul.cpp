@@ -240,18 +240,22 @@ Value firstRows(OpBuilder &b, Location loc, Value buffer, AffineMap map,
   return memref::SubViewOp::create(b, loc, buffer, offsets, sizes, strides);
 }
 
-/// The cuBLAS path of `p` (see the pass description); returns whether it
-/// runs (i1), for the kernel to skip. With `epilogue`, y = x W^T, then the
-/// epilogue over the same rows (a kernel later, with no blocks when the
-/// path is not taken).
-Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
-                      bool accumulate, const Epilogue *epilogue,
-                      int64_t minTokens) {
+/// Whether `p` takes the cuBLAS path this call (i1): x has enough rows.
+Value libraryUse(OpBuilder &b, Location loc, const Product &p,
+                 int64_t minTokens) {
   Value tokens = memref::DimOp::create(b, loc, p.x, 0);
   Value least = modrwkv::rwkv_gpu::BlasMinTokensOp::create(
       b, loc, b.getIndexType(), minTokens);
-  Value use =
-      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, tokens, least);
+  return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, tokens,
+                               least);
+}
+
+/// The cuBLAS path of `p` (see the pass description), taken when `use`.
+/// With `epilogue`, y = x W^T, then the epilogue over the same rows (a
+/// kernel later, with no blocks when the path is not taken).
+void emitLibraryPath(OpBuilder &b, Location loc, const Product &p, Value use,
+                     bool accumulate, const Epilogue *epilogue) {
+  Value tokens = memref::DimOp::create(b, loc, p.x, 0);
   Value rows =
       arith::SelectOp::create(b, loc, use, tokens, indexConstant(b, loc, 0));
   AffineMap rowMajor = b.getMultiDimIdentityMap(2);
@@ -278,7 +282,6 @@ Value emitLibraryPath(OpBuilder &b, Location loc, const Product &p,
                                        op.getMatchingIndexingMap(&use), rows));
     b.clone(*op, mapping);
   }
-  return use;
 }
 
 /// Whether cuBLAS can compute `p`: W f32 or bf16, rows of x and y of static
@@ -294,8 +297,9 @@ bool libraryCan(const Product &p, std::optional<Value> init) {
 }
 
 /// The epilogue the product `p` (y set to 0 before it) can apply: an
-/// element-wise generic over y's domain, after it in the block, reading the
-/// fresh buffer y once at (t, n) and nothing else reading y; every operand
+/// element-wise generic over y's domain (its body reads no memory), after
+/// it in the block, reading the fresh buffer y once at (t, n) and nothing
+/// else reading y; every operand
 /// read or written at a permutation of (t, n) or a part of it, the outputs
 /// at (t, n); no output on x's or W's buffer, and an input on an output's
 /// buffer only as that output at (t, n) (in place, read before the write
@@ -315,7 +319,10 @@ std::optional<Epilogue> epilogueOf(linalg::GenericOp product,
   }
   if (!op || op->getBlock() != product->getBlock() ||
       !op.hasPureBufferSemantics() || op.getNumLoops() != 2 ||
-      op.getNumParallelLoops() != 2)
+      op.getNumParallelLoops() != 2 ||
+      !llvm::all_of(op.getBlock()->without_terminator(), [](Operation &inner) {
+        return isMemoryEffectFree(&inner);
+      }))
     return std::nullopt;
   OpOperand *y = nullptr;
   for (OpOperand &use : op->getOpOperands()) {
@@ -382,14 +389,17 @@ struct RwkvGpuMatmulPass
       if (init && matchPattern(*init, m_AnyZeroFloat()))
         epilogue = epilogueOf(op, p);
       OpBuilder b(epilogue ? epilogue->op.getOperation() : op.getOperation());
+      // The kernel first: it needs x only, while the library path's
+      // conversion, call and epilogue follow each other (launches are
+      // later ordered by the buffers they share).
       bool library = blas && libraryCan(p, init);
-      Value skip = library ? emitLibraryPath(b, op.getLoc(), p,
-                                             /*accumulate=*/!init,
-                                             epilogue ? &*epilogue : nullptr,
-                                             blasMinTokens)
-                           : Value();
-      Emitter(p, op.getLoc(), vector, u, init, epilogue ? &*epilogue : nullptr)
-          .emit(b, warpsPerBlock, tileTokens, skip);
+      Value use =
+          library ? libraryUse(b, op.getLoc(), p, blasMinTokens) : Value();
+      const Epilogue *e = epilogue ? &*epilogue : nullptr;
+      Emitter(p, op.getLoc(), vector, u, init, e)
+          .emit(b, warpsPerBlock, tileTokens, use);
+      if (library)
+        emitLibraryPath(b, op.getLoc(), p, use, /*accumulate=*/!init, e);
       op.erase();
       if (!epilogue)
         continue;

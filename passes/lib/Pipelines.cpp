@@ -41,7 +41,7 @@ std::unique_ptr<Pass> createExpandArithWithBf16() {
 template <typename Options>
 void buildModelToBuffers(OpPassManager &pm, const Options &options,
                          function_ref<void(OpPassManager &)> lowerTargetOps,
-                         bool shareLayers) {
+                         bool shareLayers, bool shiftByIndex = false) {
   // Multimodal side: fuse, lower, and inline the encoder towers into their
   // entry points.
   MmFuseAdapterCompressionOptions fusionOptions;
@@ -64,7 +64,9 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
     pm.addPass(createRwkvWeightDtype(dtypeOptions));
   }
   lowerTargetOps(pm.nest<func::FuncOp>());
-  pm.addNestedPass<func::FuncOp>(createRwkvToLinalg());
+  RwkvToLinalgOptions linalgOptions;
+  linalgOptions.shiftByIndex = shiftByIndex;
+  pm.addNestedPass<func::FuncOp>(createRwkvToLinalg(linalgOptions));
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createRwkvFuseElementwise());
   pm.addPass(createCanonicalizerPass());
@@ -185,7 +187,7 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
         fpm.addPass(createRwkvLowerWkv7Gpu(wkvOptions));
         fpm.addPass(createRwkvLowerNormsGpu());
       },
-      /*shareLayers=*/false);
+      /*shareLayers=*/false, /*shiftByIndex=*/true);
 
   // Products and sums over the innermost axis get warp-per-output kernels
   // (shuffle reductions); every remaining loop nest becomes a

@@ -69,8 +69,33 @@ Value lowerEmbedding(OpBuilder &b, EmbeddingOp op) {
       });
 }
 
+/// shifted[t, c] = t == 0 ? prev[c] : x[max(t - 1, 0), c], both loads in
+/// bounds.
+Value indexedShift(OpBuilder &b, Location loc, Value x, Value prev) {
+  Value shifted =
+      elementwise(b, loc, x, {}, [&](OpBuilder &nb, Location l, ValueRange) {
+        Value t = linalg::IndexOp::create(nb, l, 0);
+        Value c = linalg::IndexOp::create(nb, l, 1);
+        Value zero = arith::ConstantIndexOp::create(nb, l, 0);
+        Value one = arith::ConstantIndexOp::create(nb, l, 1);
+        Value first =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, t, zero);
+        Value before = arith::SelectOp::create(
+            nb, l, first, zero, arith::SubIOp::create(nb, l, t, one));
+        Value fromX =
+            tensor::ExtractOp::create(nb, l, x, ValueRange{before, c});
+        Value fromPrev = tensor::ExtractOp::create(nb, l, prev, ValueRange{c});
+        return arith::SelectOp::create(nb, l, first, fromPrev, fromX)
+            .getResult();
+      });
+  shifted.getDefiningOp()->setAttr(modrwkv::kRecomputeAttrName,
+                                   b.getUnitAttr());
+  return shifted;
+}
+
 /// Returns {shifted, last}.
-std::pair<Value, Value> lowerTokenShift(OpBuilder &b, TokenShiftOp op) {
+std::pair<Value, Value> lowerTokenShift(OpBuilder &b, TokenShiftOp op,
+                                        bool byIndex) {
   Location loc = op.getLoc();
   Value x = op.getX();
   if (isBatched(op.getPrev())) // one token per sequence
@@ -82,6 +107,13 @@ std::pair<Value, Value> lowerTokenShift(OpBuilder &b, TokenShiftOp op) {
   Value t = tensor::DimOp::create(b, loc, x, 0);
   Value tMinus1 = arith::SubIOp::create(
       b, loc, t, arith::ConstantIndexOp::create(b, loc, 1));
+  auto lastRow = [&] {
+    return tensor::ExtractSliceOp::create(
+        b, loc, cast<RankedTensorType>(op.getLast().getType()), x,
+        {OpFoldResult(tMinus1), zero}, {one, width}, {one, one});
+  };
+  if (byIndex)
+    return {indexedShift(b, loc, x, op.getPrev()), lastRow()};
 
   auto rowType = RankedTensorType::get({1, c}, b.getF32Type());
   Value prevRow = tensor::ExpandShapeOp::create(
@@ -97,10 +129,7 @@ std::pair<Value, Value> lowerTokenShift(OpBuilder &b, TokenShiftOp op) {
   shifted =
       tensor::InsertSliceOp::create(b, loc, head, shifted, {one, zero},
                                     {OpFoldResult(tMinus1), width}, {one, one});
-  Value last = tensor::ExtractSliceOp::create(
-      b, loc, cast<RankedTensorType>(op.getLast().getType()), x,
-      {OpFoldResult(tMinus1), zero}, {one, width}, {one, one});
-  return {shifted, last};
+  return {shifted, lastRow()};
 }
 
 Value lowerLerp(OpBuilder &b, LerpOp op) {
@@ -203,6 +232,8 @@ Value lowerQuantizedLinear(OpBuilder &b, QuantizedLinearOp op) {
 
 struct RwkvToLinalgPass
     : public modrwkv::impl::RwkvToLinalgBase<RwkvToLinalgPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     SmallVector<Operation *> ops;
     getOperation().walk([&](Operation *op) {
@@ -223,7 +254,7 @@ struct RwkvToLinalgPass
                              gn.getBeta(), gn.getGroups(),
                              gn.getEps().convertToDouble())};
       else if (auto shift = dyn_cast<TokenShiftOp>(op)) {
-        auto [shifted, last] = lowerTokenShift(b, shift);
+        auto [shifted, last] = lowerTokenShift(b, shift, shiftByIndex);
         results = {shifted, last};
       } else if (auto lerp = dyn_cast<LerpOp>(op))
         results = {lowerLerp(b, lerp)};

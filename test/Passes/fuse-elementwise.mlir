@@ -111,3 +111,71 @@ func.func @others(%a: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4xf32>) {
   } -> tensor<4xf32>
   return %plus, %sum : tensor<4x8xf32>, tensor<4xf32>
 }
+
+// -----
+
+#id = affine_map<(d0, d1) -> (d0, d1)>
+
+// A producer marked rwkv.recompute (an indexed token shift) is fused into
+// each of its two readers, not only a sole one, and goes; an unmarked one
+// with two readers stays.
+// CHECK-LABEL: func @recompute
+// CHECK-NOT:   rwkv.recompute
+// CHECK:       linalg.generic
+// CHECK:         linalg.index 0
+// CHECK:         arith.addf
+// CHECK:       linalg.generic
+// CHECK:         linalg.index 0
+// CHECK:         arith.mulf
+// CHECK:       return
+// CHECK-LABEL: func @shared
+// CHECK:       %[[P:.*]] = linalg.generic
+// CHECK:       linalg.generic {{.*}} ins(%[[P]]
+// CHECK:       linalg.generic {{.*}} ins(%[[P]]
+func.func @recompute(%a: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %e = tensor.empty() : tensor<4x8xf32>
+  %p = linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]}
+      outs(%e : tensor<4x8xf32>) attrs = {rwkv.recompute} {
+  ^bb0(%out: f32):
+    %i = linalg.index 0 : index
+    %j = linalg.index 1 : index
+    %v = tensor.extract %a[%i, %j] : tensor<4x8xf32>
+    linalg.yield %v : f32
+  } -> tensor<4x8xf32>
+  %s = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %a : tensor<4x8xf32>, tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %r = arith.addf %x, %y : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %m = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %a : tensor<4x8xf32>, tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %r = arith.mulf %x, %y : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  return %s, %m : tensor<4x8xf32>, tensor<4x8xf32>
+}
+func.func @shared(%a: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %c = arith.constant 0.5 : f32
+  %e = tensor.empty() : tensor<4x8xf32>
+  %p = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%a : tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %v = arith.mulf %in, %c : f32
+    linalg.yield %v : f32
+  } -> tensor<4x8xf32>
+  %s = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %a : tensor<4x8xf32>, tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %r = arith.addf %x, %y : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  %m = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%p, %a : tensor<4x8xf32>, tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%x: f32, %y: f32, %out: f32):
+    %r = arith.mulf %x, %y : f32
+    linalg.yield %r : f32
+  } -> tensor<4x8xf32>
+  return %s, %m : tensor<4x8xf32>, tensor<4x8xf32>
+}

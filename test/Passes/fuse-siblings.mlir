@@ -98,3 +98,38 @@ func.func @apart(%x: memref<4x8xf32>, %mu: memref<8xf32>, %a: memref<4x8xf32>, %
   }
   return
 }
+
+// Bodies that load (an indexed token shift folded into lerps): two that
+// load %x, which no op of the run writes, are merged; one that loads the
+// buffer an earlier op of the run writes (%a, at another row) is not.
+// CHECK-LABEL: func.func @loads
+// CHECK:         linalg.generic
+// CHECK-SAME:    outs(%arg2, %arg3 :
+// CHECK:         linalg.generic
+// CHECK-SAME:    outs(%arg4 :
+// CHECK-NOT:     linalg.generic
+func.func @loads(%x: memref<4x8xf32>, %mu: memref<8xf32>, %a: memref<4x8xf32>, %b: memref<4x8xf32>, %c: memref<4x8xf32>) {
+  %c0 = arith.constant 0 : index
+  linalg.generic #ew ins(%x, %mu : memref<4x8xf32>, memref<8xf32>) outs(%a : memref<4x8xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %j = linalg.index 1 : index
+    %v = memref.load %x[%c0, %j] : memref<4x8xf32>
+    %r = arith.addf %v, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic #ew ins(%x, %mu : memref<4x8xf32>, memref<8xf32>) outs(%b : memref<4x8xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %j = linalg.index 1 : index
+    %v = memref.load %x[%c0, %j] : memref<4x8xf32>
+    %r = arith.mulf %v, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic #ew ins(%x, %mu : memref<4x8xf32>, memref<8xf32>) outs(%c : memref<4x8xf32>) {
+  ^bb0(%in: f32, %m: f32, %out: f32):
+    %j = linalg.index 1 : index
+    %v = memref.load %a[%c0, %j] : memref<4x8xf32>
+    %r = arith.subf %v, %m : f32
+    linalg.yield %r : f32
+  }
+  return
+}

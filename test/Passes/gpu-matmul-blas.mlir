@@ -5,22 +5,23 @@
 #w = affine_map<(t, n, k) -> (n, k)>
 #y = affine_map<(t, n, k) -> (t, n)>
 
-// f32 W, y holds what the product adds to: one cuBLAS call on the first
-// m rows (m = T when T >= the runtime's threshold, else 0) that
-// accumulates; the kernel's grid is empty when the library ran.
+// f32 W, y holds what the product adds to: the kernel, whose grid is
+// empty when T >= the runtime's threshold, then one cuBLAS call on the
+// first m rows (m = T then, else 0) that accumulates. The kernel comes
+// first: it needs only x, the library path's steps need each other.
 // CHECK-LABEL: func @f32_accumulate
 // CHECK-SAME:    (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[Y:.*]]: memref<?x32xf32>)
 // CHECK:      %[[T:.*]] = memref.dim %[[X]], %c0
 // CHECK:      %[[MIN:.*]] = rwkv_gpu.blas_min_tokens 32
 // CHECK:      %[[USE:.*]] = arith.cmpi uge, %[[T]], %[[MIN]]
-// CHECK:      %[[M:.*]] = arith.select %[[USE]], %[[T]], %c0
-// CHECK:      %[[YS:.*]] = memref.subview %[[Y]][0, 0] [%[[M]], 32] [1, 1]
-// CHECK:      %[[XS:.*]] = memref.subview %[[X]][0, 0] [%[[M]], 64] [1, 1]
-// CHECK:      rwkv_gpu.gemm %[[XS]], %[[W]], %[[YS]] accumulate
 // CHECK:      %[[GY:.*]] = arith.maxui
 // CHECK:      %[[GRIDY:.*]] = arith.select %[[USE]], %c0{{.*}}, %[[GY]]
 // CHECK:      gpu.launch blocks({{.*}}) in ({{.*}}, {{.*}} = %[[GRIDY]], {{.*}})
 // CHECK:        gpu.shuffle
+// CHECK:      %[[M:.*]] = arith.select %[[USE]], %{{.*}}, %c0
+// CHECK:      %[[YS:.*]] = memref.subview %[[Y]][0, 0] [%[[M]], 32] [1, 1]
+// CHECK:      %[[XS:.*]] = memref.subview %[[X]][0, 0] [%[[M]], 64] [1, 1]
+// CHECK:      rwkv_gpu.gemm %[[XS]], %[[W]], %[[YS]] accumulate
 // CHECK-NOT:  linalg.generic
 func.func @f32_accumulate(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x32xf32>) {
   linalg.generic {indexing_maps = [#x, #w, #y],
@@ -43,6 +44,9 @@ func.func @f32_accumulate(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memre
 // CHECK-SAME:    (%[[X:.*]]: memref<?x64xf32>,
 // CHECK-NOT:  linalg.fill
 // CHECK:      %[[USE:.*]] = arith.cmpi uge
+// CHECK:      arith.select %[[USE]]
+// CHECK:      gpu.launch
+// CHECK-NOT:  memref.load %{{.*}} : memref<?x32xf32>
 // CHECK:      %[[M:.*]] = arith.select %[[USE]]
 // CHECK:      %[[YS:.*]] = memref.subview
 // CHECK:      %[[XS:.*]] = memref.subview %[[X]][0, 0] [%[[M]], 64] [1, 1]
@@ -59,9 +63,6 @@ func.func @f32_accumulate(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memre
 // CHECK:      rwkv_gpu.gemm %[[LO]], %{{.*}}, %[[YS]] accumulate :
 // CHECK:      memref.dealloc %[[HI]]
 // CHECK:      memref.dealloc %[[LO]]
-// CHECK:      arith.select %[[USE]]
-// CHECK:      gpu.launch
-// CHECK-NOT:  memref.load %{{.*}} : memref<?x32xf32>
 // CHECK:      return
 func.func @bf16_filled(%x: memref<?x64xf32>, %w: memref<32x64xbf16>) -> memref<?x32xf32> {
   %c0 = arith.constant 0 : index
@@ -127,6 +128,9 @@ func.func @filled_one(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x
 // CHECK-SAME:    (%[[X:.*]]: memref<?x64xf32>, %[[W:.*]]: memref<32x64xf32>, %[[A:.*]]: memref<?x32xf32>)
 // CHECK:      %[[Y:.*]] = memref.alloc
 // CHECK:      %[[OUT:.*]] = memref.alloc
+// CHECK:      gpu.launch
+// CHECK:        memref.load %[[A]]
+// CHECK:        memref.store %{{.*}}, %[[OUT]]
 // CHECK:      %[[M:.*]] = arith.select
 // CHECK:      %[[YS:.*]] = memref.subview %[[Y]][0, 0] [%[[M]], 32] [1, 1]
 // CHECK:      rwkv_gpu.gemm %{{.*}}, %[[W]], %[[YS]] :
@@ -135,9 +139,6 @@ func.func @filled_one(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %y: memref<?x
 // CHECK:      %[[OS:.*]] = memref.subview %[[OUT]][0, 0] [%[[M]], 32] [1, 1]
 // CHECK:      linalg.generic {{.*}} ins(%[[YS2]], %[[AS]] : {{.*}}) outs(%[[OS]] :
 // CHECK:        arith.addf
-// CHECK:      gpu.launch
-// CHECK:        memref.load %[[A]]
-// CHECK:        memref.store %{{.*}}, %[[OUT]]
 // CHECK-NOT:  linalg.generic
 // CHECK:      return %[[OUT]]
 func.func @residual(%x: memref<?x64xf32>, %w: memref<32x64xf32>, %a: memref<?x32xf32>) -> memref<?x32xf32> {

@@ -1,4 +1,5 @@
 // RUN: modrwkv-opt %s --rwkv-to-linalg | FileCheck %s
+// RUN: modrwkv-opt %s --rwkv-to-linalg="shift-by-index=1" | FileCheck %s --check-prefix=INDEX
 
 // CHECK-DAG: #[[ROW:.*]] = affine_map<(d0, d1) -> (d0)>
 // CHECK-DAG: #[[ID2:.*]] = affine_map<(d0, d1) -> (d0, d1)>
@@ -67,6 +68,23 @@ func.func @group_norm(%x: tensor<?x128xf32>, %g: tensor<128xf32>) -> tensor<?x12
 // CHECK: %[[B:.*]] = tensor.insert_slice %[[HEAD]] into %[[A]][1, 0] [%[[TM1]], 64] [1, 1]
 // CHECK: %[[LAST:.*]] = tensor.extract_slice %arg0[%[[TM1]], 0] [1, 64] [1, 1] : tensor<?x64xf32> to tensor<64xf32>
 // CHECK: return %[[B]], %[[LAST]]
+// shift-by-index: one generic reading row t - 1 of x, or the carried row
+// at t = 0 (both loads in bounds), marked for recomputation in its readers.
+// INDEX-LABEL: func @token_shift(
+// INDEX:       %[[S:.*]] = linalg.generic
+// INDEX-SAME:    attrs = {rwkv.recompute}
+// INDEX:         %[[T:.*]] = linalg.index 0
+// INDEX:         %[[C:.*]] = linalg.index 1
+// INDEX:         %[[FIRST:.*]] = arith.cmpi eq, %[[T]], %c0
+// INDEX:         %[[TM1:.*]] = arith.subi %[[T]], %c1
+// INDEX:         %[[ROW:.*]] = arith.select %[[FIRST]], %c0{{.*}}, %[[TM1]]
+// INDEX:         %[[X:.*]] = tensor.extract %arg0[%[[ROW]], %[[C]]]
+// INDEX:         %[[P:.*]] = tensor.extract %arg1[%[[C]]]
+// INDEX:         %[[V:.*]] = arith.select %[[FIRST]], %[[P]], %[[X]]
+// INDEX:         linalg.yield %[[V]]
+// INDEX:       } -> tensor<?x64xf32>
+// INDEX-NEXT:  %[[LAST:.*]] = tensor.extract_slice %arg0[%{{.*}}, 0] [1, 64] [1, 1] : tensor<?x64xf32> to tensor<64xf32>
+// INDEX-NEXT:  return %[[S]], %[[LAST]]
 func.func @token_shift(%x: tensor<?x64xf32>, %p: tensor<64xf32>) -> (tensor<?x64xf32>, tensor<64xf32>) {
   %s, %l = rwkv.token_shift %x, %p : tensor<?x64xf32>, tensor<64xf32>
   return %s, %l : tensor<?x64xf32>, tensor<64xf32>

@@ -38,6 +38,9 @@ namespace modrwkv {
 constexpr llvm::StringLiteral kWeightsAttrName = "rwkv.weights";
 /// On a function's weight-buffer argument: [first, last) bytes it reads.
 constexpr llvm::StringLiteral kWeightsBufferAttrName = "rwkv.weights_buffer";
+/// On a linalg.generic: cheap enough to recompute in each reader, so
+/// rwkv-fuse-elementwise fuses it into all of them (not only a sole one).
+constexpr llvm::StringLiteral kRecomputeAttrName = "rwkv.recompute";
 
 /// Options of both named pipelines (the model-level half).
 template <typename Derived>

@@ -45,7 +45,20 @@ def RwkvToLinalg : Pass<"rwkv-to-linalg", "mlir::func::FuncOp"> {
     quantized_linear (the int8 product, then a scale per output column) to
     `linalg.generic` ops and tensor slicing. `rwkv.wkv7` is left alone (see
     `rwkv-lower-wkv7`); block ops must have been expanded first.
+
+    The token shift's shifted rows are the previous state row then rows
+    0..T-2 of x, built by slice inserts (copies). With `shift-by-index`
+    they are a generic instead, marked `rwkv.recompute`:
+
+      shifted[t, c] = t == 0 ? prev[c] : x[max(t - 1, 0), c]
+
+    which rwkv-fuse-elementwise folds into every lerp that reads it: on the
+    GPU, no copy kernels run before the lerps.
   }];
+  let options = [
+    Option<"shiftByIndex", "shift-by-index", "bool", "false",
+           "Token shift as an indexed generic the lerps absorb">
+  ];
   let dependentDialects = ["mlir::linalg::LinalgDialect",
                            "mlir::tensor::TensorDialect",
                            "mlir::arith::ArithDialect",
@@ -181,11 +194,15 @@ def RwkvGpuMatmul : Pass<"rwkv-gpu-matmul", "mlir::func::FuncOp"> {
 
       use = T >= rwkv_gpu.blas_min_tokens (blas-min-tokens unless the
             runtime overrides it; never when cuBLAS cannot be loaded)
+      the kernel above, with grid y = use ? 0 : ceil(T / tile)
       m = use ? T : 0
       bf16 W: xb[m, K] = bf16(x[0:m])          (a conversion kernel)
       rwkv_gpu.gemm xb or x[0:m], W, y[0:m]    (accumulate unless y was 0)
       with E: E over the rows [0, m) of its operands  (a kernel)
-      the kernel above, with grid y = use ? 0 : ceil(T / tile)
+
+    The kernel comes first: it needs only x, while each step of the library
+    path needs the one before (rwkv-gpu-merge-launches then launches the
+    kernel beside the conversion).
 
     A launch with an empty grid and an allocation of 0 bytes do nothing
     in the runtime, so each call runs one of the two paths. f16 and int8
@@ -313,7 +330,9 @@ def RwkvFuseElementwise : Pass<"rwkv-fuse-elementwise"> {
     `y += x * w`). A product keeps its operands as they are, so that the
     kernel passes recognize it: an element-wise prologue fused into it
     would run once per output column, and a row-collapsing reshape
-    propagated through it would give it extra loops.
+    propagated through it would give it extra loops. A producer marked
+    `rwkv.recompute` (an indexed token shift) is fused into each of its
+    consumers, not only into a sole one.
   }];
   let dependentDialects = ["mlir::linalg::LinalgDialect",
                            "mlir::tensor::TensorDialect",
