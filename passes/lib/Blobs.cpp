@@ -37,4 +37,32 @@ Value makeBlobConstant(OpBuilder &b, Location loc, ShapedType type,
   return arith::ConstantOp::create(b, loc, attr);
 }
 
+std::optional<Value> resourceCopy(OpBuilder &b, Location loc,
+                                  DenseElementsAttr value, StringRef key) {
+  Type element = value.getElementType();
+  if (!element.isIntOrFloat())
+    return std::nullopt;
+  unsigned bits = element.getIntOrFloatBitWidth();
+  if (bits != 1 && bits % 8 != 0)
+    return std::nullopt;
+  size_t width = std::max(1u, bits / 8);
+  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
+      value.getNumElements() * width, std::min<size_t>(width, 8), true);
+  char *out = blob.getMutableData().data();
+  auto put = [&](const APInt &v) {
+    for (size_t i = 0; i < width; ++i)
+      *out++ = char(
+          v.extractBitsAsZExtValue(std::min<unsigned>(8, bits - 8 * i), 8 * i));
+  };
+  if (isa<FloatType>(element))
+    for (const APFloat &v : value.getValues<APFloat>())
+      put(v.bitcastToAPInt());
+  else
+    for (const APInt &v : value.getValues<APInt>())
+      put(v);
+  auto attr =
+      DenseResourceElementsAttr::get(value.getType(), key, std::move(blob));
+  return arith::ConstantOp::create(b, loc, attr).getResult();
+}
+
 } // namespace modrwkv

@@ -31,6 +31,13 @@ mlir::Value makeBlobConstant(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::ShapedType type, llvm::StringRef key,
                              llvm::function_ref<void(float *)> fill);
 
+/// A dense_resource constant `key` holding the elements of `value` (ints
+/// and floats of whole bytes, and i1 as a byte each, as memrefs store
+/// them); nullopt for other element types.
+std::optional<mlir::Value> resourceCopy(mlir::OpBuilder &b, mlir::Location loc,
+                                        mlir::DenseElementsAttr value,
+                                        llvm::StringRef key);
+
 } // namespace modrwkv
 
 #endif // MODRWKV_PASSES_LIB_BLOBS_H

@@ -10,6 +10,8 @@
 
 #include "modrwkv/Passes/Passes.h"
 
+#include "Blobs.h"
+
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
@@ -62,8 +64,21 @@ struct RwkvExternalizeWeightsPass
         continue;
       SmallVector<arith::ConstantOp> constants;
       func.walk([&](arith::ConstantOp op) {
-        if (isa<DenseResourceElementsAttr>(op.getValue()))
+        if (isa<DenseResourceElementsAttr>(op.getValue())) {
           constants.push_back(op);
+          return;
+        }
+        auto value = dyn_cast<DenseElementsAttr>(op.getValue());
+        if (!inlineConstants || !value || !isa<RankedTensorType>(op.getType()))
+          return;
+        OpBuilder b(op);
+        std::optional<Value> copy =
+            resourceCopy(b, op.getLoc(), value, "constant");
+        if (!copy)
+          return;
+        op.replaceAllUsesWith(*copy);
+        op.erase();
+        constants.push_back(copy->getDefiningOp<arith::ConstantOp>());
       });
       if (constants.empty())
         continue;

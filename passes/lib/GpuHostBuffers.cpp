@@ -5,8 +5,9 @@
 // the function's arguments, which the CUDA runtime passes as device
 // pointers. memref.alloc / memref.dealloc outside kernels become gpu.alloc /
 // gpu.dealloc. A load or store left on the host that touches such a buffer
-// would dereference a device pointer on the CPU: it is reported, not
-// compiled.
+// would dereference a device pointer on the CPU, and a kernel reading a
+// host global (a memref.get_global) a host pointer on the GPU: both are
+// reported, not compiled.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +16,7 @@
 #include "Buffers.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Transforms/RegionUtils.h"
 
 namespace modrwkv {
 #define GEN_PASS_DEF_RWKVGPUHOSTBUFFERS
@@ -59,6 +61,21 @@ struct RwkvGpuHostBuffersPass
     }
 
     bool failed = false;
+    // A constant left in the IR becomes a host global (the CUDA pipeline
+    // moves tensor constants to the weight buffer instead).
+    func.walk([&](gpu::LaunchOp launch) {
+      llvm::SetVector<Value> captured;
+      getUsedValuesDefinedAbove(launch.getBody(), captured);
+      for (Value v : captured)
+        if (auto global =
+                isa<MemRefType>(v.getType())
+                    ? rootBuffer(v).getDefiningOp<memref::GetGlobalOp>()
+                    : nullptr) {
+          launch.emitError("a kernel reads the host global @")
+              << global.getName() << ", which a GPU cannot";
+          failed = true;
+        }
+    });
     func.walk([&](Operation *op) {
       if (!onHost(op))
         return;

@@ -45,6 +45,14 @@ struct RwkvMergeGpuModulesPass
       for (Operation &op :
            llvm::make_early_inc_range(source.getBody()->without_terminator())) {
         auto symbol = dyn_cast<SymbolOpInterface>(op);
+        if (auto callee = dyn_cast<func::FuncOp>(op);
+            callee && callee.isExternal()) {
+          // Outlining copies what a kernel calls: a host runtime helper.
+          op.emitError("a kernel calls the host function @")
+              << callee.getName()
+              << " (string data lives on the host), which a GPU cannot run";
+          return signalPassFailure();
+        }
         if (!symbol || !isa<gpu::GPUFuncOp>(op)) {
           op.emitError("only kernels can be merged into one gpu.module");
           return signalPassFailure();

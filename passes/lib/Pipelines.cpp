@@ -37,11 +37,13 @@ std::unique_ptr<Pass> createExpandArithWithBf16() {
 /// The target-independent half: multimodal fusion, the rwkv ops to linalg
 /// (the WKV-7 and, on GPUs, the norms through `lowerTargetOps`, the
 /// target's own lowering), weights out of the IR, and bufferization. With
-/// `shareLayers`, the layers call one function per block shape.
+/// `shareLayers`, the layers call one function per block shape; with `gpu`,
+/// the token shift is read in place by the lerps (no copy kernels) and
+/// every tensor constant goes to the weight buffer (device memory).
 template <typename Options>
 void buildModelToBuffers(OpPassManager &pm, const Options &options,
                          function_ref<void(OpPassManager &)> lowerTargetOps,
-                         bool shareLayers, bool shiftByIndex = false) {
+                         bool shareLayers, bool gpu = false) {
   // Multimodal side: fuse, lower, and inline the encoder towers into their
   // entry points.
   MmFuseAdapterCompressionOptions fusionOptions;
@@ -65,7 +67,7 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
   }
   lowerTargetOps(pm.nest<func::FuncOp>());
   RwkvToLinalgOptions linalgOptions;
-  linalgOptions.shiftByIndex = shiftByIndex;
+  linalgOptions.shiftByIndex = gpu;
   pm.addNestedPass<func::FuncOp>(createRwkvToLinalg(linalgOptions));
   pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
   pm.addPass(createRwkvFuseElementwise());
@@ -75,6 +77,7 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
   // Weights leave the IR for weights.bin.
   RwkvExternalizeWeightsOptions weightOptions;
   weightOptions.alignment = options.weightAlignment;
+  weightOptions.inlineConstants = gpu; // kernels cannot read host globals
   pm.addPass(createRwkvExternalizeWeights(weightOptions));
 
   // Tensors -> buffers; state and logits are written into the caller's
@@ -187,7 +190,7 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
         fpm.addPass(createRwkvLowerWkv7Gpu(wkvOptions));
         fpm.addPass(createRwkvLowerNormsGpu());
       },
-      /*shareLayers=*/false, /*shiftByIndex=*/true);
+      /*shareLayers=*/false, /*gpu=*/true);
 
   // Products and sums over the innermost axis get warp-per-output kernels
   // (shuffle reductions); every remaining loop nest becomes a

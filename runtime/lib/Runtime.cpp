@@ -267,10 +267,12 @@ void loadModel(modrwkv_model &m, const std::string &dir) {
       count *= d;
     uint64_t offset = t.at("offset").get<uint64_t>();
     std::string dtype = t.value("dtype", "");
-    uint64_t bytes = dtype == "f32"                      ? 4
-                     : dtype == "bf16" || dtype == "f16" ? 2
-                     : dtype == "i8"                     ? 1
-                                                         : 0;
+    // Weights, and the constants a GPU artifact keeps beside them.
+    uint64_t bytes = dtype == "f64" || dtype == "i64"                      ? 8
+                     : dtype == "f32" || dtype == "i32"                    ? 4
+                     : dtype == "bf16" || dtype == "f16" || dtype == "i16" ? 2
+                     : dtype == "i8" || dtype == "bool"                    ? 1
+                                                                           : 0;
     if (!bytes || count < 0 ||
         offset + uint64_t(count) * bytes > m.files.weightBytes)
       throw Failure(manifestPath + ": bad weight table entry '" +

@@ -1,5 +1,6 @@
 // RUN: modrwkv-opt %s --rwkv-externalize-weights | FileCheck %s
 // RUN: modrwkv-opt %s --rwkv-externalize-weights=alignment=4096 | FileCheck %s --check-prefix=PAGE
+// RUN: modrwkv-opt %s --rwkv-externalize-weights=inline-constants=1 | FileCheck %s --check-prefix=INLINE
 
 // The layout table: one entry per resource, at aligned offsets, keeping the
 // original resource for the artifact writer.
@@ -37,6 +38,23 @@ func.func @f(%x: tensor<3xf32>) -> (tensor<3x5xf32>, tensor<7xf32>, tensor<2xf32
 func.func @h() -> tensor<7xf32> {
   %b = arith.constant dense_resource<b> : tensor<7xf32>
   return %b : tensor<7xf32>
+}
+
+// inline-constants (the CUDA pipeline): dense literals go to the buffer as
+// well, as the bytes memrefs hold (i64 little-endian, i1 a byte each,
+// splats written out).
+// INLINE-LABEL: func @f(%arg0: memref<?xi8>
+// INLINE-NOT:   arith.constant dense<
+// INLINE-LABEL: func @ints(%arg0: memref<?xi8>
+// INLINE:       memref.view %arg0[%{{.*}}][] : memref<?xi8> to memref<3xi64>
+// INLINE:       memref.view %arg0[%{{.*}}][] : memref<?xi8> to memref<2xi1>
+// INLINE:       constant: "0x040000000000803F0000803F"
+// INLINE:       constant_1: "0x080000000100000000000000FEFFFFFFFFFFFFFF0300000000000000"
+// INLINE:       constant_2: "0x010000000100"
+func.func @ints() -> (tensor<3xi64>, tensor<2xi1>) {
+  %i = arith.constant dense<[1, -2, 3]> : tensor<3xi64>
+  %b = arith.constant dense<[true, false]> : tensor<2xi1>
+  return %i, %b : tensor<3xi64>, tensor<2xi1>
 }
 
 // A function without weights keeps its signature.

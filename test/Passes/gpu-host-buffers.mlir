@@ -48,3 +48,22 @@ func.func @host_copy(%a: memref<64xf32>) {
   memref.copy %v, %a : memref<64xf32, strided<[1]>> to memref<64xf32>
   return
 }
+
+// -----
+
+// A kernel must not read a host global (a constant left in the IR): on the
+// GPU its address is a host one.
+memref.global "private" constant @table : memref<4xf32> = dense<[1.0, 2.0, 3.0, 4.0]>
+func.func @kernel_reads_global(%out: memref<4xf32>) {
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %g = memref.get_global @table : memref<4xf32>
+  // expected-error @below {{a kernel reads the host global @table, which a GPU cannot}}
+  gpu.launch blocks(%bx, %by, %bz) in (%x = %c1, %y = %c1, %z = %c1)
+             threads(%tx, %ty, %tz) in (%u = %c4, %v = %c1, %w = %c1) {
+    %f = memref.load %g[%tx] : memref<4xf32>
+    memref.store %f, %out[%tx] : memref<4xf32>
+    gpu.terminator
+  }
+  return
+}

@@ -290,13 +290,16 @@ func.func @epilogue(%x: memref<?x5xf32>, %w: memref<128x5xf32>, %b: memref<128xf
   return
 }
 
-// Not an epilogue: the reader takes y at (n, t) (a transpose), or writes
-// the buffer of x.
+// Not an epilogue: the reader takes y at (n, t) (a transpose), writes the
+// buffer of x, or loads memory in its body.
 // CHECK-LABEL: func @no_epilogue
 // CHECK:       gpu.launch
 // CHECK:       linalg.generic
 // CHECK:       gpu.launch
 // CHECK:       linalg.generic
+// CHECK:       gpu.launch
+// CHECK:       linalg.generic
+// CHECK:         memref.load
 func.func @no_epilogue(%x: memref<128x128xf32>, %w: memref<128x128xf32>, %out: memref<128x128xf32>) {
   %zero = arith.constant 0.0 : f32
   %y = memref.alloc() : memref<128x128xf32>
@@ -335,5 +338,26 @@ func.func @no_epilogue(%x: memref<128x128xf32>, %w: memref<128x128xf32>, %out: m
     linalg.yield %v : f32
   }
   memref.dealloc %y2 : memref<128x128xf32>
+  %y3 = memref.alloc() : memref<128x128xf32>
+  linalg.fill ins(%zero : f32) outs(%y3 : memref<128x128xf32>)
+  linalg.generic {indexing_maps = [#x, #w, #y],
+                  iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : memref<128x128xf32>, memref<128x128xf32>)
+      outs(%y3 : memref<128x128xf32>) {
+  ^bb0(%p: f32, %q: f32, %acc: f32):
+    %m = arith.mulf %p, %q : f32
+    %r = arith.addf %acc, %m : f32
+    linalg.yield %r : f32
+  }
+  linalg.generic {indexing_maps = [affine_map<(i, j) -> (i, j)>, affine_map<(i, j) -> (i, j)>],
+                  iterator_types = ["parallel", "parallel"]}
+      ins(%y3 : memref<128x128xf32>) outs(%out : memref<128x128xf32>) {
+  ^bb0(%v: f32, %o: f32):
+    %j = linalg.index 1 : index
+    %neighbour = memref.load %out[%j, %j] : memref<128x128xf32>
+    %s = arith.addf %v, %neighbour : f32
+    linalg.yield %s : f32
+  }
+  memref.dealloc %y3 : memref<128x128xf32>
   return
 }

@@ -58,3 +58,32 @@ func.func @inside(%a: memref<64xf32>) {
   return
 }
 // BAD: block-size must be in [1, 1024], got 2048
+
+// A reduction over every axis (no parallel loop) and its rank-0 init run
+// as one one-thread kernel; a load whose value the host uses after it
+// stays (rwkv-gpu-host-buffers reports it).
+// CHECK-LABEL: func @serial
+// CHECK:       gpu.launch blocks({{.*}}) in ({{.*}} = %[[ONE:.*]], {{.*}} = %[[ONE]], {{.*}} = %[[ONE]]) threads({{.*}}) in ({{.*}} = %[[ONE]], {{.*}} = %[[ONE]], {{.*}} = %[[ONE]])
+// CHECK-NEXT:    memref.store %{{.*}}, %arg1[]
+// CHECK-NEXT:    scf.for
+// CHECK:           memref.load %arg0
+// CHECK:         gpu.terminator
+// CHECK:       %[[V:.*]] = memref.load %arg1[]
+// CHECK-NEXT:  %[[I:.*]] = arith.fptosi %[[V]]
+// CHECK-NEXT:  return %[[I]]
+func.func @serial(%x: memref<8xf32>, %acc: memref<f32>) -> i32 {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %zero = arith.constant 0.0 : f32
+  memref.store %zero, %acc[] : memref<f32>
+  scf.for %i = %c0 to %c8 step %c1 {
+    %v = memref.load %x[%i] : memref<8xf32>
+    %a = memref.load %acc[] : memref<f32>
+    %s = arith.addf %a, %v : f32
+    memref.store %s, %acc[] : memref<f32>
+  }
+  %r = memref.load %acc[] : memref<f32>
+  %i = arith.fptosi %r : f32 to i32
+  return %i : i32
+}

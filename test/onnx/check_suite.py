@@ -4,10 +4,12 @@ test's status with expected_status.txt, so that a regression (or a test that
 starts passing without the list being updated) fails.
 
   check_suite.py TOOL SUITE_DIR EXPECTED [--jobs N] [--summary FILE]
-                 [--update]
+                 [--update] [--tool-arg ARG ...] [--overrides FILE]
 
 --update rewrites EXPECTED with the statuses of this run (keeping the header
-and the reasons given for expected failures); review the diff.
+and the reasons given for expected failures); review the diff. --overrides
+lists the tests whose status differs on another target (--tool-arg
+--cuda-emulator: the CUDA path on the emulator), each with its reason.
 """
 import argparse
 import os
@@ -45,7 +47,7 @@ def write_expected(path, results, reasons, header):
 
 
 def run_chunk(tool, dirs):
-    proc = subprocess.run([tool] + dirs, capture_output=True, text=True)
+    proc = subprocess.run(tool + dirs, capture_output=True, text=True)
     results = {}
     for line in proc.stdout.splitlines():
         for status in ("PASS", "FAIL", "UNSUPPORTED"):
@@ -67,17 +69,30 @@ def main():
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--summary")
     ap.add_argument("--update", action="store_true")
+    ap.add_argument("--overrides",
+                    help="statuses that differ on this target (the same "
+                    "format as EXPECTED, reasons required)")
+    ap.add_argument("--tool-arg", action="append", default=[],
+                    help="an option for the tool (repeatable), e.g. "
+                    "--tool-arg=--cuda-emulator")
     args = ap.parse_args()
+    tool = [args.tool] + args.tool_arg
 
     node = os.path.join(args.suite, "node")
     dirs = sorted(os.path.join(node, d) for d in os.listdir(node))
     chunks = [dirs[i::args.jobs] for i in range(args.jobs)]
     results = {}
     with ThreadPoolExecutor(args.jobs) as pool:
-        for r in pool.map(lambda c: run_chunk(args.tool, c), chunks):
+        for r in pool.map(lambda c: run_chunk(tool, c), chunks):
             results.update(r)
 
     expected, reasons, header = read_expected(args.expected)
+    if args.overrides:
+        changed, why, _ = read_expected(args.overrides)
+        missing = sorted(set(changed) - set(why))
+        if missing:
+            sys.exit(f"{args.overrides}: no reason given for {missing}")
+        expected.update(changed)
     if args.update:
         write_expected(args.expected, results, reasons, header)
         expected = {name: status for name, (status, _) in results.items()}

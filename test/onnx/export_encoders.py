@@ -11,7 +11,8 @@ and runs them through modrwkv-onnx-test with fp32 tolerances
   wavlm        a WavLM-style encoder: raw waveform, Conv1d feature
                extractor with GroupNorm, projection, blocks
 
-Also compiles the ViT exported with a dynamic batch dim, pinned with
+Each also compiled for --target cuda and run on the CUDA emulator. Also
+compiles the ViT exported with a dynamic batch dim, pinned with
 `modrwkv-compile --dim batch=2`, and checks the manifest's input shape.
 
   export_encoders.py --tools BIN_DIR --workdir DIR
@@ -153,13 +154,18 @@ def main():
            "waveform")
     tool = os.path.join(args.tools, "modrwkv-onnx-test")
     folders = [os.path.join(work, n) for n in ("vit", "audio", "wavlm")]
-    proc = subprocess.run([tool, "--rtol", "1e-4", "--atol", "1e-5"]
-                          + folders, capture_output=True, text=True)
-    print(proc.stdout, end="")
-    if proc.returncode != 0 or proc.stdout.count("\nPASS") + \
-            proc.stdout.startswith("PASS") != 3:
-        print(proc.stderr, file=sys.stderr)
-        return 1
+    # On the CPU, then compiled for --target cuda on the CUDA emulator (an
+    # ONNX model alone on the GPU path, its small initializers moved to
+    # device memory).
+    for target in ([], ["--cuda-emulator"]):
+        proc = subprocess.run([tool, "--rtol", "1e-4", "--atol", "1e-5"]
+                              + target + folders, capture_output=True,
+                              text=True)
+        print(" ".join(target) or "cpu", proc.stdout, sep="\n", end="")
+        if proc.returncode != 0 or proc.stdout.count("\nPASS") + \
+                proc.stdout.startswith("PASS") != 3:
+            print(proc.stderr, file=sys.stderr)
+            return 1
 
     # A dynamic batch dim, pinned at compile time.
     dyn = os.path.join(work, "vit-dynamic")

@@ -229,12 +229,14 @@ LogicalResult writeWeights(ModuleOp module, StringRef path,
       dtype = element.isBF16()
                   ? "bf16"
                   : "f" + std::to_string(element.getIntOrFloatBitWidth());
+    else if (element.isInteger(1))
+      dtype = "bool"; // a byte each, as memrefs of i1 hold them
     else if (element.isInteger() && element.getIntOrFloatBitWidth() % 8 == 0)
       dtype = "i" + std::to_string(element.getIntOrFloatBitWidth());
     else
       return fail("weight '" + name + "' has unsupported element type");
-    uint64_t bytes =
-        uint64_t(type.getNumElements()) * element.getIntOrFloatBitWidth() / 8;
+    uint64_t bytes = uint64_t(type.getNumElements()) *
+                     std::max(1u, element.getIntOrFloatBitWidth() / 8);
     if (data.size() != bytes)
       return fail("weight '" + name + "' holds " + llvm::Twine(data.size()) +
                   " bytes, its type needs " + llvm::Twine(bytes));

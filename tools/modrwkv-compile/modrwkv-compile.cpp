@@ -432,10 +432,6 @@ int main(int argc, char **argv) {
   if (target != "cpu" && target != "cuda")
     return error("unsupported target '" + target + "' (supported: cpu, cuda)");
   bool cuda = target == "cuda";
-  if (cuda && (llvm::StringRef(inputPath).ends_with(".onnx") ||
-               llvm::StringRef(inputPath).ends_with(".onnxtxt")))
-    return error("--target cuda compiles RWKV-7 and ModRWKV checkpoints "
-                 "(an ONNX model alone is for --target cpu)");
   if (!cuda && emit == Emit::Ptx)
     return error("--emit ptx needs --target cuda");
   if (cudaEmulator && !cuda)

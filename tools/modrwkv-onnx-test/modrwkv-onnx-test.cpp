@@ -1,11 +1,14 @@
 //===- modrwkv-onnx-test.cpp - run ONNX backend-test folders --------------===//
 //
-//   modrwkv-onnx-test [--rtol R] [--atol A] [--keep DIR] TEST_DIR...
+//   modrwkv-onnx-test [--rtol R] [--atol A] [--keep DIR] [--cuda-emulator]
+//                     TEST_DIR...
 //
 // Each TEST_DIR holds model.onnx and test_data_set_*/{input,output}_N.pb
 // (the layout of ONNX's backend node tests). Every model is imported,
-// compiled to an artifact, run on the CPU and compared with the expected
-// outputs: |got - want| <= atol + rtol * |want| (NaN matches NaN). Prints
+// compiled to an artifact, run on the CPU (with --cuda-emulator: compiled
+// for --target cuda and run on the CUDA emulator) and compared with the
+// expected outputs: |got - want| <= atol + rtol * |want| (NaN matches NaN).
+// Prints
 //   PASS <name> | FAIL <name>: <reason> | UNSUPPORTED <name>: <op>
 // per test, then `K unsupported` and `N passed, M failed`; exits 1 on any
 // FAIL.
@@ -49,6 +52,12 @@ cl::list<std::string> testDirs(cl::Positional, cl::OneOrMore,
                                cl::desc("<backend test folder>..."));
 cl::opt<double> rtol("rtol", cl::init(1e-3), cl::desc("Relative tolerance"));
 cl::opt<double> atol("atol", cl::init(1e-7), cl::desc("Absolute tolerance"));
+cl::opt<bool> cudaEmulator(
+    "cuda-emulator",
+    cl::desc("Compile for --target cuda with the kernels as host code and "
+             "run on the CUDA emulator (MODRWKV_LIBCUDA, by default "
+             "libmodrwkv_cuda_emulator.so beside this tool's bin/)"),
+    cl::init(false));
 cl::opt<std::string> keep("keep",
                           cl::desc("Keep the artifacts under this folder "
                                    "(default: a temporary folder, removed)"),
@@ -296,10 +305,18 @@ private:
         return success();
       });
       modrwkv::CodegenOptions codegen;
+      if (cudaEmulator) {
+        codegen.target = "cuda";
+        codegen.hostKernels = true;
+      }
       llvm::LLVMContext llvmContext;
       std::unique_ptr<llvm::Module> llvmModule;
       if (failed(module->verify()) ||
-          failed(modrwkv::runPipeline(*module, "modrwkv-cpu-pipeline")) ||
+          failed(modrwkv::runPipeline(
+              *module, cudaEmulator ? "modrwkv-cuda-pipeline{host-kernels=1}"
+                                    : "modrwkv-cpu-pipeline")) ||
+          (cudaEmulator &&
+           failed(modrwkv::embedHostKernels(*module, codegen))) ||
           !(llvmModule =
                 modrwkv::translateToLLVM(*module, llvmContext, codegen)) ||
           failed(modrwkv::writeArtifact(*module, *llvmModule, artifactDir,
@@ -386,6 +403,13 @@ int main(int argc, char **argv) {
                               "modrwkv-onnx-test: compile and run ONNX "
                               "backend-test folders\n");
 
+  if (cudaEmulator && !getenv("MODRWKV_LIBCUDA")) {
+    llvm::SmallString<256> emulator(llvm::sys::path::parent_path(
+        llvm::sys::fs::getMainExecutable(argv[0], (void *)&main)));
+    llvm::sys::path::append(emulator, "..", "lib",
+                            "libmodrwkv_cuda_emulator.so");
+    setenv("MODRWKV_LIBCUDA", emulator.c_str(), 1);
+  }
   llvm::SmallString<128> root;
   if (!keep.empty()) {
     root = keep;

@@ -145,7 +145,11 @@ def RwkvParallelLoopsToGpu
     ceil(N / block-size) blocks of `block-size` threads; thread
     g = block_id * block-size + thread_id runs iteration g when g < N.
     Sequential loops inside (the reductions of linalg ops) stay in the
-    thread. Loops with reductions (`init` values) are refused.
+    thread. Loops with reductions (`init` values) are refused. Then each run
+    of host ops that load or store (a linalg op whose loops all reduce, a
+    rank-0 computation), with the pure ops among them, becomes a one-thread
+    launch when nothing after the run uses a value it makes: correct, not
+    fast (no model's hot path has one).
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", "256",
@@ -236,7 +240,8 @@ def RwkvGpuHostBuffers : Pass<"rwkv-gpu-host-buffers", "mlir::func::FuncOp"> {
     gpu.dealloc, so every buffer that kernels share lives on the device, as
     the function's arguments do. Host loads, stores and copies that touch a
     function argument or such a buffer (through views) are errors: they
-    would dereference device pointers on the CPU.
+    would dereference device pointers on the CPU; so is a kernel that reads
+    a memref.get_global (a host address on the GPU).
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect"];
 }
@@ -407,10 +412,15 @@ def RwkvExternalizeWeights
     range the function reads. The resources of the
     module attribute `rwkv.initial_state` (a state-tuned model's learned
     initial state, which only the runtime reads) are laid out after them.
+    With `inline-constants`, tensor constants written out in the IR (small
+    initializers of an ONNX model, splats) go to the weight buffer too:
+    on a GPU, kernels cannot read the host globals they would become.
   }];
   let options = [
     Option<"alignment", "alignment", "int64_t", /*default=*/"64",
-           "Byte alignment of each weight in the buffer">
+           "Byte alignment of each weight in the buffer">,
+    Option<"inlineConstants", "inline-constants", "bool", /*default=*/"false",
+           "Also move dense tensor constants (ints, floats) to the buffer">
   ];
   let dependentDialects = ["mlir::memref::MemRefDialect",
                            "mlir::bufferization::BufferizationDialect",
