@@ -157,9 +157,16 @@ int64_t parameterBytes(gpu::LaunchOp launch) {
   return bytes;
 }
 
+/// How many blocks of `member` (of `own` threads) share a merged block of
+/// `threads`: as many as fit, or one for a launch marked to stay spread.
+int64_t packing(gpu::LaunchOp member, int64_t own, int64_t threads) {
+  return member->hasAttr(modrwkv::kSpreadBlocksAttrName) ? 1 : threads / own;
+}
+
 /// One launch in place of `members` (independent, each mergeable, listed in
 /// schedule order), built at `b`: block size the largest of theirs, each
-/// member's blocks packed `threads / its threads` to a merged block, the
+/// member's blocks packed `threads / its threads` to a merged block (one,
+/// the other threads idle, for a launch marked rwkv.spread_blocks), the
 /// members' blocks one after the other along x. In its range of blocks a
 /// member's body runs with the block and thread ids it had.
 void merge(OpBuilder &b, ArrayRef<gpu::LaunchOp> members,
@@ -179,7 +186,7 @@ void merge(OpBuilder &b, ArrayRef<gpu::LaunchOp> members,
                               member.getGridSizeY()),
         member.getGridSizeZ());
     Value merged = arith::CeilDivUIOp::create(
-        b, loc, blocks, indexConstant(b, loc, threads / own));
+        b, loc, blocks, indexConstant(b, loc, packing(member, own, threads)));
     Value end = arith::AddIOp::create(b, loc, offset, merged);
     ranges.push_back({offset, end, blocks});
     offset = end;
@@ -200,9 +207,17 @@ void merge(OpBuilder &b, ArrayRef<gpu::LaunchOp> members,
                               range.end));
     auto inside = scf::IfOp::create(kb, loc, inRange, /*withElse=*/false);
     OpBuilder mb = OpBuilder::atBlockBegin(inside.thenBlock());
-    int64_t packed = threads / own;
+    int64_t packed = packing(member, own, threads);
     Value local = arith::SubIOp::create(mb, loc, block, range.first);
     Value tid = thread;
+    if (packed == 1 && own < threads) {
+      auto active = scf::IfOp::create(
+          mb, loc,
+          arith::CmpIOp::create(mb, loc, arith::CmpIPredicate::ult, thread,
+                                indexConstant(mb, loc, own)),
+          /*withElse=*/false);
+      mb.setInsertionPointToStart(active.thenBlock());
+    }
     if (packed > 1) {
       // Packed blocks: the last merged block may hold fewer than `packed`.
       Value ownThreads = indexConstant(mb, loc, own);

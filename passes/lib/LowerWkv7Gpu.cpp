@@ -67,6 +67,7 @@ LogicalResult lowerWkv7(OpBuilder &b, Wkv7Op op, int64_t headsPerBlock,
   Value cHeadsPerBlock = idx(headsPerBlock), cHeads = idx(heads);
   auto launch = gpu::LaunchOp::create(b, loc, grid, batched ? tokens : c1, c1,
                                       block, c1, c1);
+  launch->setAttr(kSpreadBlocksAttrName, b.getUnitAttr());
   OpBuilder kb = OpBuilder::atBlockBegin(&launch.getBody().front());
   gpu::KernelDim3 blockId = launch.getBlockIds();
   gpu::KernelDim3 threadId = launch.getThreadIds();

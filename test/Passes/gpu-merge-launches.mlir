@@ -189,3 +189,42 @@ func.func @opaque_root(%x: memref<64xf32>, %y: memref<64xf32>) {
   }
   return
 }
+
+// -----
+
+// A launch marked rwkv.spread_blocks (the WKV-7 kernel: each block runs the
+// whole time loop) keeps one block per merged block: its 64 threads run,
+// the other 192 of the merged block idle, and it gets as many merged
+// blocks as it had (no packing).
+// CHECK-LABEL: func.func @spread
+// CHECK:       %[[C12:.*]] = arith.constant 12 : index
+// CHECK:       %[[N:.*]] = arith.muli %[[C12]], %{{.*}} : index
+// CHECK:       %[[ONE:.*]] = arith.constant 1 : index
+// CHECK-NEXT:  %[[M:.*]] = arith.ceildivui %{{.*}}, %[[ONE]] : index
+// CHECK:       gpu.launch blocks(%[[BX:[^,]*]], {{.*}} threads(%[[TX:[^,]*]],
+// CHECK:         scf.if
+// CHECK:           %[[C64:.*]] = arith.constant 64 : index
+// CHECK-NEXT:      %[[ACTIVE:.*]] = arith.cmpi ult, %[[TX]], %[[C64]] : index
+// CHECK-NEXT:      scf.if %[[ACTIVE]]
+// CHECK:             memref.store %{{.*}}, %arg1
+// CHECK:         scf.if
+// CHECK:           memref.store %{{.*}}, %arg2
+func.func @spread(%x: memref<1024xf32>, %y: memref<1024xf32>, %z: memref<1024xf32>) {
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %c12 = arith.constant 12 : index
+  %c256 = arith.constant 256 : index
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c12, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c64, %sy = %c1, %sz = %c1) {
+    %v = memref.load %x[%tx] : memref<1024xf32>
+    memref.store %v, %y[%bx] : memref<1024xf32>
+    gpu.terminator
+  } {rwkv.spread_blocks}
+  gpu.launch blocks(%bx, %by, %bz) in (%gx = %c1, %gy = %c1, %gz = %c1)
+             threads(%tx, %ty, %tz) in (%sx = %c256, %sy = %c1, %sz = %c1) {
+    %v = memref.load %x[%tx] : memref<1024xf32>
+    memref.store %v, %z[%tx] : memref<1024xf32>
+    gpu.terminator
+  }
+  return
+}

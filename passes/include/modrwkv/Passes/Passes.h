@@ -41,6 +41,11 @@ constexpr llvm::StringLiteral kWeightsBufferAttrName = "rwkv.weights_buffer";
 /// On a linalg.generic: cheap enough to recompute in each reader, so
 /// rwkv-fuse-elementwise fuses it into all of them (not only a sole one).
 constexpr llvm::StringLiteral kRecomputeAttrName = "rwkv.recompute";
+/// On a gpu.launch whose blocks each run a long sequential loop (the WKV-7
+/// time loop): rwkv-gpu-merge-launches keeps one of its blocks per merged
+/// block (threads beyond its own idle) instead of packing several, so that
+/// they stay spread over the multiprocessors.
+constexpr llvm::StringLiteral kSpreadBlocksAttrName = "rwkv.spread_blocks";
 
 /// Options of both named pipelines (the model-level half).
 template <typename Derived>

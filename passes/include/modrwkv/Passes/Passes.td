@@ -263,8 +263,11 @@ def RwkvGpuMergeLaunches
     when their parameters would pass `max-parameter-bytes`): its block size
     is the largest of theirs (each must divide it), a member of n blocks of
     s threads gets ceil(n / (S / s)) merged blocks, S / s of its blocks
-    packed per merged block, and its body runs there with the block and
-    thread ids, grid and block sizes it had. Mergeable: no async tokens,
+    packed per merged block (one block per merged block, its other threads
+    idle, for a launch marked `rwkv.spread_blocks`: the WKV-7 kernel, whose
+    blocks each run the whole time loop and should stay spread over the
+    multiprocessors), and its body runs there with the block and thread
+    ids, grid and block sizes it had. Mergeable: no async tokens,
     clusters, shared memory, attributions or barriers, a one-block body, a
     constant block size, a multiple of 32 threads if it shuffles (a member's
     blocks are then whole warps of the merged block). An empty member (grid
