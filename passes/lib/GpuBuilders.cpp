@@ -11,6 +11,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
@@ -138,6 +139,31 @@ std::optional<Value> takeScalarInit(Operation *consumer, Value y) {
   if (!read)
     fill.erase();
   return v;
+}
+
+void applyAtPoint(OpBuilder &b, Location loc, linalg::GenericOp op,
+                  OpOperand *use, Value value, ArrayRef<Value> point) {
+  auto indices = [&](OpOperand &operand) {
+    SmallVector<Value> result;
+    for (AffineExpr e : op.getMatchingIndexingMap(&operand).getResults())
+      result.push_back(point[cast<AffineDimExpr>(e).getPosition()]);
+    return result;
+  };
+  IRMapping mapping;
+  for (OpOperand &operand : op->getOpOperands()) {
+    BlockArgument arg = op.getMatchingBlockArgument(&operand);
+    if (&operand == use)
+      mapping.map(arg, value);
+    else if (!arg.use_empty())
+      mapping.map(
+          arg, memref::LoadOp::create(b, loc, operand.get(), indices(operand)));
+  }
+  for (Operation &inner : op.getBlock()->without_terminator())
+    b.clone(inner, mapping);
+  for (auto [out, v] : llvm::zip(op.getDpsInitsMutable(),
+                                 op.getBlock()->getTerminator()->getOperands()))
+    memref::StoreOp::create(b, loc, mapping.lookupOrDefault(v), out.get(),
+                            indices(out));
 }
 
 } // namespace modrwkv

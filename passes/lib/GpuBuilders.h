@@ -10,6 +10,7 @@
 #define MODRWKV_PASSES_LIB_GPUBUILDERS_H
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 
 #include <optional>
@@ -55,6 +56,16 @@ mlir::Value warpSum(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value);
 /// such initialization is a kernel launch on the GPU.
 std::optional<mlir::Value> takeScalarInit(mlir::Operation *consumer,
                                           mlir::Value y);
+
+/// The body of `op` (an element-wise linalg.generic on buffers whose
+/// operands are read at permutations of its loop dims or parts of them) at
+/// the loop point `point`, built at `b`: `value` stands for operand `use`,
+/// the other inputs the body uses are loaded there, and its results are
+/// stored into its outputs there. A kernel that makes `use`'s element
+/// applies `op` so instead of storing it.
+void applyAtPoint(mlir::OpBuilder &b, mlir::Location loc,
+                  mlir::linalg::GenericOp op, mlir::OpOperand *use,
+                  mlir::Value value, llvm::ArrayRef<mlir::Value> point);
 
 } // namespace modrwkv
 

@@ -153,37 +153,10 @@ private:
       Value old = yInit ? *yInit : memref::LoadOp::create(wb, loc, p.y, at);
       Value y = arith::AddFOp::create(wb, loc, old, sum);
       if (epilogue)
-        applyEpilogue(wb, y, at);
+        modrwkv::applyAtPoint(wb, loc, epilogue->op, epilogue->y, y, at);
       else
         memref::StoreOp::create(wb, loc, y, p.y, at);
     }
-  }
-
-  /// The epilogue's body at the point `at` = (t, n), y given.
-  void applyEpilogue(OpBuilder &b, Value y, ArrayRef<Value> at) {
-    linalg::GenericOp op = epilogue->op;
-    auto indices = [&](OpOperand &use) {
-      SmallVector<Value, 2> result;
-      for (AffineExpr e : op.getMatchingIndexingMap(&use).getResults())
-        result.push_back(at[cast<AffineDimExpr>(e).getPosition()]);
-      return result;
-    };
-    IRMapping mapping;
-    for (OpOperand &use : op->getOpOperands()) {
-      BlockArgument arg = op.getMatchingBlockArgument(&use);
-      if (&use == epilogue->y)
-        mapping.map(arg, y);
-      else if (!arg.use_empty())
-        mapping.map(arg,
-                    memref::LoadOp::create(b, loc, use.get(), indices(use)));
-    }
-    for (Operation &bodyOp : op.getBlock()->without_terminator())
-      b.clone(bodyOp, mapping);
-    for (auto [out, v] :
-         llvm::zip(op.getDpsInitsMutable(),
-                   op.getBlock()->getTerminator()->getOperands()))
-      memref::StoreOp::create(b, loc, mapping.lookupOrDefault(v), out.get(),
-                              indices(out));
   }
 
   const Product &p;

@@ -18,7 +18,6 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
-#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -30,79 +29,12 @@ namespace modrwkv {
 } // namespace modrwkv
 
 using namespace mlir;
+using modrwkv::Access;
+using modrwkv::accessOf;
+using modrwkv::conflict;
 using modrwkv::indexConstant;
-using modrwkv::rootBuffer;
 
 namespace {
-
-/// The buffers (roots of views) an op and the ops inside it read and write;
-/// `unknown` when some effect names no buffer or cannot be listed.
-struct Access {
-  llvm::SmallPtrSet<Value, 4> reads, writes;
-  bool unknown = false;
-};
-
-/// Buffers whose identity is their root: allocations, and the arguments of
-/// a function, which the runtime passes as distinct buffers. Anything else
-/// (a cast of a pointer, a memref carried by a loop) may alias any buffer.
-bool knownRoot(Value buffer) {
-  if (auto arg = dyn_cast<BlockArgument>(buffer)) {
-    Block *owner = arg.getOwner();
-    return owner->isEntryBlock() &&
-           isa<FunctionOpInterface>(owner->getParentOp());
-  }
-  return isa<gpu::AllocOp, memref::AllocOp, memref::AllocaOp>(
-      buffer.getDefiningOp());
-}
-
-Access accessOf(Operation *root) {
-  Access access;
-  root->walk([&](Operation *op) {
-    if (op->hasTrait<OpTrait::HasRecursiveMemoryEffects>() ||
-        isa<gpu::TerminatorOp>(op))
-      return;
-    auto iface = dyn_cast<MemoryEffectOpInterface>(op);
-    if (!iface) {
-      access.unknown = true;
-      return;
-    }
-    SmallVector<MemoryEffects::EffectInstance> effects;
-    iface.getEffects(effects);
-    for (const MemoryEffects::EffectInstance &effect : effects) {
-      Value value = effect.getValue();
-      if (!value) {
-        access.unknown = true;
-        continue;
-      }
-      Value buffer = rootBuffer(value);
-      Operation *def = buffer.getDefiningOp();
-      // Memory that lives and dies inside the op (a kernel's allocas).
-      if (def && def != root && root->isAncestor(def))
-        continue;
-      if (!knownRoot(buffer)) {
-        access.unknown = true;
-        continue;
-      }
-      if (isa<MemoryEffects::Read>(effect.getEffect()))
-        access.reads.insert(buffer);
-      else
-        access.writes.insert(buffer); // write, free, allocate
-    }
-  });
-  return access;
-}
-
-/// Whether `a` and `b` may not swap: one writes what the other touches.
-bool conflict(const Access &a, const Access &b) {
-  if (a.unknown || b.unknown)
-    return true;
-  auto meets = [](const llvm::SmallPtrSet<Value, 4> &x,
-                  const llvm::SmallPtrSet<Value, 4> &y) {
-    return llvm::any_of(x, [&](Value v) { return y.contains(v); });
-  };
-  return meets(a.writes, b.writes) || meets(a.writes, b.reads) ||
-         meets(a.reads, b.writes);
-}
 
 /// Ops the schedule places on demand, just before the first op that needs
 /// them: pure ops (grid sizes, views) and device allocations, which

@@ -206,6 +206,7 @@ void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options) {
   RwkvGpuReductionsOptions reductionOptions;
   reductionOptions.warpsPerBlock = options.reductionWarps;
   pm.addNestedPass<func::FuncOp>(createRwkvGpuReductions(reductionOptions));
+  pm.addNestedPass<func::FuncOp>(createRwkvGpuStoreEpilogues());
   pm.addNestedPass<func::FuncOp>(createRwkvFuseSiblings());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   RwkvParallelLoopsToGpuOptions mapOptions;

@@ -246,6 +246,27 @@ def RwkvGpuHostBuffers : Pass<"rwkv-gpu-host-buffers", "mlir::func::FuncOp"> {
   let dependentDialects = ["mlir::gpu::GPUDialect"];
 }
 
+def RwkvGpuStoreEpilogues
+    : Pass<"rwkv-gpu-store-epilogues", "mlir::func::FuncOp"> {
+  let summary = "Compute an element-wise reader of a kernel's output in that kernel";
+  let description = [{
+    On buffers, before the loop nests become kernels: a gpu.launch W fills a
+    fresh buffer y with memref.store ops (and does nothing else with it),
+    and y's only other reader is an element-wise linalg.generic E, later in
+    the block, that reads y (or an expand_shape of it, whose groups have
+    static sizes after their first dim) at its loop point. Then each store
+    of v at p becomes E's body at p (v for y, E's other inputs loaded
+    through their maps), storing E's results; W moves to E's place, and E
+    and y go. Required: E's body reads no memory, its operands are read at
+    permutations of its loop dims or parts of them and its outputs at the
+    loop point; E reads nothing else W writes, writes nothing W touches;
+    nothing between W and E conflicts with W. On the GPU: one dependent
+    launch fewer (a layer's group norm and its output gate).
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect",
+                           "mlir::memref::MemRefDialect"];
+}
+
 def RwkvGpuMergeLaunches
     : Pass<"rwkv-gpu-merge-launches", "mlir::func::FuncOp"> {
   let summary = "Reorder host code and merge independent gpu.launch ops";
