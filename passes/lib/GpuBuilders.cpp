@@ -12,6 +12,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 
 using namespace mlir;
@@ -139,6 +140,24 @@ std::optional<Value> takeScalarInit(Operation *consumer, Value y) {
   if (!read)
     fill.erase();
   return v;
+}
+
+bool appliesAtPoint(linalg::GenericOp op, OpOperand *use) {
+  if (!op.hasPureBufferSemantics() ||
+      op.getNumParallelLoops() != op.getNumLoops() ||
+      !llvm::all_of(op.getBlock()->without_terminator(), [](Operation &inner) {
+        return isMemoryEffectFree(&inner);
+      }))
+    return false;
+  Value buffer = rootBuffer(use->get());
+  for (OpOperand &operand : op->getOpOperands()) {
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    if (!map.isProjectedPermutation() ||
+        ((op.isDpsInit(&operand) || &operand == use) && !map.isIdentity()) ||
+        (&operand != use && rootBuffer(operand.get()) == buffer))
+      return false;
+  }
+  return !op.isDpsInit(use);
 }
 
 void applyAtPoint(OpBuilder &b, Location loc, linalg::GenericOp op,

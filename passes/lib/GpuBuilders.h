@@ -57,6 +57,13 @@ mlir::Value warpSum(mlir::OpBuilder &b, mlir::Location loc, mlir::Value value);
 std::optional<mlir::Value> takeScalarInit(mlir::Operation *consumer,
                                           mlir::Value y);
 
+/// Whether applyAtPoint can apply `op` with the element of `use` given: a
+/// linalg.generic on buffers, every loop parallel, a body that reads no
+/// memory, every operand read at a permutation of the loop dims or a part
+/// of them, the outputs and `use` at the loop point, and no other operand
+/// on `use`'s buffer.
+bool appliesAtPoint(mlir::linalg::GenericOp op, mlir::OpOperand *use);
+
 /// The body of `op` (an element-wise linalg.generic on buffers whose
 /// operands are read at permutations of its loop dims or parts of them) at
 /// the loop point `point`, built at `b`: `value` stands for operand `use`,

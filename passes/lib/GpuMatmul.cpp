@@ -290,25 +290,14 @@ std::optional<Epilogue> epilogueOf(linalg::GenericOp product,
       return std::nullopt;
     op = generic;
   }
-  if (!op || op->getBlock() != product->getBlock() ||
-      !op.hasPureBufferSemantics() || op.getNumLoops() != 2 ||
-      op.getNumParallelLoops() != 2 ||
-      !llvm::all_of(op.getBlock()->without_terminator(), [](Operation &inner) {
-        return isMemoryEffectFree(&inner);
-      }))
+  if (!op || op->getBlock() != product->getBlock())
     return std::nullopt;
   OpOperand *y = nullptr;
-  for (OpOperand &use : op->getOpOperands()) {
-    AffineMap map = op.getMatchingIndexingMap(&use);
-    if (!map.isProjectedPermutation() ||
-        (op.isDpsInit(&use) && !map.isIdentity()))
-      return std::nullopt;
-    if (use.get() != p.y)
-      continue;
-    if (y || op.isDpsInit(&use) || !map.isIdentity())
-      return std::nullopt;
-    y = &use;
-  }
+  for (OpOperand &use : op->getOpOperands())
+    if (use.get() == p.y)
+      y = &use;
+  if (!modrwkv::appliesAtPoint(op, y))
+    return std::nullopt;
   Value xRoot = modrwkv::rootBuffer(p.x), wRoot = modrwkv::rootBuffer(p.w);
   for (OpOperand &out : op.getDpsInitsMutable()) {
     Value root = modrwkv::rootBuffer(out.get());

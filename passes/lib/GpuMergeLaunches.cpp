@@ -313,11 +313,16 @@ private:
 
   /// Moves `op`, after what it uses that is not placed yet, to the end.
   void place(Operation *op) {
+    placeProducers(op);
+    op->moveBefore(block.getTerminator());
+    placed.insert(op);
+  }
+
+  /// Places what `op` uses that is placed on demand and not placed yet.
+  void placeProducers(Operation *op) {
     for (Operation *def : producers(op))
       if (!index.count(def) && !placed.contains(def))
         place(def);
-    op->moveBefore(block.getTerminator());
-    placed.insert(op);
   }
 
   /// The launches of `wave` (ready together, so independent) as few
@@ -331,9 +336,7 @@ private:
         place(group.front());
       } else if (!group.empty()) {
         for (gpu::LaunchOp member : group)
-          for (Operation *def : producers(member))
-            if (!index.count(def) && !placed.contains(def))
-              place(def);
+          placeProducers(member);
         OpBuilder b(block.getTerminator());
         merge(b, group, groupThreads);
       }

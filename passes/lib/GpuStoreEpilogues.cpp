@@ -79,20 +79,8 @@ void replaceDims(Value shaped, ArrayRef<OpFoldResult> sizes) {
 /// `f` as a fusion, when it is one (see the pass description).
 bool legal(Fusion &f, Value y) {
   linalg::GenericOp op = f.op;
-  if (!op.hasPureBufferSemantics() ||
-      op.getNumParallelLoops() != op.getNumLoops() ||
-      !llvm::all_of(op.getBlock()->without_terminator(), [](Operation &inner) {
-        return isMemoryEffectFree(&inner);
-      }))
+  if (!modrwkv::appliesAtPoint(op, f.use))
     return false;
-  for (OpOperand &operand : op->getOpOperands()) {
-    AffineMap map = op.getMatchingIndexingMap(&operand);
-    if (!map.isProjectedPermutation() ||
-        ((op.isDpsInit(&operand) || &operand == f.use) && !map.isIdentity()))
-      return false;
-    if (&operand != f.use && rootBuffer(operand.get()) == y)
-      return false;
-  }
   if (f.view) {
     auto type = f.view.getResultType();
     for (const ReassociationIndices &group : f.view.getReassociationIndices())
