@@ -28,13 +28,17 @@ std::optional<Blob> blobOf(Value v) {
               attr.getRawHandle().getKey(), type};
 }
 
-Value makeBlobConstant(OpBuilder &b, Location loc, ShapedType type,
-                       StringRef key, llvm::function_ref<void(float *)> fill) {
+DenseResourceElementsAttr makeBlob(ShapedType type, StringRef key,
+                                   llvm::function_ref<void(float *)> fill) {
   AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
       type.getNumElements() * sizeof(float), alignof(float), true);
   fill(reinterpret_cast<float *>(blob.getMutableData().data()));
-  auto attr = DenseResourceElementsAttr::get(type, key, std::move(blob));
-  return arith::ConstantOp::create(b, loc, attr);
+  return DenseResourceElementsAttr::get(type, key, std::move(blob));
+}
+
+Value makeBlobConstant(OpBuilder &b, Location loc, ShapedType type,
+                       StringRef key, llvm::function_ref<void(float *)> fill) {
+  return arith::ConstantOp::create(b, loc, makeBlob(type, key, fill));
 }
 
 std::optional<Value> resourceCopy(OpBuilder &b, Location loc,
@@ -63,6 +67,47 @@ std::optional<Value> resourceCopy(OpBuilder &b, Location loc,
   auto attr =
       DenseResourceElementsAttr::get(value.getType(), key, std::move(blob));
   return arith::ConstantOp::create(b, loc, attr).getResult();
+}
+
+using BlobEntry = DialectResourceBlobManager::BlobEntry;
+
+BlobReleaser::BlobReleaser(Operation *root) {
+  root->walk([&](Operation *op) {
+    op->getAttrDictionary().walk([&](DenseResourceElementsAttr attr) {
+      ++naming[attr.getRawHandle().getResource()];
+    });
+  });
+}
+
+void BlobReleaser::eraseIfUnused(Value value) {
+  auto constant = value.getDefiningOp<arith::ConstantOp>();
+  if (!constant || !constant->use_empty())
+    return;
+  auto attr = dyn_cast<DenseResourceElementsAttr>(constant.getValue());
+  constant->erase();
+  if (!attr)
+    return;
+  BlobEntry *entry = attr.getRawHandle().getResource();
+  auto it = naming.find(entry);
+  if (it != naming.end() && it->second > 0)
+    --it->second;
+  freeIfUnnamed(entry);
+}
+
+void BlobReleaser::hold(DenseResourceElementsAttr attr) {
+  held.insert(attr.getRawHandle().getResource());
+}
+
+void BlobReleaser::release(DenseResourceElementsAttr attr) {
+  BlobEntry *entry = attr.getRawHandle().getResource();
+  held.erase(entry);
+  freeIfUnnamed(entry);
+}
+
+void BlobReleaser::freeIfUnnamed(void *entry) {
+  auto it = naming.find(entry);
+  if (it != naming.end() && it->second == 0 && !held.contains(entry))
+    static_cast<BlobEntry *>(entry)->setBlob(AsmResourceBlob());
 }
 
 } // namespace modrwkv

@@ -10,6 +10,8 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 
 #include <optional>
 
@@ -25,8 +27,11 @@ struct Blob {
 /// The blob behind `v`, if `v` is an f32 dense_resource constant.
 std::optional<Blob> blobOf(mlir::Value v);
 
-/// A new f32 dense_resource constant `key` of `type` whose values `fill`
-/// writes (type.getNumElements() floats).
+/// A new f32 dense_resource `key` of `type` whose values `fill` writes
+/// (type.getNumElements() floats), and the same as a constant.
+mlir::DenseResourceElementsAttr
+makeBlob(mlir::ShapedType type, llvm::StringRef key,
+         llvm::function_ref<void(float *)> fill);
 mlir::Value makeBlobConstant(mlir::OpBuilder &b, mlir::Location loc,
                              mlir::ShapedType type, llvm::StringRef key,
                              llvm::function_ref<void(float *)> fill);
@@ -37,6 +42,31 @@ mlir::Value makeBlobConstant(mlir::OpBuilder &b, mlir::Location loc,
 std::optional<mlir::Value> resourceCopy(mlir::OpBuilder &b, mlir::Location loc,
                                         mlir::DenseElementsAttr value,
                                         llvm::StringRef key);
+
+/// Counts the ops under a root that name each dense_resource blob, so that
+/// a pass replacing weights by narrowed or merged copies frees each original
+/// as soon as its last constant goes, not when the context dies: the peak
+/// memory of a compile then holds one copy of the weights, not two.
+class BlobReleaser {
+public:
+  explicit BlobReleaser(mlir::Operation *root);
+
+  /// Erases the constant defining `value` when nothing uses it, and frees
+  /// its blob's data when no op counted names the blob any more (and it is
+  /// not held).
+  void eraseIfUnused(mlir::Value value);
+
+  /// Keeps `attr`'s data until release(attr), which frees it if no op
+  /// names it by then: for copies written after the IR is rewritten.
+  void hold(mlir::DenseResourceElementsAttr attr);
+  void release(mlir::DenseResourceElementsAttr attr);
+
+private:
+  void freeIfUnnamed(void *entry);
+
+  llvm::DenseMap<void *, unsigned> naming; ///< blob entry -> ops naming it
+  llvm::DenseSet<void *> held;
+};
 
 } // namespace modrwkv
 

@@ -4,6 +4,10 @@
 #include "modrwkv/Passes/Passes.h"
 
 #include "Blobs.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <map>
 
 namespace modrwkv {
 #define GEN_PASS_DEF_RWKVMERGEBONE
@@ -45,11 +49,26 @@ void merge(const Blob &w, const Blob &a, StringRef variant, float *out) {
 struct RwkvMergeBonePass
     : public modrwkv::impl::RwkvMergeBoneBase<RwkvMergeBonePass> {
   void runOnOperation() override {
-    SmallVector<Operation *> ops;
+    auto resource = [](Value v) -> const void * {
+      auto constant = v.getDefiningOp<arith::ConstantOp>();
+      return constant ? constant.getValue().getAsOpaquePointer() : nullptr;
+    };
+    // Every entry function (prefill/decode, batched decode) holds its own
+    // constants of the same resources: each pair is merged once, and the
+    // ops sharing a weight are merged one after the other, so that the
+    // weight's data is freed before the next one is merged.
+    llvm::MapVector<const void *, SmallVector<Operation *>> byWeight;
     getOperation().walk([&](Operation *op) {
-      if (!getAdapterSlots(op).empty())
-        ops.push_back(op);
+      SmallVector<AdapterSlot> slots = getAdapterSlots(op);
+      if (!slots.empty())
+        byWeight[resource(slots.front().weight->get())].push_back(op);
     });
+    SmallVector<Operation *> ops;
+    for (auto &group : byWeight)
+      ops.append(group.second);
+    BlobReleaser releaser(getOperation());
+    std::map<std::tuple<const void *, const void *, std::string>, Attribute>
+        merged;
     for (Operation *op : ops) {
       SmallVector<AdapterSlot> slots = getAdapterSlots(op);
       bool all = true;
@@ -58,13 +77,24 @@ struct RwkvMergeBonePass
       if (!all)
         continue; // applied at run time
       OpBuilder b(op);
+      llvm::SetVector<Value> originals; // a constant may fill two slots
       for (const AdapterSlot &slot : slots) {
-        Blob w = *blobOf(slot.weight->get()), a = *blobOf(slot.adapter);
-        slot.weight->set(makeBlobConstant(
-            b, op->getLoc(), w.type, (w.key + "+" + a.key).str(),
-            [&](float *out) { merge(w, a, slot.variant, out); }));
+        Value weight = slot.weight->get();
+        Attribute &attr = merged[{resource(weight), resource(slot.adapter),
+                                  slot.variant.str()}];
+        if (!attr) {
+          Blob w = *blobOf(weight), a = *blobOf(slot.adapter);
+          attr = makeBlob(w.type, (w.key + "+" + a.key).str(),
+                          [&](float *out) { merge(w, a, slot.variant, out); });
+        }
+        slot.weight->set(
+            arith::ConstantOp::create(b, op->getLoc(), cast<TypedAttr>(attr)));
+        originals.insert(weight);
+        originals.insert(slot.adapter);
       }
       dropAdapters(op);
+      for (Value original : originals)
+        releaser.eraseIfUnused(original);
     }
   }
 };

@@ -55,7 +55,7 @@ void buildModelToBuffers(OpPassManager &pm, const Options &options,
 
   // Model level -> linalg/tensor/arith/math.
   if (options.mergeBone)
-    pm.addNestedPass<func::FuncOp>(createRwkvMergeBone());
+    pm.addPass(createRwkvMergeBone());
   if (shareLayers)
     pm.addPass(createRwkvOutlineBlocks());
   pm.addNestedPass<func::FuncOp>(createRwkvExpandBlocks());

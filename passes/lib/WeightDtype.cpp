@@ -1,10 +1,12 @@
 //===- WeightDtype.cpp - bf16 / f16 storage for matrix weights ------------===//
 
+#include "Blobs.h"
 #include "modrwkv/Dialect/Rwkv/RwkvDialect.h"
 #include "modrwkv/Passes/Passes.h"
 
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/Support/Format.h"
 
@@ -62,22 +64,18 @@ uint16_t toF16(float f, bool &overflow) {
   return sign | uint16_t(std::min<uint32_t>(h, 0x7c00));
 }
 
-/// Symmetric int8 rows: scale = max |w| / 127 (1 for a zero row), q = w /
+/// Symmetric int8 row: scale = max |w| / 127 (1 for a zero row), q = w /
 /// scale rounded to nearest even. False on a non-finite weight.
-bool quantizeRows(const float *w, int64_t rows, int64_t cols, int8_t *q,
-                  float *scale) {
-  for (int64_t n = 0; n < rows; ++n, w += cols, q += cols) {
-    float largest = 0;
-    for (int64_t k = 0; k < cols; ++k) {
-      if (!std::isfinite(w[k]))
-        return false;
-      largest = std::max(largest, std::fabs(w[k]));
-    }
-    scale[n] = largest > 0 ? largest / 127.0f : 1.0f;
-    for (int64_t k = 0; k < cols; ++k)
-      q[k] =
-          int8_t(std::clamp(std::nearbyint(w[k] / scale[n]), -127.0f, 127.0f));
+bool quantizeRow(const float *w, int64_t cols, int8_t *q, float &scale) {
+  float largest = 0;
+  for (int64_t k = 0; k < cols; ++k) {
+    if (!std::isfinite(w[k]))
+      return false;
+    largest = std::max(largest, std::fabs(w[k]));
   }
+  scale = largest > 0 ? largest / 127.0f : 1.0f;
+  for (int64_t k = 0; k < cols; ++k)
+    q[k] = int8_t(std::clamp(std::nearbyint(w[k] / scale), -127.0f, 127.0f));
   return true;
 }
 
@@ -91,19 +89,39 @@ OpOperand *narrowableWeight(Operation *op) {
   return nullptr;
 }
 
-/// The f32 dense_resource (with its data) that `value` is a constant of.
-DenseResourceElementsAttr f32Resource(Value value) {
+/// The f32 or bf16 dense_resource (with its data) that `value` is a constant
+/// of: what this pass converts (the importer keeps a bf16 checkpoint's
+/// product weights bf16).
+DenseResourceElementsAttr sourceResource(Value value) {
   auto constant = value.getDefiningOp<arith::ConstantOp>();
   auto attr = constant
                   ? dyn_cast<DenseResourceElementsAttr>(constant.getValue())
                   : nullptr;
-  if (!attr || !attr.getElementType().isF32() ||
-      !attr.getRawHandle().getBlob() ||
-      attr.getRawHandle().getBlob()->getData().size() !=
-          size_t(cast<ShapedType>(attr.getType()).getNumElements()) *
-              sizeof(float))
+  if (!attr ||
+      !(attr.getElementType().isF32() || attr.getElementType().isBF16()))
+    return nullptr;
+  size_t width = attr.getElementType().isF32() ? 4 : 2;
+  const AsmResourceBlob *blob = attr.getRawHandle().getBlob();
+  if (!blob ||
+      blob->getData().size() !=
+          size_t(cast<ShapedType>(attr.getType()).getNumElements()) * width)
     return nullptr;
   return attr;
+}
+
+/// Elements [at, at + count) of a sourceResource, as f32 (exactly).
+void widen(DenseResourceElementsAttr attr, size_t at, size_t count,
+           float *out) {
+  const char *data = attr.getRawHandle().getBlob()->getData().data();
+  if (attr.getElementType().isF32()) {
+    std::memcpy(out, data + at * 4, count * 4);
+    return;
+  }
+  const auto *in = reinterpret_cast<const uint16_t *>(data) + at;
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits = uint32_t(in[i]) << 16;
+    std::memcpy(&out[i], &bits, 4);
+  }
 }
 
 struct RwkvWeightDtypePass
@@ -111,12 +129,11 @@ struct RwkvWeightDtypePass
   using Base::Base;
 
   void runOnOperation() override {
-    if (dtype == "f32")
-      return;
     MLIRContext *ctx = &getContext();
     quantize = dtype == "i8";
     storage = dtype == "bf16" || quantize ? Type(BFloat16Type::get(ctx))
               : dtype == "f16"            ? Type(Float16Type::get(ctx))
+              : dtype == "f32"            ? Type(Float32Type::get(ctx))
                                           : Type();
     if (!storage || (quantize && i8MinSize < 1)) {
       getOperation().emitError("rwkv-weight-dtype: unsupported dtype '")
@@ -125,39 +142,44 @@ struct RwkvWeightDtypePass
     }
     converted.clear();
     quantized.clear();
+    fills.clear();
+    releaser.emplace(getOperation());
     // Weights that reach their products as arguments of a shared layer
     // function (rwkv-outline-blocks) are narrowed at the call sites.
     llvm::SetVector<BlockArgument> arguments;
-    SmallVector<LinearOp> linears; // to quantize, after the walk
-    WalkResult result = getOperation().walk([&](Operation *op) {
+    SmallVector<Operation *> users; // narrowed after the walk, which erases
+    getOperation().walk([&](Operation *op) {
       OpOperand *weight = narrowableWeight(op);
       if (!weight)
-        return WalkResult::advance();
+        return;
       if (auto argument = dyn_cast<BlockArgument>(weight->get())) {
         if (argument.getOwner()->isEntryBlock() &&
             isa<func::FuncOp>(argument.getOwner()->getParentOp()))
           arguments.insert(argument);
-        return WalkResult::advance();
+        return;
       }
-      if (quantizable(*weight) && f32Resource(weight->get())) {
-        linears.push_back(cast<LinearOp>(op));
-        return WalkResult::advance();
-      }
-      return WalkResult(narrow(*weight, op));
+      users.push_back(op);
     });
-    if (result.wasInterrupted())
-      return signalPassFailure();
-    for (LinearOp linear : linears) {
-      auto constants = quantizedConstants(linear.getWeight(), linear);
-      if (failed(constants))
-        return signalPassFailure();
-      OpBuilder b(linear);
-      replaceLinear(b, linear, constants->first, constants->second);
+    for (Operation *op : users) {
+      OpOperand &weight = *narrowableWeight(op);
+      Value original = weight.get();
+      if (quantizable(weight) && sourceResource(original)) {
+        auto linear = cast<LinearOp>(op);
+        auto [q, scale] = quantizedConstants(original, linear);
+        OpBuilder b(linear);
+        replaceLinear(b, linear, q, scale);
+      } else {
+        narrow(weight, op);
+      }
+      releaser->eraseIfUnused(original);
     }
-    for (BlockArgument argument : arguments)
-      if (failed(quantizeArgument(argument)) ||
-          failed(narrowArgument(argument)))
+    for (BlockArgument argument : arguments) {
+      if (failed(quantizeArgument(argument)))
         return signalPassFailure();
+      narrowArgument(argument);
+    }
+    if (failed(fillCopies()))
+      return signalPassFailure();
   }
 
 private:
@@ -169,38 +191,24 @@ private:
            type.getDimSize(1) >= i8MinSize;
   }
 
-  /// The int8 weight and scale constants (before `user`) of the f32
-  /// resource `weight` is a constant of; fails on a non-finite weight.
-  FailureOr<std::pair<Value, Value>> quantizedConstants(Value weight,
-                                                        Operation *user) {
-    DenseResourceElementsAttr attr = f32Resource(weight);
+  /// The int8 weight and scale constants (before `user`) of the resource
+  /// `weight` is a constant of (their data written by fillCopies).
+  std::pair<Value, Value> quantizedConstants(Value weight, Operation *user) {
+    DenseResourceElementsAttr attr = sourceResource(weight);
     auto &[q, scale] = quantized[attr];
     if (!q) {
       auto type = cast<ShapedType>(attr.getType());
-      int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
-      AsmResourceBlob qBlob =
-          HeapAsmResourceBlob::allocate(rows * cols, alignof(int8_t), true);
-      AsmResourceBlob scaleBlob =
-          HeapAsmResourceBlob::allocate(rows * 4, alignof(float), true);
       StringRef key = attr.getRawHandle().getKey();
-      if (!quantizeRows(
-              reinterpret_cast<const float *>(
-                  attr.getRawHandle().getBlob()->getData().data()),
-              rows, cols,
-              reinterpret_cast<int8_t *>(qBlob.getMutableData().data()),
-              reinterpret_cast<float *>(scaleBlob.getMutableData().data())))
-        return user->emitError("rwkv-weight-dtype: weight '")
-               << key << "' holds a non-finite value; it cannot be stored "
-               << "as int8";
-      q = DenseResourceElementsAttr::get(
-          type.clone(IntegerType::get(&getContext(), 8)), (key + ".i8").str(),
-          std::move(qBlob));
-      scale = DenseResourceElementsAttr::get(
-          RankedTensorType::get({rows}, Float32Type::get(&getContext())),
-          (key + ".scale").str(), std::move(scaleBlob));
+      q = pendingCopy(type.clone(IntegerType::get(&getContext(), 8)),
+                      (key + ".i8").str());
+      scale =
+          pendingCopy(RankedTensorType::get({type.getDimSize(0)},
+                                            Float32Type::get(&getContext())),
+                      (key + ".scale").str());
+      addFill(attr, user);
     }
     OpBuilder b(user);
-    return std::pair<Value, Value>{
+    return {
         arith::ConstantOp::create(b, user->getLoc(), cast<TypedAttr>(q)),
         arith::ConstantOp::create(b, user->getLoc(), cast<TypedAttr>(scale))};
   }
@@ -216,8 +224,8 @@ private:
 
   /// The private-function argument counterpart of quantizedConstants: when
   /// the argument only feeds quantizable linear weights and every caller
-  /// passes an f32 resource constant, the callers pass int8 weights and a
-  /// new last argument carries the scales.
+  /// passes a resource constant this pass converts, the callers pass int8
+  /// weights and a new last argument carries the scales.
   LogicalResult quantizeArgument(BlockArgument argument) {
     auto function = cast<func::FuncOp>(argument.getOwner()->getParentOp());
     SmallVector<func::CallOp> calls;
@@ -231,11 +239,11 @@ private:
       return success();
     unsigned index = argument.getArgNumber();
     for (func::CallOp call : calls) {
-      auto constants = quantizedConstants(call.getOperand(index), call);
-      if (failed(constants))
-        return failure();
-      call->setOperand(index, constants->first);
-      call.getOperandsMutable().append(constants->second);
+      Value original = call.getOperand(index);
+      auto [q, scale] = quantizedConstants(original, call);
+      call->setOperand(index, q);
+      call.getOperandsMutable().append(scale);
+      releaser->eraseIfUnused(original);
     }
     auto type = cast<ShapedType>(argument.getType());
     if (failed(function.insertArgument(
@@ -257,8 +265,8 @@ private:
     return success();
   }
 
-  /// The calls of `function`, when all of them pass an f32 resource
-  /// constant as argument `index`.
+  /// The calls of `function`, when all of them pass a resource constant
+  /// this pass converts as argument `index`.
   bool callersPassResources(func::FuncOp function, unsigned index,
                             SmallVectorImpl<func::CallOp> &calls) {
     std::optional<SymbolTable::UseRange> uses =
@@ -267,63 +275,140 @@ private:
       return false;
     for (const SymbolTable::SymbolUse &use : *uses) {
       auto call = dyn_cast<func::CallOp>(use.getUser());
-      if (!call || !f32Resource(call.getOperand(index)))
+      if (!call || !sourceResource(call.getOperand(index)))
         return false;
       calls.push_back(call);
     }
     return true;
   }
 
-  /// Replaces the f32 resource constant `weight` holds (if it does) by its
-  /// narrow copy; fails on an f16 overflow, reported at `user`.
-  LogicalResult narrow(OpOperand &weight, Operation *user) {
-    DenseResourceElementsAttr attr = f32Resource(weight.get());
-    if (!attr)
-      return success();
+  /// Replaces the resource constant `weight` holds (if it does) by its copy
+  /// in `storage` (its data written by fillCopies).
+  void narrow(OpOperand &weight, Operation *user) {
+    DenseResourceElementsAttr attr = sourceResource(weight.get());
+    if (!attr || attr.getElementType() == storage)
+      return;
     Attribute &narrowed = converted[attr];
     if (!narrowed) {
-      ArrayRef<char> bytes = attr.getRawHandle().getBlob()->getData();
-      auto type = cast<ShapedType>(attr.getType());
-      size_t n = type.getNumElements();
-      AsmResourceBlob blob =
-          HeapAsmResourceBlob::allocate(n * 2, alignof(uint16_t), true);
-      auto *out = reinterpret_cast<uint16_t *>(blob.getMutableData().data());
-      const auto *in = reinterpret_cast<const float *>(bytes.data());
-      StringRef key = attr.getRawHandle().getKey();
-      if (storage.isBF16()) {
-        for (size_t i = 0; i < n; ++i)
-          out[i] = toBf16(in[i]);
-      } else {
-        bool overflow = false;
-        for (size_t i = 0; i < n; ++i)
-          out[i] = toF16(in[i], overflow);
-        // An infinity in place of a large weight would be a silently
-        // wrong model.
-        if (overflow) {
-          float largest = 0;
-          for (size_t i = 0; i < n; ++i)
-            largest = std::max(largest, std::fabs(in[i]));
-          std::string text;
-          llvm::raw_string_ostream(text) << llvm::format("%g", largest);
-          return user->emitError("rwkv-weight-dtype: weight '")
-                 << key << "' holds " << text
-                 << ", beyond f16's range (65504); store it as bf16 or f32";
-        }
-      }
-      narrowed = DenseResourceElementsAttr::get(
-          type.clone(storage),
-          (key + (storage.isBF16() ? ".bf16" : ".f16")).str(), std::move(blob));
+      std::string key;
+      llvm::raw_string_ostream(key)
+          << attr.getRawHandle().getKey() << "." << storage;
+      narrowed =
+          pendingCopy(cast<ShapedType>(attr.getType()).clone(storage), key);
+      addFill(attr, user);
     }
     OpBuilder b(user);
     weight.set(arith::ConstantOp::create(b, user->getLoc(),
                                          cast<TypedAttr>(narrowed)));
+  }
+
+  /// A resource `key` of `type` whose data fillCopies writes.
+  Attribute pendingCopy(ShapedType type, StringRef key) {
+    return DenseResourceElementsAttr::get(
+        type, DenseResourceElementsHandle::getManagerInterface(&getContext())
+                  .insert(key));
+  }
+
+  /// Notes that `source`'s copies (errors reported at `user`) are to be
+  /// written, and keeps its data until then.
+  void addFill(DenseResourceElementsAttr source, Operation *user) {
+    fills.insert({source, user});
+    releaser->hold(source);
+  }
+
+  /// Writes every copy, source by source, and frees each source's data as
+  /// soon as no op names it: the weights are then never held twice, even
+  /// though every entry function has its own constants of each of them.
+  LogicalResult fillCopies() {
+    for (auto [source, user] : fills) {
+      auto attr = cast<DenseResourceElementsAttr>(source);
+      if (Attribute narrowed = converted.lookup(attr))
+        if (failed(fillNarrowed(attr, cast<DenseResourceElementsAttr>(narrowed),
+                                user)))
+          return failure();
+      if (auto it = quantized.find(attr); it != quantized.end())
+        if (failed(fillQuantized(
+                attr, cast<DenseResourceElementsAttr>(it->second.first),
+                cast<DenseResourceElementsAttr>(it->second.second), user)))
+          return failure();
+      releaser->release(attr);
+    }
     return success();
   }
 
-  /// Narrows a private function's argument when it only feeds narrowable
-  /// weight operands and every caller passes an f32 resource constant;
-  /// otherwise leaves it (and its callers) f32.
-  LogicalResult narrowArgument(BlockArgument argument) {
+  /// `source` rounded to `storage` into `copy`; fails on an f16 overflow.
+  LogicalResult fillNarrowed(DenseResourceElementsAttr source,
+                             DenseResourceElementsAttr copy, Operation *user) {
+    size_t n = cast<ShapedType>(source.getType()).getNumElements();
+    size_t width = storage.isF32() ? 4 : 2;
+    AsmResourceBlob blob =
+        HeapAsmResourceBlob::allocate(n * width, width, true);
+    char *out = blob.getMutableData().data();
+    bool overflow = false;
+    float largest = 0;
+    // In chunks: a widened copy of the whole weight would add to the peak.
+    constexpr size_t kChunk = 1 << 16;
+    std::vector<float> chunk(storage.isF32() ? 0 : std::min(n, kChunk));
+    for (size_t at = 0; at < n; at += kChunk) {
+      size_t count = std::min(kChunk, n - at);
+      if (storage.isF32()) {
+        widen(source, at, count, reinterpret_cast<float *>(out) + at);
+        continue;
+      }
+      widen(source, at, count, chunk.data());
+      auto *half = reinterpret_cast<uint16_t *>(out) + at;
+      for (size_t i = 0; i < count; ++i) {
+        if (storage.isBF16()) {
+          half[i] = toBf16(chunk[i]);
+        } else {
+          half[i] = toF16(chunk[i], overflow);
+          largest = std::max(largest, std::fabs(chunk[i]));
+        }
+      }
+    }
+    // An infinity in place of a large weight would be a silently wrong
+    // model.
+    if (overflow) {
+      std::string text;
+      llvm::raw_string_ostream(text) << llvm::format("%g", largest);
+      return user->emitError("rwkv-weight-dtype: weight '")
+             << source.getRawHandle().getKey() << "' holds " << text
+             << ", beyond f16's range (65504); store it as bf16 or f32";
+    }
+    copy.getRawHandle().getResource()->setBlob(std::move(blob));
+    return success();
+  }
+
+  /// `source` as int8 rows and their scales; fails on a non-finite weight.
+  LogicalResult fillQuantized(DenseResourceElementsAttr source,
+                              DenseResourceElementsAttr q,
+                              DenseResourceElementsAttr scale,
+                              Operation *user) {
+    auto type = cast<ShapedType>(source.getType());
+    int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+    AsmResourceBlob qBlob =
+        HeapAsmResourceBlob::allocate(rows * cols, alignof(int8_t), true);
+    AsmResourceBlob scaleBlob =
+        HeapAsmResourceBlob::allocate(rows * 4, alignof(float), true);
+    auto *qData = reinterpret_cast<int8_t *>(qBlob.getMutableData().data());
+    auto *scales = reinterpret_cast<float *>(scaleBlob.getMutableData().data());
+    std::vector<float> row(cols);
+    for (int64_t n = 0; n < rows; ++n) {
+      widen(source, n * cols, cols, row.data());
+      if (!quantizeRow(row.data(), cols, qData + n * cols, scales[n]))
+        return user->emitError("rwkv-weight-dtype: weight '")
+               << source.getRawHandle().getKey()
+               << "' holds a non-finite value; it cannot be stored as int8";
+    }
+    q.getRawHandle().getResource()->setBlob(std::move(qBlob));
+    scale.getRawHandle().getResource()->setBlob(std::move(scaleBlob));
+    return success();
+  }
+
+  /// Converts a private function's argument when it only feeds narrowable
+  /// weight operands and every caller passes a resource constant this pass
+  /// converts; otherwise leaves it (and its callers) as they are.
+  void narrowArgument(BlockArgument argument) {
     auto function = cast<func::FuncOp>(argument.getOwner()->getParentOp());
     SmallVector<func::CallOp> calls;
     if (!function.isPrivate() ||
@@ -332,23 +417,28 @@ private:
                         return narrowableWeight(use.getOwner()) == &use;
                       }) ||
         !callersPassResources(function, argument.getArgNumber(), calls))
-      return success();
-    for (func::CallOp call : calls)
-      if (failed(narrow(call->getOpOperand(argument.getArgNumber()), call)))
-        return failure();
+      return;
+    for (func::CallOp call : calls) {
+      OpOperand &operand = call->getOpOperand(argument.getArgNumber());
+      Value original = operand.get();
+      narrow(operand, call);
+      releaser->eraseIfUnused(original);
+    }
     argument.setType(cast<ShapedType>(argument.getType()).clone(storage));
     function.setType(FunctionType::get(&getContext(),
                                        function.getBody().getArgumentTypes(),
                                        function.getResultTypes()));
-    return success();
   }
 
   Type storage;
+  std::optional<modrwkv::BlobReleaser> releaser;
   bool quantize = false; ///< i8: large linear weights become int8
-  /// One converted copy per f32 resource, however many ops use it.
+  /// One converted copy per source resource, however many ops use it.
   llvm::DenseMap<Attribute, Attribute> converted;
-  /// i8: the int8 weight and scale resources of an f32 resource.
+  /// i8: the int8 weight and scale resources of a source resource.
   llvm::DenseMap<Attribute, std::pair<Attribute, Attribute>> quantized;
+  /// Sources with copies to write, and the first op that asked for them.
+  llvm::MapVector<Attribute, Operation *> fills;
 };
 
 } // namespace

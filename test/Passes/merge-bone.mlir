@@ -14,6 +14,18 @@ func.func @bone(%x: tensor<?x3xf32>) -> tensor<?x2xf32> {
   return %o : tensor<?x2xf32>
 }
 
+// Another function (as the batched decode entry is) with the same weight
+// and adapter uses the same merged resource: merged once, stored once.
+// CHECK-LABEL: func @shared
+// CHECK: %[[W:.*]] = arith.constant dense_resource<"w+d"> : tensor<2x3xf32>
+// CHECK: rwkv.linear %arg0, %[[W]] : tensor<?x3xf32>, tensor<2x3xf32> -> tensor<?x2xf32>
+func.func @shared(%x: tensor<?x3xf32>) -> tensor<?x2xf32> {
+  %w = arith.constant dense_resource<w> : tensor<2x3xf32>
+  %d = arith.constant dense_resource<d> : tensor<2x2xf32>
+  %o = rwkv.linear %x, %w adapter(%d : tensor<2x2xf32>) {adapter_variant = "bone"} : tensor<?x3xf32>, tensor<2x3xf32> -> tensor<?x2xf32>
+  return %o : tensor<?x2xf32>
+}
+
 // Block ops: every projection's adapter is merged (here bat with B indexed
 // by the input block) and the adapter list and its attributes go away.
 // CHECK-LABEL: func @channel_mix
@@ -44,6 +56,7 @@ func.func @runtime(%x: tensor<?x3xf32>, %w: tensor<2x3xf32>) -> tensor<?x2xf32> 
 // alignment word): [[11, 32, 13], [24, 45, 26]]. The bat merge's values are
 // checked against a float64 reference in test/e2e/check_bone.py.
 // CHECK: "w+d": "0x040000000000304100000042000050410000C041000034420000D041"
+// CHECK-NOT: w+d_
 
 {-#
   dialect_resources: {

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Bone adapters end to end: random RWKV-7 checkpoint + random adapters in
 both layouts (RWKV-PEFT .pth, Hugging Face PEFT folder) and both variants,
-compiled merged (--merge-adapter) and unmerged, compared with the float64
-reference forward pass on the merged weights (max|err|/std <= 1e-3);
+compiled merged (--merge-adapter) and unmerged (also with bf16 storage),
+compared with the float64 reference forward pass on the merged weights
+(max|err|/std <= 1e-3);
 an unmerged artifact runs another adapter with --adapter; bad adapters are
 clear errors naming the tensor."""
 import argparse
@@ -53,13 +54,14 @@ def main():
     # rank 24 does not divide 128 (a partial shard); bat needs r | 128, 512.
     cases = [("rwkv-peft", "bone", 24), ("rwkv-peft", "bat", 32),
              ("hf", "bone", 24), ("hf", "bat", 32)]
-    arts = {}
+    arts, made = {}, {}
     for layout, variant, rank in cases:
         tensors, merged = bone.make_adapter(base, layout, variant, rank, seed=rank)
         name = f"{layout}-{variant}"
         path = bone.save(tensors, layout, variant, rank,
                          w(name + (".pth" if layout == "rwkv-peft" else "")))
         ref = expected(merged)
+        made[name] = (path, merged)
         for mode in ("merged", "unmerged"):
             art = w(f"{name}-{mode}")
             run([tool("modrwkv-compile"), ckpt, "-o", art, "--adapter", path]
@@ -71,6 +73,19 @@ def main():
         base_ref = expected(base)
         check(np.abs(ref - base_ref).max() / base_ref.std() > 1e-2,
               f"{name}: the adapter changes the model")
+
+    # bf16 storage of the bf16 checkpoint: unmerged, the adapted weights
+    # stay f32 (the adapter math reads them so) and every other matrix is
+    # the checkpoint's own bf16; merged, the merged weights round to bf16.
+    path, merged = made["rwkv-peft-bone"]
+    for mode in ("merged", "unmerged"):
+        art = w(f"rwkv-peft-bone-{mode}-bf16")
+        run([tool("modrwkv-compile"), ckpt, "-o", art, "--adapter", path,
+             "--dtype", "bf16"]
+            + (["--merge-adapter"] if mode == "merged" else []))
+        ref = expected(reference.round_matrices(merged, "bf16")
+                       if mode == "merged" else merged)
+        compare(f"rwkv-peft-bone {mode}, --dtype bf16", logits(art), ref)
 
     # Swap: the artifact compiled with one adapter runs another.
     tensors, merged = bone.make_adapter(base, "rwkv-peft", "bone", 24, seed=99)

@@ -69,9 +69,30 @@ TEST(Safetensors, ReadsShapesDtypesAndFileOrder) {
   ASSERT_TRUE(bool(tensors)) << llvm::toString(tensors.takeError());
   ASSERT_EQ(tensors->size(), 2u);
   EXPECT_EQ(tensors->begin()->first, "z"); // data order, not JSON order
-  EXPECT_EQ(tensors->find("z")->second.data, (std::vector<float>{2, -1}));
+  Tensor &z = tensors->find("z")->second;
+  EXPECT_EQ(z.bf16, (std::vector<uint16_t>{0x4000, 0xbf80})); // kept raw
+  EXPECT_TRUE(z.data.empty());
+  EXPECT_EQ(z.values(), (std::vector<float>{2, -1}));
+  EXPECT_TRUE(z.bf16.empty());
   EXPECT_EQ(tensors->find("a")->second.shape, (std::vector<int64_t>{1, 1}));
   EXPECT_EQ(tensors->find("a")->second.data[0], 1.5f);
+}
+
+TEST(Tensor, StoresStridedBf16RawAndOthersAsF32) {
+  uint16_t src[6] = {0x3f80, 0, 0x4000, 0, 0xc040, 0}; // 1, 2, -3 at stride 2
+  Tensor t;
+  t.sourceDType = DType::BF16;
+  t.allocate(4);
+  t.store(1, reinterpret_cast<const uint8_t *>(src), 3, 2);
+  EXPECT_EQ(t.bf16, (std::vector<uint16_t>{0, 0x3f80, 0x4000, 0xc040}));
+  EXPECT_EQ(t.values(), (std::vector<float>{0, 1, 2, -3}));
+  Tensor h;
+  h.sourceDType = DType::F16;
+  h.allocate(2);
+  uint16_t half[2] = {0x3c00, 0xc000}; // 1, -2
+  h.store(0, reinterpret_cast<const uint8_t *>(half), 2, 1);
+  EXPECT_TRUE(h.bf16.empty());
+  EXPECT_EQ(h.data, (std::vector<float>{1, -2}));
 }
 
 TEST(Safetensors, ErrorsNameFileAndTensor) {
@@ -97,7 +118,7 @@ TEST(Pth, ViewsWithOffsetsAndStridesMatchThePlainFile) {
     auto it = views->find(name);
     ASSERT_NE(it, views->end()) << name;
     EXPECT_EQ(it->second.shape, tensor.shape) << name;
-    EXPECT_EQ(it->second.data, tensor.data) << name;
+    EXPECT_EQ(it->second.values(), tensor.values()) << name;
     EXPECT_EQ(it->second.sourceDType, DType::F16) << name;
   }
 }
@@ -124,7 +145,7 @@ TEST(Config, BothFormatsReadTheSameTensors) {
   ASSERT_TRUE(bool(pth) && bool(st));
   ASSERT_EQ(pth->size(), st->size());
   for (auto &[name, tensor] : *pth)
-    EXPECT_EQ(st->find(name)->second.data, tensor.data) << name;
+    EXPECT_EQ(st->find(name)->second.values(), tensor.values()) << name;
 }
 
 } // namespace

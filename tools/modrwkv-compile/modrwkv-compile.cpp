@@ -56,7 +56,11 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <nlohmann/json.hpp>
 
@@ -212,12 +216,19 @@ public:
     start = std::chrono::steady_clock::now();
     open = true;
   }
+  /// Prints the stage's time and the peak memory so far: the weights'
+  /// copies dominate it, so it tells what a larger model will need.
   void end() {
-    if (enabled && open)
-      llvm::errs() << llvm::format(" %.1f s\n",
-                                   std::chrono::duration<double>(
-                                       std::chrono::steady_clock::now() - start)
-                                       .count());
+    if (enabled && open) {
+      struct rusage usage;
+      getrusage(RUSAGE_SELF, &usage);
+      llvm::errs() << llvm::format(
+          " %.1f s (peak memory %.2f GiB)\n",
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        start)
+              .count(),
+          usage.ru_maxrss / double(1 << 20)); // ru_maxrss is in KiB
+    }
     open = false;
   }
 
@@ -308,10 +319,11 @@ int addInitialState(modrwkv::checkpoint::TensorMap &tensors,
                  " x " + llvm::Twine(config.heads));
   int64_t perLayer = heads * config.headSize * config.headSize;
   for (int64_t l = 0; l < layers; ++l) {
-    ckpt::Tensor &t = tensors[ckpt::initialStateName(l)];
+    ckpt::Tensor t;
     t.shape = {heads, config.headSize, config.headSize};
     t.data.assign(states->begin() + l * perLayer,
                   states->begin() + (l + 1) * perLayer);
+    tensors[ckpt::initialStateName(l)] = std::move(t);
   }
   config.initialState = true;
   return 0;
@@ -352,7 +364,8 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
   stages.begin("importing into the rwkv dialect");
   module = modrwkv::checkpoint::importRwkv7(
       context, *config, std::move(*tensors), adapters ? &*adapters : nullptr,
-      projector ? modrwkv::multimodal::kPlaceholder : -1, batch);
+      projector ? modrwkv::multimodal::kPlaceholder : -1, batch,
+      /*keepBf16=*/dtype != "f32");
   if (projector) {
     stages.begin("importing the encoder tower");
     return addEncoder(context, *module, std::move(*projector));
@@ -419,6 +432,12 @@ int printStats(ModuleOp module) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+#ifdef __GLIBC__
+  // Weights freed while compiling (each f32 copy a narrower copy replaces)
+  // go back to the system at once: glibc's adaptive threshold would
+  // otherwise keep tensors of up to 32 MB in the heap, and the peak memory.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
   DialectRegistry registry;
   modrwkv::initCompiler(registry);
   cl::HideUnrelatedOptions(compileOptions);

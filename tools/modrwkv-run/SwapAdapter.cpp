@@ -45,7 +45,7 @@ int swapAdapter(modrwkv_model *model, const std::string &artifact,
   if (!set)
     return fail(llvm::toString(set.takeError()));
 
-  std::map<std::string, const Tensor *> provided;
+  std::map<std::string, Tensor *> provided;
   for (auto &[weightName, adapter] : set->adapters) {
     std::string name = adapterTensorName(weightName);
     if (!slots.contains(name))
@@ -63,8 +63,8 @@ int swapAdapter(modrwkv_model *model, const std::string &artifact,
       return fail(path + ": lacks '" + name +
                   "', which the compiled adapter provided");
   for (auto &[name, tensor] : provided)
-    if (modrwkv_model_set_weight(model, name.c_str(), tensor->data.data(),
-                                 int64_t(tensor->data.size())) != 0)
+    if (modrwkv_model_set_weight(model, name.c_str(), tensor->values().data(),
+                                 int64_t(tensor->values().size())) != 0)
       return fail(path + ": " + modrwkv_last_error());
   return 0;
 }

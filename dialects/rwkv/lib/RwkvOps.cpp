@@ -191,6 +191,9 @@ static LogicalResult verifyAdapter(Operation *op, Value weight, Value adapter,
                                    StringRef variant, StringRef what) {
   auto w = cast<ShapedType>(weight.getType());
   auto a = cast<ShapedType>(adapter.getType());
+  if (!w.getElementType().isF32())
+    return op->emitOpError() << what << " has an adapter (" << variant
+                             << "), so it must be f32, not " << w;
   int64_t n = w.getDimSize(0), k = w.getDimSize(1);
   auto fail = [&]() {
     return op->emitOpError() << what << " adapter (" << variant << ") has type "

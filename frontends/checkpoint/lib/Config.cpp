@@ -107,7 +107,8 @@ Expected<std::vector<float>> readInitialState(StringRef path, int64_t &layers,
     if (Error e =
             check.expect(initialStateName(l), {heads, kHeadSize, kHeadSize}))
       return std::move(e);
-    const std::vector<float> &data = check.find(initialStateName(l))->data;
+    const std::vector<float> &data =
+        tensors->find(initialStateName(l))->second.values();
     states.insert(states.end(), data.begin(), data.end());
   }
   if (Error e = check.unknownTensors("a state-tuning file"))

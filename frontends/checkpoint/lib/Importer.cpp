@@ -14,6 +14,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
+#include <set>
+
 using namespace mlir;
 using namespace modrwkv;
 using namespace modrwkv::rwkv;
@@ -25,10 +27,11 @@ class ModuleBuilder {
 public:
   ModuleBuilder(MLIRContext &ctx, const ModelConfig &cfg, TensorMap &tensors,
                 const std::map<std::string, std::string> &variants,
-                int32_t placeholder, bool batchDecode)
+                std::set<std::string> keptBf16, int32_t placeholder,
+                bool batchDecode)
       : cfg(cfg), tensors(tensors), variants(variants),
-        placeholder(placeholder), batchDecode(batchDecode), b(&ctx),
-        loc(UnknownLoc::get(&ctx)) {}
+        keptBf16(std::move(keptBf16)), placeholder(placeholder),
+        batchDecode(batchDecode), b(&ctx), loc(UnknownLoc::get(&ctx)) {}
 
   OwningOpRef<ModuleOp> build();
 
@@ -38,7 +41,8 @@ private:
   void buildEntry(ModuleOp module, StringRef name, bool batched);
 
   /// The weight `name` as a constant of `shape` (the checkpoint's element
-  /// order; shapes differ only by unit dims), or transposed for LoRA.
+  /// order; shapes differ only by unit dims), or transposed for LoRA; f32,
+  /// or bf16 as read when `name` is in keptBf16.
   Value weight(StringRef name, ArrayRef<int64_t> shape, bool transpose = false);
   Value vec(StringRef name) { return weight(name, {cfg.width}); }
   Value mat(StringRef name) {
@@ -87,6 +91,7 @@ private:
   const ModelConfig &cfg;
   TensorMap &tensors;
   const std::map<std::string, std::string> &variants; ///< weight -> variant
+  std::set<std::string> keptBf16; ///< weights imported as bf16 if read so
   int32_t placeholder; ///< token replaced by modality rows, or -1
   bool batchDecode;    ///< also build kBatchEntryName
   /// Weights already in blobs, by key: every entry shares them.
@@ -102,7 +107,8 @@ Value ModuleBuilder::weight(StringRef name, ArrayRef<int64_t> shape,
   if (it != blobs.end())
     return arith::ConstantOp::create(b, loc, it->second);
   Tensor &t = tensors.find(name.str())->second;
-  Value v = tensorConstant(b, loc, t, shape, key, transpose);
+  Value v = tensorConstant(b, loc, t, shape, key, transpose,
+                           keptBf16.count(name.str()));
   blobs[key] = cast<DenseResourceElementsAttr>(
       v.getDefiningOp<arith::ConstantOp>().getValue());
   return v;
@@ -208,11 +214,13 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
   Value tokens = args[0];
   Value x;
   if (splice) {
-    x = mm::SpliceOp::create(b, loc, act(C), tokens, mat("emb.weight"), args[1],
+    x = mm::SpliceOp::create(b, loc, act(C), tokens,
+                             mat("emb.weight"), args[1],
                              b.getI32IntegerAttr(placeholder));
     args.erase(args.begin() + 1);
   } else {
-    x = EmbeddingOp::create(b, loc, act(C), tokens, mat("emb.weight"));
+    x = EmbeddingOp::create(b, loc, act(C), tokens,
+                            mat("emb.weight"));
   }
   Value attShift = args[1], ffnShift = args[2], wkv = args[3];
 
@@ -242,10 +250,12 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
         vec(w("att.a0")), lora(w("att.a1")), lora(w("att.a2")),
         lora(w("att.g1")), lora(w("att.g2")), vec(w("att.k_k")),
         vec(w("att.k_a")), weight(w("att.r_k"), {C}),
-        mat(w("att.receptance.weight")), mat(w("att.key.weight")),
-        mat(w("att.value.weight")), mat(w("att.output.weight")),
-        vec(w("att.ln_x.weight")), vec(w("att.ln_x.bias")), residual,
-        att.values, strings(att.targets), strings(att.variants));
+        mat(w("att.receptance.weight")),
+        mat(w("att.key.weight")),
+        mat(w("att.value.weight")),
+        mat(w("att.output.weight")), vec(w("att.ln_x.weight")),
+        vec(w("att.ln_x.bias")), residual, att.values, strings(att.targets),
+        strings(att.variants));
     attShift = updateSlice(attShift, l, tm.getShiftOut());
     wkv = updateSlice(wkv, l, tm.getStateOut());
     vFirst = tm.getVFirstOut();
@@ -255,8 +265,9 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
     BlockAdapters ffn = adaptersOf(p + "ffn.", {"key", "value"});
     auto cm = ChannelMixOp::create(
         b, loc, TypeRange{act(C), vecType}, xb, sliceOf(ffnShift, l, vecType),
-        vec(w("ffn.x_k")), mat(w("ffn.key.weight")), mat(w("ffn.value.weight")),
-        ffn.values, strings(ffn.targets), strings(ffn.variants));
+        vec(w("ffn.x_k")), mat(w("ffn.key.weight")),
+        mat(w("ffn.value.weight")), ffn.values, strings(ffn.targets),
+        strings(ffn.variants));
     ffnShift = updateSlice(ffnShift, l, cm.getShiftOut());
     x = arith::AddFOp::create(b, loc, x, cm.getResult());
   }
@@ -274,8 +285,8 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
   x = tensor::ExtractSliceOp::create(b, loc, act(C), x, offsets, sizes,
                                      strides);
   x = layerNorm(x, "ln_out");
-  Value logits = LinearOp::create(b, loc, act(V), x, mat("head.weight"),
-                                  Value(), StringAttr());
+  Value logits = LinearOp::create(
+      b, loc, act(V), x, mat("head.weight"), Value(), StringAttr());
   Value results[] = {attShift, ffnShift, wkv, logits};
   for (auto [result, buffer] :
        llvm::zip(results, entry->getArguments().drop_front(splice ? 2 : 1)))
@@ -286,32 +297,67 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
 
 } // namespace
 
+namespace {
+/// A blob that owns `elements` (emptied), transposed when asked.
+template <typename T>
+AsmResourceBlob takeBlob(std::vector<T> &elements, ArrayRef<int64_t> shape,
+                         bool transpose) {
+  auto owned = std::make_unique<std::vector<T>>();
+  if (transpose) {
+    owned->resize(elements.size());
+    checkpoint::transpose(elements.data(), shape[0], shape[1], owned->data());
+    std::vector<T>().swap(elements);
+  } else {
+    owned->swap(elements); // no copy: a model's weights are most of its memory
+  }
+  ArrayRef<char> bytes(reinterpret_cast<const char *>(owned->data()),
+                       owned->size() * sizeof(T));
+  return AsmResourceBlob(
+      bytes, alignof(T),
+      [owner = owned.release()](void *, size_t, size_t) { delete owner; },
+      /*dataIsMutable=*/true);
+}
+} // namespace
+
 DenseResourceElementsAttr tensorResource(Builder &b, Tensor &t,
                                          ArrayRef<int64_t> shape, StringRef key,
-                                         bool transpose) {
-  size_t bytes = t.data.size() * sizeof(float);
-  AsmResourceBlob blob = HeapAsmResourceBlob::allocate(bytes, alignof(float),
-                                                       /*dataIsMutable=*/true);
-  float *dst = reinterpret_cast<float *>(blob.getMutableData().data());
-  if (transpose)
-    checkpoint::transpose(t.data.data(), t.shape[0], t.shape[1], dst);
-  else
-    std::copy(t.data.begin(), t.data.end(), dst);
-  std::vector<float>().swap(t.data); // the blob owns the values now
-  auto type = RankedTensorType::get(shape, b.getF32Type());
+                                         bool transpose, bool keepBf16) {
+  bool bf16 = keepBf16 && !t.bf16.empty();
+  AsmResourceBlob blob = bf16 ? takeBlob(t.bf16, t.shape, transpose)
+                              : takeBlob(t.values(), t.shape, transpose);
+  auto type = RankedTensorType::get(shape, bf16 ? Type(b.getBF16Type())
+                                                : Type(b.getF32Type()));
   return DenseResourceElementsAttr::get(type, key, std::move(blob));
 }
 
 Value tensorConstant(OpBuilder &b, Location loc, Tensor &t,
-                     ArrayRef<int64_t> shape, StringRef key, bool transpose) {
-  return arith::ConstantOp::create(b, loc,
-                                   tensorResource(b, t, shape, key, transpose));
+                     ArrayRef<int64_t> shape, StringRef key, bool transpose,
+                     bool keepBf16) {
+  return arith::ConstantOp::create(
+      b, loc, tensorResource(b, t, shape, key, transpose, keepBf16));
+}
+
+/// The weights of rwkv.linear and rwkv.embedding (the products'
+/// matrices, LoRA-style ones included, the head and the embedding table).
+std::set<std::string> productWeights(const ModelConfig &cfg) {
+  std::set<std::string> names = {"emb.weight", "head.weight"};
+  for (int64_t l = 0; l < cfg.layers; ++l) {
+    std::string p = "blocks." + std::to_string(l) + ".";
+    for (const char *name :
+         {"att.receptance.weight", "att.key.weight", "att.value.weight",
+          "att.output.weight", "att.w1", "att.w2", "att.a1", "att.a2",
+          "att.g1", "att.g2", "att.v1", "att.v2", "ffn.key.weight",
+          "ffn.value.weight"})
+      names.insert(p + name);
+  }
+  return names;
 }
 
 OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
                                   const ModelConfig &config,
                                   TensorMap &&tensors, AdapterSet *adapters,
-                                  int32_t placeholder, bool batchDecode) {
+                                  int32_t placeholder, bool batchDecode,
+                                  bool keepBf16) {
   context.loadDialect<RwkvDialect, mm::MmDialect, arith::ArithDialect,
                       func::FuncDialect, tensor::TensorDialect,
                       memref::MemRefDialect,
@@ -334,8 +380,18 @@ OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
       owned.insert({name, std::move(adapter.tensor)});
     }
   }
+  std::set<std::string> keptBf16;
+  if (keepBf16) {
+    keptBf16 = productWeights(config);
+    for (auto &[name, role] : variants)
+      keptBf16.erase(name); // the adapter math reads its weight in f32
+    if (adapters)
+      for (auto &[name, tensor] : adapters->replacements)
+        keptBf16.erase(name); // swappable at run time as f32
+  }
   OwningOpRef<ModuleOp> module =
-      ModuleBuilder(context, config, owned, variants, placeholder, batchDecode)
+      ModuleBuilder(context, config, owned, variants, std::move(keptBf16),
+                    placeholder, batchDecode)
           .build();
   if (!provided.empty())
     (*module)->setAttr(kAdapterAttrName, builder.getDictionaryAttr(provided));

@@ -24,8 +24,13 @@ Tensor transposed(const Tensor &t) {
   Tensor out;
   out.sourceDType = t.sourceDType;
   out.shape = {t.shape[1], t.shape[0]};
-  out.data.resize(t.data.size());
-  transpose(t.data.data(), t.shape[0], t.shape[1], out.data.data());
+  auto transposeInto = [&](const auto &from, auto &to) {
+    to.resize(from.size());
+    if (!from.empty())
+      transpose(from.data(), t.shape[0], t.shape[1], to.data());
+  };
+  transposeInto(t.data, out.data);
+  transposeInto(t.bf16, out.bf16);
   return out;
 }
 
@@ -115,12 +120,13 @@ Error toReleasedNames(TensorMap &tensors, StringRef path) {
                     shapeString(tensor.shape) +
                     ", expected [6, C] (x_r, x_w, x_k, x_v, x_a, x_g)");
       int64_t c = tensor.shape[1];
+      const std::vector<float> &values = tensor.values();
       for (int64_t row = 0; row < 6; ++row) {
         Tensor &mix = out[prefix + "att.x_" + "rwkvag"[row]];
         mix.sourceDType = tensor.sourceDType;
         mix.shape = {c};
-        mix.data.assign(tensor.data.begin() + row * c,
-                        tensor.data.begin() + (row + 1) * c);
+        mix.data.assign(values.begin() + row * c,
+                        values.begin() + (row + 1) * c);
       }
       continue;
     }

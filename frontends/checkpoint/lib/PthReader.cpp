@@ -571,7 +571,8 @@ Expected<PRef> Unpickler::run() {
 
 } // namespace
 
-Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path) {
+Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path,
+                                  ConsumedBytes consumed) {
   auto zip = ZipArchive::open(bytes, path);
   if (!zip)
     return zip.takeError();
@@ -641,7 +642,7 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path) {
       return fail(path, "tensor '" + name + "': view (offset " +
                             Twine(ref.offset) + ") exceeds its storage of " +
                             Twine(ref.storage->numel) + " elements");
-    t.data.resize(count);
+    t.allocate(count);
     if (count > 0) {
       // Gather row by row along the innermost dimension.
       const uint8_t *base = reinterpret_cast<const uint8_t *>(storage->data());
@@ -653,8 +654,7 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path) {
         uint64_t offset = ref.offset;
         for (size_t d = 0; d + 1 < rank; ++d)
           offset += index[d] * ref.stride[d];
-        convertToF32(ref.storage->dtype, base + offset * elem, innerSize,
-                     innerStride, t.data.data() + out);
+        t.store(out, base + offset * elem, innerSize, innerStride);
         for (size_t d = rank > 0 ? rank - 1 : 0; d-- > 0;) {
           if (++index[d] < ref.size[d])
             break;
@@ -662,6 +662,9 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path) {
         }
       }
     }
+    // Another view of the storage would read it again from the file.
+    if (consumed)
+      consumed(*storage);
     if (!tensors.insert({name, std::move(t)}).second)
       return fail(path, "duplicate tensor '" + name + "'");
   }

@@ -15,7 +15,8 @@ using namespace llvm;
 
 namespace modrwkv::checkpoint {
 
-Expected<TensorMap> readSafetensorsBuffer(StringRef bytes, StringRef path) {
+Expected<TensorMap> readSafetensorsBuffer(StringRef bytes, StringRef path,
+                                          ConsumedBytes consumed) {
   auto fail = [&](const Twine &message) {
     return createStringError(inconvertibleErrorCode(),
                              (path + ": " + message).str());
@@ -83,10 +84,11 @@ Expected<TensorMap> readSafetensorsBuffer(StringRef bytes, StringRef path) {
     if (uint64_t(*end - *begin) != bytesNeeded)
       return bad("holds " + Twine(*end - *begin) + " bytes, its shape needs " +
                  Twine(bytesNeeded));
-    t.data.resize(count);
-    convertToF32(t.sourceDType,
-                 reinterpret_cast<const uint8_t *>(data.data() + *begin), count,
-                 1, t.data.data());
+    t.allocate(count);
+    t.store(0, reinterpret_cast<const uint8_t *>(data.data() + *begin), count,
+            1);
+    if (consumed)
+      consumed(data.slice(*begin, *end));
     order.push_back({uint64_t(*begin), name});
     unordered.insert({name, std::move(t)});
   }

@@ -451,7 +451,7 @@ def RwkvExternalizeWeights
                            "mlir::arith::ArithDialect"];
 }
 
-def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::func::FuncOp"> {
+def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::ModuleOp"> {
   let summary = "Fold Bone adapters into their base weights at compile time";
   let description = [{
     For every adapter carried by an rwkv.linear, rwkv.time_mix or
@@ -459,8 +459,9 @@ def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::func::FuncOp"> {
     constants, computes the merged weight on the blobs (bone: D^T added to
     each input shard; bat: W_ji (I + B_s) + B_s per r x r block, see
     rwkv.linear) as a new resource `<weight>+<adapter>`, and drops the
-    adapter. Adapters on non-constant weights are left to be applied at run
-    time.
+    adapter. A weight and adapter pair is merged once for all the functions
+    that use it, and the originals' data is freed once nothing names them.
+    Adapters on non-constant weights are left to be applied at run time.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect"];
 }
@@ -468,17 +469,21 @@ def RwkvMergeBone : Pass<"rwkv-merge-bone", "mlir::func::FuncOp"> {
 def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::ModuleOp"> {
   let summary = "Store the weights of products and embeddings in bf16, f16 or int8";
   let description = [{
-    Rewrites the f32 dense_resource weights of rwkv.linear and rwkv.embedding
-    (the matrices that dominate model size and decode bandwidth) into bf16
-    or f16 resources, rounding to nearest even; the lowering widens them to
-    f32 inside the products, so accumulation stays fp32. Weights of linears
-    with an unmerged Bone adapter, vectors, and non-constant weights are left
-    alone. A weight that reaches its products as an argument of a private
-    function (a layer body shared by rwkv-outline-blocks) is narrowed at
-    every call site when all of them pass f32 resource constants, and the
-    argument's type follows. A checkpoint released in bf16 converts exactly
-    to bf16. f16 keeps 3 more mantissa bits but only |w| <= 65504: a weight
-    beyond that is an error naming it (not an infinity).
+    Rewrites the f32 or bf16 dense_resource weights of rwkv.linear and
+    rwkv.embedding (the matrices that dominate model size and decode
+    bandwidth) into bf16 or f16 resources, rounding to nearest even; the
+    lowering widens them to f32 inside the products, so accumulation stays
+    fp32. A weight already in the storage type is kept as it is (the
+    importer keeps a bf16 checkpoint's matrices bf16), `f32` widens bf16
+    weights exactly. Weights of linears with an unmerged Bone adapter,
+    vectors, and non-constant weights are left alone. A weight that reaches
+    its products as an argument of a private function (a layer body shared
+    by rwkv-outline-blocks) is converted at every call site when all of them
+    pass such resource constants, and the argument's type follows. f16 keeps
+    3 more mantissa bits than bf16 but only |w| <= 65504: a weight beyond
+    that is an error naming it (not an infinity). A replaced weight's data is
+    freed as soon as no constant names it, so a compile holds one copy of
+    each weight, not two.
 
     `i8`: an rwkv.linear whose [N, K] weight has N and K >= `i8-min-size`
     (the projections, FFN and head of released models; their LoRA-style
@@ -490,7 +495,7 @@ def RwkvWeightDtype : Pass<"rwkv-weight-dtype", "mlir::ModuleOp"> {
   }];
   let options = [
     Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
-           "Storage type of the weights: bf16, f16, i8 (or f32: no change)">,
+           "Storage type of the weights: bf16, f16, i8 or f32">,
     Option<"i8MinSize", "i8-min-size", "int64_t", /*default=*/"512",
            "i8: the smallest N and K of a weight stored as int8">
   ];

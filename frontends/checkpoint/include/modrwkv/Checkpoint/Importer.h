@@ -43,17 +43,19 @@ constexpr llvm::StringLiteral kConfigAttrName = "rwkv.config";
 constexpr llvm::StringLiteral kAdapterAttrName = "rwkv.adapter_tensors";
 
 /// `t` as an f32 dense_resource of `shape` named `key` (t's element order;
-/// the shapes may differ by unit dims), or transposed (a 2-D `t`). The blob
-/// takes the values: `t.data` is emptied.
+/// the shapes may differ by unit dims), or transposed (a 2-D `t`); with
+/// `keepBf16`, a tensor read as bf16 stays bf16. The blob takes the values:
+/// `t` is emptied.
 mlir::DenseResourceElementsAttr tensorResource(mlir::Builder &b, Tensor &t,
                                                llvm::ArrayRef<int64_t> shape,
                                                llvm::StringRef key,
-                                               bool transpose = false);
+                                               bool transpose = false,
+                                               bool keepBf16 = false);
 
 /// tensorResource as an arith.constant.
 mlir::Value tensorConstant(mlir::OpBuilder &b, mlir::Location loc, Tensor &t,
                            llvm::ArrayRef<int64_t> shape, llvm::StringRef key,
-                           bool transpose = false);
+                           bool transpose = false, bool keepBf16 = false);
 
 /// Consumes `tensors` (moved into resource blobs) and builds the module.
 /// With `adapters`, the base tensors they replace are swapped in and each
@@ -61,11 +63,15 @@ mlir::Value tensorConstant(mlir::OpBuilder &b, mlir::Location loc, Tensor &t,
 /// (>= 0) the entry takes a `memref<?xC>` of modality rows after the tokens
 /// (ABI rwkv7-forward-mm-v2) and splices them in place of that token
 /// (mm.splice). With `batchDecode`, the module also holds kBatchEntryName
-/// (token ids only, no modality rows).
+/// (token ids only, no modality rows). With `keepBf16`, the weights of
+/// products and embeddings without an adapter (neither provided by one) that
+/// the checkpoint stores as bf16 stay bf16 constants, for rwkv-weight-dtype
+/// to convert to a narrow storage type: the compile never holds them in f32.
 mlir::OwningOpRef<mlir::ModuleOp>
 importRwkv7(mlir::MLIRContext &context, const ModelConfig &config,
             TensorMap &&tensors, AdapterSet *adapters = nullptr,
-            int32_t placeholder = -1, bool batchDecode = false);
+            int32_t placeholder = -1, bool batchDecode = false,
+            bool keepBf16 = false);
 
 } // namespace modrwkv::checkpoint
 

@@ -12,6 +12,7 @@
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
@@ -33,14 +34,30 @@ std::string shapeString(llvm::ArrayRef<int64_t> shape);
 
 /// Writes the transpose of the row-major `rows` x `cols` matrix `src` to
 /// `dst` (`cols` x `rows`).
-void transpose(const float *src, int64_t rows, int64_t cols, float *dst);
+template <typename T>
+void transpose(const T *src, int64_t rows, int64_t cols, T *dst) {
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      dst[j * rows + i] = src[i * cols + j];
+}
 
 struct Tensor {
   DType sourceDType = DType::F32;
   std::vector<int64_t> shape;
-  std::vector<float> data; ///< Row-major, contiguous.
+  /// Row-major, contiguous values. Readers keep a bfloat16 tensor's raw
+  /// elements in `bf16` (half the memory; the importer stores matrix
+  /// weights that way) and convert others to fp32 in `data`.
+  std::vector<float> data;
+  std::vector<uint16_t> bf16;
 
   int64_t numElements() const;
+  /// The fp32 values: widens `bf16` (exactly) into `data` first.
+  std::vector<float> &values();
+  /// Sizes the storage for `count` elements of `sourceDType`, then
+  /// `store` reads `count` of them from `src` (element stride `stride`,
+  /// little endian) to position `at`.
+  void allocate(int64_t count);
+  void store(int64_t at, const uint8_t *src, int64_t count, int64_t stride);
 };
 
 /// Name -> tensor, in file order.
@@ -52,15 +69,22 @@ using TensorMap =
 void convertToF32(DType dtype, const uint8_t *src, int64_t count,
                   int64_t stride, float *dst);
 
+/// Told each part of the input a buffer reader has converted, so that a
+/// caller that mapped the file can drop those pages while reading goes on:
+/// the fp32 copies, not the file, then make up the reader's peak memory.
+using ConsumedBytes = llvm::function_ref<void(llvm::StringRef)>;
+
 /// Reads a PyTorch `.pth` (torch.save zip archive) state dict.
 llvm::Expected<TensorMap> readPth(llvm::StringRef path);
 llvm::Expected<TensorMap> readPthBuffer(llvm::StringRef bytes,
-                                        llvm::StringRef path);
+                                        llvm::StringRef path,
+                                        ConsumedBytes consumed = {});
 
 /// Reads a `.safetensors` file.
 llvm::Expected<TensorMap> readSafetensors(llvm::StringRef path);
 llvm::Expected<TensorMap> readSafetensorsBuffer(llvm::StringRef bytes,
-                                                llvm::StringRef path);
+                                                llvm::StringRef path,
+                                                ConsumedBytes consumed = {});
 
 /// Reads either format, chosen from the file's first bytes.
 llvm::Expected<TensorMap> readCheckpoint(llvm::StringRef path);

@@ -116,9 +116,11 @@ def Mm_SpliceOp : Mm_Op<"splice", [Pure]> {
     `result[t] = features[i]` where `tokens[t] == placeholder` and t is the
     i-th placeholder position, else `table[tokens[t]]`. The number of
     placeholders must equal the number of feature rows (the runtime checks
-    it before calling compiled code, as it checks token ids).
+    it before calling compiled code, as it checks token ids). The table may
+    be stored as bf16 or f16, as `rwkv.embedding`'s.
   }];
-  let arguments = (ins 1DTensorOf<[I32]>:$tokens, 2DTensorOf<[F32]>:$table,
+  let arguments = (ins 1DTensorOf<[I32]>:$tokens,
+                   2DTensorOf<[F32, BF16, F16]>:$table,
                    Mm_Sequence:$features, I32Attr:$placeholder);
   let results = (outs Mm_Sequence:$result);
   let assemblyFormat = [{

@@ -32,7 +32,6 @@ class Rwkv_Op<string mnemonic, list<Trait> traits = []>
 
 def Rwkv_Activations : 2DTensorOf<[F32]>;
 def Rwkv_Vector : 1DTensorOf<[F32]>;
-def Rwkv_Matrix : 2DTensorOf<[F32]>;
 // Stored weights of products may be bf16; they are widened to f32 inside
 // the product (fp32 accumulation).
 def Rwkv_WeightMatrix : 2DTensorOf<[F32, BF16, F16]>;
@@ -238,7 +237,9 @@ def Rwkv_TimeMixOp : Rwkv_Op<"time_mix", [Pure, AttrSizedOperandSegments]> {
       y = group_norm_H(y, ln_x, eps = 64e-5) + sum_head(r * k * r_k) * v
       result = (y * g) W_o^T ; shift_out = x[T-1]
 
-    `v_residual` is either empty (first layer) or (v0, V1, V2).
+    `v_residual` is either empty (first layer) or (v0, V1, V2). The
+    matrices may be stored as bf16 or f16 (a bf16 checkpoint's are), the
+    products computing in f32; a matrix with an adapter is f32.
 
     `adapters` are Bone adapters of the projections named in
     `adapter_targets` (receptance, key, value, output), with the variants in
@@ -252,13 +253,14 @@ def Rwkv_TimeMixOp : Rwkv_Op<"time_mix", [Pure, AttrSizedOperandSegments]> {
       Rwkv_CarriedState:$state, Optional<Rwkv_Activations>:$v_first,
       Rwkv_Vector:$x_r, Rwkv_Vector:$x_w, Rwkv_Vector:$x_k,
       Rwkv_Vector:$x_v, Rwkv_Vector:$x_a, Rwkv_Vector:$x_g,
-      Rwkv_Vector:$w0, Rwkv_Matrix:$w1, Rwkv_Matrix:$w2,
-      Rwkv_Vector:$a0, Rwkv_Matrix:$a1, Rwkv_Matrix:$a2,
-      Rwkv_Matrix:$g1, Rwkv_Matrix:$g2,
+      Rwkv_Vector:$w0, Rwkv_WeightMatrix:$w1, Rwkv_WeightMatrix:$w2,
+      Rwkv_Vector:$a0, Rwkv_WeightMatrix:$a1, Rwkv_WeightMatrix:$a2,
+      Rwkv_WeightMatrix:$g1, Rwkv_WeightMatrix:$g2,
       Rwkv_Vector:$k_k, Rwkv_Vector:$k_a, Rwkv_Vector:$r_k,
-      Rwkv_Matrix:$receptance, Rwkv_Matrix:$key, Rwkv_Matrix:$value,
-      Rwkv_Matrix:$output, Rwkv_Vector:$ln_x_weight, Rwkv_Vector:$ln_x_bias,
-      Variadic<TensorOf<[F32]>>:$v_residual,
+      Rwkv_WeightMatrix:$receptance, Rwkv_WeightMatrix:$key,
+      Rwkv_WeightMatrix:$value, Rwkv_WeightMatrix:$output,
+      Rwkv_Vector:$ln_x_weight, Rwkv_Vector:$ln_x_bias,
+      Variadic<TensorOf<[F32, BF16, F16]>>:$v_residual,
       Variadic<TensorOf<[F32]>>:$adapters,
       OptionalAttr<StrArrayAttr>:$adapter_targets,
       OptionalAttr<StrArrayAttr>:$adapter_variants);
@@ -294,7 +296,8 @@ def Rwkv_ChannelMixOp : Rwkv_Op<"channel_mix", [Pure]> {
     With `shift` [T, C] the rows are T sequences of one token each.
   }];
   let arguments = (ins Rwkv_Activations:$x, Rwkv_Carry:$shift,
-                   Rwkv_Vector:$x_k, Rwkv_Matrix:$key, Rwkv_Matrix:$value,
+                   Rwkv_Vector:$x_k, Rwkv_WeightMatrix:$key,
+                   Rwkv_WeightMatrix:$value,
                    Variadic<TensorOf<[F32]>>:$adapters,
                    OptionalAttr<StrArrayAttr>:$adapter_targets,
                    OptionalAttr<StrArrayAttr>:$adapter_variants);
