@@ -335,6 +335,13 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
   auto tensors = modrwkv::checkpoint::readCheckpoint(inputPath);
   if (!tensors)
     return error(llvm::toString(tensors.takeError()));
+  auto hfConfig = modrwkv::checkpoint::readHfConfig(inputPath);
+  if (!hfConfig)
+    return error(llvm::toString(hfConfig.takeError()));
+  if (*hfConfig)
+    if (llvm::Error e =
+            modrwkv::checkpoint::tieWordEmbeddings(**hfConfig, *tensors))
+      return error(llvm::toString(std::move(e)));
   std::optional<modrwkv::multimodal::Projector> projector;
   if (!encoderPath.empty()) {
     auto taken = modrwkv::multimodal::takeProjector(*tensors, inputPath);
@@ -347,6 +354,9 @@ int importCheckpoint(MLIRContext &context, Stages &stages,
   auto config = modrwkv::checkpoint::inferConfig(*tensors, inputPath);
   if (!config)
     return error(llvm::toString(config.takeError()));
+  if (*hfConfig)
+    if (llvm::Error e = modrwkv::checkpoint::checkHfConfig(**hfConfig, *config))
+      return error(llvm::toString(std::move(e)));
   if (!initialStatePath.empty() &&
       addInitialState(*tensors, *config, initialStatePath) != 0)
     return 1;

@@ -18,11 +18,6 @@ std::string adapterTensorName(StringRef weightName) {
 
 namespace {
 
-Error fail(StringRef path, const Twine &message) {
-  return createStringError(inconvertibleErrorCode(),
-                           (path + ": " + message).str());
-}
-
 /// The Hugging Face adapter_config.json beside `path` (a folder or a file in
 /// it), or "" if there is none.
 std::string hfConfigPath(StringRef path) {
@@ -44,31 +39,31 @@ Expected<Layout> detectLayout(StringRef path) {
   std::string config = hfConfigPath(path);
   if (config.empty()) {
     if (sys::fs::is_directory(path))
-      return fail(path, "a folder without adapter_config.json is not a "
-                        "Hugging Face PEFT adapter");
+      return fileError(path, "a folder without adapter_config.json is not a "
+                             "Hugging Face PEFT adapter");
     return Layout{false, path.str(), "bat_in"};
   }
   auto buffer = MemoryBuffer::getFile(config);
   if (!buffer)
-    return fail(config, "cannot open");
+    return fileError(config, "cannot open");
   auto json = json::parse((*buffer)->getBuffer());
   if (!json)
-    return fail(config, "bad JSON: " + toString(json.takeError()));
+    return fileError(config, "bad JSON: " + toString(json.takeError()));
   const json::Object *object = json->getAsObject();
   std::optional<StringRef> type =
       object ? object->getString("peft_type") : std::nullopt;
   if (!type || (*type != "BONE" && *type != "MISS"))
-    return fail(config, "peft_type is " +
-                            (type ? *type : StringRef("missing")) +
-                            "; only BONE and MISS adapters are supported");
+    return fileError(config, "peft_type is " +
+                                 (type ? *type : StringRef("missing")) +
+                                 "; only BONE and MISS adapters are supported");
   Layout layout{true, "", "bat_out"};
   if (const json::Value *init = object->get("init_weights")) {
     std::optional<StringRef> mode = init->getAsString();
     if (mode && *mode == "bat")
       layout.configSaysBat = true;
     else if (mode && *mode != "bone")
-      return fail(config, "init_weights '" + *mode +
-                              "' is not supported (bone and bat are)");
+      return fileError(config, "init_weights '" + *mode +
+                                   "' is not supported (bone and bat are)");
   }
   SmallString<256> tensors(path);
   if (sys::fs::is_directory(path))
@@ -95,25 +90,26 @@ Error checkShape(StringRef path, StringRef name, const BoneAdapter &a,
   };
   if (a.variant == "bone") {
     if (s[1] != n || s[0] <= 0)
-      return fail(path, "adapter '" + name + "' has shape " + shape() +
-                            ", expected [r, " + Twine(n) +
-                            "] for a bone adapter of a [" + Twine(n) + ", " +
-                            Twine(k) + "] weight");
+      return fileError(path, "adapter '" + name + "' has shape " + shape() +
+                                 ", expected [r, " + Twine(n) +
+                                 "] for a bone adapter of a [" + Twine(n) +
+                                 ", " + Twine(k) + "] weight");
     return Error::success();
   }
   int64_t r = s[1];
   if (s[2] != r || r <= 0)
-    return fail(path, "adapter '" + name + "' has shape " + shape() +
-                          ", expected [blocks, r, r]");
+    return fileError(path, "adapter '" + name + "' has shape " + shape() +
+                               ", expected [blocks, r, r]");
   if (k % r != 0 || n % r != 0)
-    return fail(path, "adapter '" + name + "' (bat, r = " + Twine(r) +
-                          "): the [" + Twine(n) + ", " + Twine(k) +
-                          "] weight is not divisible into r x r blocks");
+    return fileError(path, "adapter '" + name + "' (bat, r = " + Twine(r) +
+                               "): the [" + Twine(n) + ", " + Twine(k) +
+                               "] weight is not divisible into r x r blocks");
   int64_t blocks = a.variant == "bat_in" ? k / r : n / r;
   if (s[0] != blocks)
-    return fail(path, "adapter '" + name + "' has shape " + shape() +
-                          ", expected [" + Twine(blocks) + ", " + Twine(r) +
-                          ", " + Twine(r) + "] (" + a.variant + ")");
+    return fileError(path, "adapter '" + name + "' has shape " + shape() +
+                               ", expected [" + Twine(blocks) + ", " +
+                               Twine(r) + ", " + Twine(r) + "] (" + a.variant +
+                               ")");
   return Error::success();
 }
 
@@ -146,50 +142,54 @@ Expected<AdapterSet> readAdapter(StringRef path, const TensorMap &base) {
       // Not an adapter: a base tensor the fine-tune also trained.
       auto it = base.find(key.str());
       if (it == base.end())
-        return fail(file, "unknown tensor '" + rawKey +
-                              "': neither a Bone adapter nor a tensor of the "
-                              "base model");
+        return fileError(file,
+                         "unknown tensor '" + rawKey +
+                             "': neither a Bone adapter nor a tensor of the "
+                             "base model");
       // Element counts: per-channel vectors are [1, 1, C] in checkpoints
       // and [C] in compiled artifacts.
       if (it->second.numElements() != tensor.numElements())
-        return fail(file, "tensor '" + rawKey +
-                              "' does not have the size of the base model's");
+        return fileError(file,
+                         "tensor '" + rawKey +
+                             "' does not have the size of the base model's");
       set.replacements.insert({key.str(), std::move(tensor)});
       continue;
     }
     std::string weightName = (module + ".weight").str();
     if (!adapted.match(module))
-      return fail(file, "adapter '" + rawKey + "': Bone on '" + module +
-                            "' is not supported (att.receptance/key/value/"
-                            "output and ffn.key/value are)");
+      return fileError(file, "adapter '" + rawKey + "': Bone on '" + module +
+                                 "' is not supported (att.receptance/key/value/"
+                                 "output and ffn.key/value are)");
     auto weight = base.find(weightName);
     if (weight == base.end())
-      return fail(file, "adapter '" + rawKey + "' is for '" + weightName +
-                            "', which the model does not have");
+      return fileError(file, "adapter '" + rawKey + "' is for '" + weightName +
+                                 "', which the model does not have");
     BoneAdapter adapter;
     if (tensor.shape.size() == 2)
       adapter.variant = "bone";
     else if (tensor.shape.size() == 3)
       adapter.variant = layout->batVariant;
     else
-      return fail(file,
-                  "adapter '" + rawKey +
-                      "' must be [r, out] (bone) or [blocks, r, r] (bat)");
+      return fileError(file,
+                       "adapter '" + rawKey +
+                           "' must be [r, out] (bone) or [blocks, r, r] (bat)");
     if (layout->huggingFace &&
         layout->configSaysBat != (adapter.variant != "bone"))
-      return fail(file, "adapter '" + rawKey + "' is " + adapter.variant +
-                            " but adapter_config.json says init_weights = " +
-                            (layout->configSaysBat ? "bat" : "bone"));
+      return fileError(file,
+                       "adapter '" + rawKey + "' is " + adapter.variant +
+                           " but adapter_config.json says init_weights = " +
+                           (layout->configSaysBat ? "bat" : "bone"));
     adapter.tensor = std::move(tensor);
     if (Error e = checkShape(file, rawKey, adapter, weight->second))
       return std::move(e);
     set.adapters[weightName] = std::move(adapter);
   }
   if (set.adapters.empty())
-    return fail(file, "no Bone adapter tensors (keys ending " +
-                          Twine(layout->huggingFace ? ".bone_block/.miss_block"
-                                                    : ".bone/.disha") +
-                          ")");
+    return fileError(file,
+                     "no Bone adapter tensors (keys ending " +
+                         Twine(layout->huggingFace ? ".bone_block/.miss_block"
+                                                   : ".bone/.disha") +
+                         ")");
   return set;
 }
 

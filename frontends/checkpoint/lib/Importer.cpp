@@ -92,8 +92,8 @@ private:
   TensorMap &tensors;
   const std::map<std::string, std::string> &variants; ///< weight -> variant
   std::set<std::string> keptBf16; ///< weights imported as bf16 if read so
-  int32_t placeholder; ///< token replaced by modality rows, or -1
-  bool batchDecode;    ///< also build kBatchEntryName
+  int32_t placeholder;            ///< token replaced by modality rows, or -1
+  bool batchDecode;               ///< also build kBatchEntryName
   /// Weights already in blobs, by key: every entry shares them.
   llvm::StringMap<DenseResourceElementsAttr> blobs;
   OpBuilder b;
@@ -214,13 +214,11 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
   Value tokens = args[0];
   Value x;
   if (splice) {
-    x = mm::SpliceOp::create(b, loc, act(C), tokens,
-                             mat("emb.weight"), args[1],
+    x = mm::SpliceOp::create(b, loc, act(C), tokens, mat("emb.weight"), args[1],
                              b.getI32IntegerAttr(placeholder));
     args.erase(args.begin() + 1);
   } else {
-    x = EmbeddingOp::create(b, loc, act(C), tokens,
-                            mat("emb.weight"));
+    x = EmbeddingOp::create(b, loc, act(C), tokens, mat("emb.weight"));
   }
   Value attShift = args[1], ffnShift = args[2], wkv = args[3];
 
@@ -250,12 +248,10 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
         vec(w("att.a0")), lora(w("att.a1")), lora(w("att.a2")),
         lora(w("att.g1")), lora(w("att.g2")), vec(w("att.k_k")),
         vec(w("att.k_a")), weight(w("att.r_k"), {C}),
-        mat(w("att.receptance.weight")),
-        mat(w("att.key.weight")),
-        mat(w("att.value.weight")),
-        mat(w("att.output.weight")), vec(w("att.ln_x.weight")),
-        vec(w("att.ln_x.bias")), residual, att.values, strings(att.targets),
-        strings(att.variants));
+        mat(w("att.receptance.weight")), mat(w("att.key.weight")),
+        mat(w("att.value.weight")), mat(w("att.output.weight")),
+        vec(w("att.ln_x.weight")), vec(w("att.ln_x.bias")), residual,
+        att.values, strings(att.targets), strings(att.variants));
     attShift = updateSlice(attShift, l, tm.getShiftOut());
     wkv = updateSlice(wkv, l, tm.getStateOut());
     vFirst = tm.getVFirstOut();
@@ -265,9 +261,8 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
     BlockAdapters ffn = adaptersOf(p + "ffn.", {"key", "value"});
     auto cm = ChannelMixOp::create(
         b, loc, TypeRange{act(C), vecType}, xb, sliceOf(ffnShift, l, vecType),
-        vec(w("ffn.x_k")), mat(w("ffn.key.weight")),
-        mat(w("ffn.value.weight")), ffn.values, strings(ffn.targets),
-        strings(ffn.variants));
+        vec(w("ffn.x_k")), mat(w("ffn.key.weight")), mat(w("ffn.value.weight")),
+        ffn.values, strings(ffn.targets), strings(ffn.variants));
     ffnShift = updateSlice(ffnShift, l, cm.getShiftOut());
     x = arith::AddFOp::create(b, loc, x, cm.getResult());
   }
@@ -285,8 +280,8 @@ void ModuleBuilder::buildEntry(ModuleOp module, StringRef name, bool batched) {
   x = tensor::ExtractSliceOp::create(b, loc, act(C), x, offsets, sizes,
                                      strides);
   x = layerNorm(x, "ln_out");
-  Value logits = LinearOp::create(
-      b, loc, act(V), x, mat("head.weight"), Value(), StringAttr());
+  Value logits = LinearOp::create(b, loc, act(V), x, mat("head.weight"),
+                                  Value(), StringAttr());
   Value results[] = {attShift, ffnShift, wkv, logits};
   for (auto [result, buffer] :
        llvm::zip(results, entry->getArguments().drop_front(splice ? 2 : 1)))
@@ -345,9 +340,8 @@ std::set<std::string> productWeights(const ModelConfig &cfg) {
     std::string p = "blocks." + std::to_string(l) + ".";
     for (const char *name :
          {"att.receptance.weight", "att.key.weight", "att.value.weight",
-          "att.output.weight", "att.w1", "att.w2", "att.a1", "att.a2",
-          "att.g1", "att.g2", "att.v1", "att.v2", "ffn.key.weight",
-          "ffn.value.weight"})
+          "att.output.weight", "att.w1", "att.w2", "att.a1", "att.a2", "att.g1",
+          "att.g2", "att.v1", "att.v2", "ffn.key.weight", "ffn.value.weight"})
       names.insert(p + name);
   }
   return names;

@@ -23,11 +23,6 @@ using namespace llvm;
 namespace modrwkv::checkpoint {
 namespace {
 
-Error fail(StringRef path, const Twine &message) {
-  return createStringError(inconvertibleErrorCode(),
-                           (path + ": " + message).str());
-}
-
 //===----------------------------------------------------------------------===//
 // Zip
 //===----------------------------------------------------------------------===//
@@ -55,7 +50,7 @@ Expected<ZipArchive> ZipArchive::open(StringRef bytes, StringRef path) {
   zip.bytes = bytes;
   zip.path = path;
   auto truncated = [&](const Twine &what) {
-    return fail(path, "truncated or corrupt zip archive (" + what + ")");
+    return fileError(path, "truncated or corrupt zip archive (" + what + ")");
   };
   // End of central directory: 22 bytes plus a comment of up to 64 KiB.
   if (bytes.size() < 22)
@@ -120,9 +115,9 @@ Expected<ZipArchive> ZipArchive::open(StringRef bytes, StringRef path) {
       extra = extra.drop_front(4 + len);
     }
     if (method != 0)
-      return fail(path, "zip entry '" + name + "' is compressed (method " +
-                            Twine(method) +
-                            "); torch.save writes stored entries only");
+      return fileError(path, "zip entry '" + name + "' is compressed (method " +
+                                 Twine(method) +
+                                 "); torch.save writes stored entries only");
     if (compSize != size)
       return truncated("size mismatch of '" + name + "'");
     if (local > bytes.size() || bytes.size() - local < 30 ||
@@ -142,7 +137,7 @@ Expected<ZipArchive> ZipArchive::open(StringRef bytes, StringRef path) {
 Expected<StringRef> ZipArchive::entry(StringRef name) const {
   auto it = entries.find(name);
   if (it == entries.end())
-    return fail(path, "zip archive has no entry '" + name + "'");
+    return fileError(path, "zip archive has no entry '" + name + "'");
   return it->second;
 }
 
@@ -200,7 +195,7 @@ public:
 
 private:
   Error error(const Twine &message) const {
-    return fail(path, "data.pkl at byte " + Twine(opPos) + ": " + message);
+    return fileError(path, "data.pkl at byte " + Twine(opPos) + ": " + message);
   }
   Expected<StringRef> take(size_t n) {
     if (data.size() - pos < n)
@@ -586,11 +581,12 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path,
     }
   }
   if (prefix.empty())
-    return fail(path, "zip archive has no <archive>/data.pkl: not a torch.save "
-                      "checkpoint");
+    return fileError(path,
+                     "zip archive has no <archive>/data.pkl: not a torch.save "
+                     "checkpoint");
   if (auto order = zip->entry(prefix + "byteorder")) {
     if (order->trim() != "little")
-      return fail(path, "big-endian checkpoints are not supported");
+      return fileError(path, "big-endian checkpoints are not supported");
   } else {
     consumeError(order.takeError());
   }
@@ -601,27 +597,28 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path,
   if (!root)
     return root.takeError();
   if ((*root)->kind != PValue::Dict)
-    return fail(path, "data.pkl does not hold a state dict");
+    return fileError(path, "data.pkl does not hold a state dict");
 
   TensorMap tensors;
   for (auto &[key, value] : (*root)->dict) {
     if (key->kind != PValue::Str)
-      return fail(path, "state dict key is not a string");
+      return fileError(path, "state dict key is not a string");
     const std::string &name = key->s;
     if (value->kind != PValue::TensorK)
-      return fail(path, "tensor '" + name + "': value is not a tensor");
+      return fileError(path, "tensor '" + name + "': value is not a tensor");
     const TensorRef &ref = *value->tensor;
     auto storage = zip->entry(prefix + "data/" + ref.storage->key);
     if (!storage)
-      return fail(path,
-                  "tensor '" + name + "': " + toString(storage.takeError()));
+      return fileError(path, "tensor '" + name +
+                                 "': " + toString(storage.takeError()));
     size_t elem = dtypeSize(ref.storage->dtype);
     if (uint64_t(ref.storage->numel) > storage->size() / elem)
-      return fail(path, "tensor '" + name + "': storage '" + ref.storage->key +
-                            "' holds " + Twine(storage->size()) +
-                            " bytes; its " + Twine(ref.storage->numel) + " " +
-                            dtypeName(ref.storage->dtype) + " elements need " +
-                            Twine(ref.storage->numel * elem));
+      return fileError(path,
+                       "tensor '" + name + "': storage '" + ref.storage->key +
+                           "' holds " + Twine(storage->size()) +
+                           " bytes; its " + Twine(ref.storage->numel) + " " +
+                           dtypeName(ref.storage->dtype) + " elements need " +
+                           Twine(ref.storage->numel * elem));
     // The view's last element must lie inside the storage.
     Tensor t;
     t.sourceDType = ref.storage->dtype;
@@ -632,16 +629,18 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path,
         count = 0;
       else if (ref.size[d] > (int64_t(1) << 40) ||
                ref.stride[d] > (int64_t(1) << 40))
-        return fail(path, "tensor '" + name + "': implausible size or stride");
+        return fileError(path,
+                         "tensor '" + name + "': implausible size or stride");
       else {
         last += uint64_t(ref.size[d] - 1) * ref.stride[d];
         count *= ref.size[d];
       }
     }
     if (count > 0 && last >= uint64_t(ref.storage->numel))
-      return fail(path, "tensor '" + name + "': view (offset " +
-                            Twine(ref.offset) + ") exceeds its storage of " +
-                            Twine(ref.storage->numel) + " elements");
+      return fileError(path, "tensor '" + name + "': view (offset " +
+                                 Twine(ref.offset) +
+                                 ") exceeds its storage of " +
+                                 Twine(ref.storage->numel) + " elements");
     t.allocate(count);
     if (count > 0) {
       // Gather row by row along the innermost dimension.
@@ -666,7 +665,7 @@ Expected<TensorMap> readPthBuffer(StringRef bytes, StringRef path,
     if (consumed)
       consumed(*storage);
     if (!tensors.insert({name, std::move(t)}).second)
-      return fail(path, "duplicate tensor '" + name + "'");
+      return fileError(path, "duplicate tensor '" + name + "'");
   }
   return tensors;
 }

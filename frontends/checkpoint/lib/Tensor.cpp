@@ -18,6 +18,11 @@ using namespace llvm;
 
 namespace modrwkv::checkpoint {
 
+Error fileError(StringRef path, const Twine &message) {
+  return createStringError(inconvertibleErrorCode(),
+                           (path + ": " + message).str());
+}
+
 size_t dtypeSize(DType dtype) { return dtype == DType::F32 ? 4 : 2; }
 
 const char *dtypeName(DType dtype) {
@@ -169,6 +174,8 @@ Expected<TensorMap> withFile(StringRef path, BufferReader read) {
 } // namespace
 
 Expected<TensorMap> readCheckpoint(StringRef path) {
+  if (sys::fs::is_directory(path))
+    return readModelFolder(path);
   return withFile(
       path,
       [&](StringRef bytes, ConsumedBytes consumed) -> Expected<TensorMap> {

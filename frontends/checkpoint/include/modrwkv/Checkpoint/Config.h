@@ -12,6 +12,8 @@
 
 #include "modrwkv/Checkpoint/Tensor.h"
 
+#include <optional>
+
 namespace modrwkv::checkpoint {
 
 struct ModelConfig {
@@ -54,6 +56,28 @@ llvm::Error toReleasedNames(TensorMap &tensors, llvm::StringRef path);
 /// names the file in error messages.
 llvm::Expected<ModelConfig> inferConfig(const TensorMap &tensors,
                                         llvm::StringRef path);
+
+/// What a model folder's config.json (fla's RWKV7Config) states; 0 where it
+/// states nothing.
+struct HfConfig {
+  std::string path; ///< of config.json
+  int64_t width = 0, layers = 0, vocab = 0, headSize = 0, ffn = 0;
+  int64_t rankDecay = 0, rankIclr = 0, rankValue = 0, rankGate = 0;
+  bool tieWordEmbeddings = false;
+};
+
+/// The config.json of the model folder `path`; nullopt for a file or a
+/// folder without one. What the compiler does not implement (softmax
+/// attention layers, another norm_eps or activation, post-norm blocks) is an
+/// error naming the file.
+llvm::Expected<std::optional<HfConfig>> readHfConfig(llvm::StringRef path);
+
+/// With tie_word_embeddings and no lm_head.weight, the head is a copy of
+/// the embedding table (fla names, before toReleasedNames).
+llvm::Error tieWordEmbeddings(const HfConfig &hf, TensorMap &tensors);
+
+/// Checks the sizes config.json states against those of the weights.
+llvm::Error checkHfConfig(const HfConfig &hf, const ModelConfig &cfg);
 
 } // namespace modrwkv::checkpoint
 

@@ -25,6 +25,9 @@ namespace modrwkv::checkpoint {
 
 enum class DType { F32, F16, BF16 };
 
+/// The error "<path>: <message>", as every reader reports one.
+llvm::Error fileError(llvm::StringRef path, const llvm::Twine &message);
+
 /// Bytes per element of a storage dtype.
 size_t dtypeSize(DType dtype);
 const char *dtypeName(DType dtype);
@@ -86,7 +89,13 @@ llvm::Expected<TensorMap> readSafetensorsBuffer(llvm::StringRef bytes,
                                                 llvm::StringRef path,
                                                 ConsumedBytes consumed = {});
 
-/// Reads either format, chosen from the file's first bytes.
+/// Reads a Hugging Face model folder's weights: model.safetensors, the
+/// shards model.safetensors.index.json lists (each tensor in the shard the
+/// index names, none missing), or pytorch_model.bin.
+llvm::Expected<TensorMap> readModelFolder(llvm::StringRef dir);
+
+/// Reads either format, chosen from the file's first bytes, or a model
+/// folder.
 llvm::Expected<TensorMap> readCheckpoint(llvm::StringRef path);
 
 } // namespace modrwkv::checkpoint
