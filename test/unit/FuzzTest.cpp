@@ -11,10 +11,11 @@
 #include "modrwkv/Checkpoint/Config.h"
 #include "modrwkv/Checkpoint/Tensor.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <gtest/gtest.h>
-
 
 using namespace modrwkv::checkpoint;
 
@@ -59,6 +60,70 @@ TEST(Fuzz, PthReaderSurvivesMutants) { fuzz(fixture("seed.pth"), true, 3000); }
 
 TEST(Fuzz, SafetensorsReaderSurvivesMutants) {
   fuzz(fixture("seed.safetensors"), false, 3000);
+}
+
+/// Writes `text` to `path`.
+void save(const std::string &path, const std::string &text) {
+  std::error_code error;
+  llvm::raw_fd_ostream os(path, error);
+  ASSERT_FALSE(error) << path;
+  os << text;
+}
+
+TEST(Fuzz, ModelFolderIndexAndConfigSurviveMutants) {
+  // A folder of one shard (the seed) with a valid index and config.json;
+  // then mutants of the two JSON files.
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("modrwkv-folder", dir));
+  std::string folder = dir.str().str(),
+              shard = "model-00001-of-00001.safetensors";
+  save(folder + "/" + shard, load(fixture("seed.safetensors")));
+  auto seed = readSafetensors(fixture("seed.safetensors"));
+  ASSERT_TRUE(bool(seed));
+  std::string index = "{\"metadata\": {}, \"weight_map\": {";
+  for (auto &[name, tensor] : *seed)
+    index +=
+        (index.back() == '{' ? "\"" : ", \"") + name + "\": \"" + shard + "\"";
+  index += "}}";
+  std::string config =
+      R"({"model_type": "rwkv7", "hidden_size": 64, "num_hidden_layers": 2,)"
+      R"( "head_dim": 64, "vocab_size": 40, "norm_eps": 1e-05, "attn": null,)"
+      R"( "tie_word_embeddings": false})";
+  auto inferred = inferConfig(*seed, "seed");
+  ASSERT_TRUE(bool(inferred));
+  std::mt19937_64 rng(0xf01d);
+  int readOk = 0;
+  for (int i = 0; i < 600; ++i) {
+    bool mutateIndex = i % 2;
+    save(folder + "/model.safetensors.index.json",
+         mutateIndex ? mutate(index, rng) : index);
+    save(folder + "/config.json", mutateIndex ? config : mutate(config, rng));
+    auto expectNamesFolder = [&](llvm::Error error) {
+      std::string message = llvm::toString(std::move(error));
+      ASSERT_EQ(message.rfind(folder, 0), 0u) << message;
+    };
+    auto tensors = readModelFolder(folder);
+    if (!tensors) {
+      expectNamesFolder(tensors.takeError());
+      continue;
+    }
+    auto hf = readHfConfig(folder);
+    if (!hf) {
+      expectNamesFolder(hf.takeError());
+      continue;
+    }
+    ASSERT_TRUE(hf->has_value());
+    if (llvm::Error e = tieWordEmbeddings(**hf, *tensors))
+      expectNamesFolder(std::move(e));
+    else if (llvm::Error e = checkHfConfig(**hf, *inferred))
+      expectNamesFolder(std::move(e));
+    else
+      ++readOk;
+  }
+  // Some mutants (of values, of the unused metadata) still read.
+  EXPECT_GT(readOk, 0);
+  EXPECT_LT(readOk, 600);
+  llvm::sys::fs::remove_directories(folder);
 }
 
 TEST(Fuzz, RandomBytes) {
