@@ -27,10 +27,10 @@ class ModuleBuilder {
 public:
   ModuleBuilder(MLIRContext &ctx, const ModelConfig &cfg, TensorMap &tensors,
                 const std::map<std::string, std::string> &variants,
-                std::set<std::string> keptBf16, int32_t placeholder,
-                bool batchDecode)
-      : cfg(cfg), tensors(tensors), variants(variants),
-        keptBf16(std::move(keptBf16)), placeholder(placeholder),
+                bool keepBf16, std::set<std::string> f32Only,
+                int32_t placeholder, bool batchDecode)
+      : cfg(cfg), tensors(tensors), variants(variants), keepBf16(keepBf16),
+        f32Only(std::move(f32Only)), placeholder(placeholder),
         batchDecode(batchDecode), b(&ctx), loc(UnknownLoc::get(&ctx)) {}
 
   OwningOpRef<ModuleOp> build();
@@ -42,12 +42,14 @@ private:
 
   /// The weight `name` as a constant of `shape` (the checkpoint's element
   /// order; shapes differ only by unit dims), or transposed for LoRA; f32,
-  /// or bf16 as read when `name` is in keptBf16.
-  Value weight(StringRef name, ArrayRef<int64_t> shape, bool transpose = false);
+  /// or, for the matrix of a `product` (linear or embedding), bf16 as read
+  /// when keepBf16 and `name` is not in f32Only.
+  Value weight(StringRef name, ArrayRef<int64_t> shape, bool transpose = false,
+               bool product = false);
   Value vec(StringRef name) { return weight(name, {cfg.width}); }
   Value mat(StringRef name) {
     const Tensor &t = tensors.find(name.str())->second;
-    return weight(name, t.shape);
+    return weight(name, t.shape, /*transpose=*/false, /*product=*/true);
   }
   /// The Bone adapters of a block's projections (`prefix` + name +
   /// ".weight"): operands, targets and variants for the block op.
@@ -74,7 +76,8 @@ private:
   }
   Value lora(StringRef name) {
     const Tensor &t = tensors.find(name.str())->second;
-    return weight(name, {t.shape[1], t.shape[0]}, /*transpose=*/true);
+    return weight(name, {t.shape[1], t.shape[0]}, /*transpose=*/true,
+                  /*product=*/true);
   }
   RankedTensorType act(int64_t width) {
     return RankedTensorType::get({ShapedType::kDynamic, width}, b.getF32Type());
@@ -91,9 +94,11 @@ private:
   const ModelConfig &cfg;
   TensorMap &tensors;
   const std::map<std::string, std::string> &variants; ///< weight -> variant
-  std::set<std::string> keptBf16; ///< weights imported as bf16 if read so
-  int32_t placeholder;            ///< token replaced by modality rows, or -1
-  bool batchDecode;               ///< also build kBatchEntryName
+  bool keepBf16; ///< products' matrices stay bf16 as read
+  /// What the adapter math reads or the runtime may swap: always f32.
+  std::set<std::string> f32Only;
+  int32_t placeholder; ///< token replaced by modality rows, or -1
+  bool batchDecode;    ///< also build kBatchEntryName
   /// Weights already in blobs, by key: every entry shares them.
   llvm::StringMap<DenseResourceElementsAttr> blobs;
   OpBuilder b;
@@ -101,14 +106,14 @@ private:
 };
 
 Value ModuleBuilder::weight(StringRef name, ArrayRef<int64_t> shape,
-                            bool transpose) {
+                            bool transpose, bool product) {
   std::string key = transpose ? (name + ".T").str() : name.str();
   auto it = blobs.find(key);
   if (it != blobs.end())
     return arith::ConstantOp::create(b, loc, it->second);
   Tensor &t = tensors.find(name.str())->second;
   Value v = tensorConstant(b, loc, t, shape, key, transpose,
-                           keptBf16.count(name.str()));
+                           product && keepBf16 && !f32Only.count(name.str()));
   blobs[key] = cast<DenseResourceElementsAttr>(
       v.getDefiningOp<arith::ConstantOp>().getValue());
   return v;
@@ -332,21 +337,6 @@ Value tensorConstant(OpBuilder &b, Location loc, Tensor &t,
       b, loc, tensorResource(b, t, shape, key, transpose, keepBf16));
 }
 
-/// The weights of rwkv.linear and rwkv.embedding (the products'
-/// matrices, LoRA-style ones included, the head and the embedding table).
-std::set<std::string> productWeights(const ModelConfig &cfg) {
-  std::set<std::string> names = {"emb.weight", "head.weight"};
-  for (int64_t l = 0; l < cfg.layers; ++l) {
-    std::string p = "blocks." + std::to_string(l) + ".";
-    for (const char *name :
-         {"att.receptance.weight", "att.key.weight", "att.value.weight",
-          "att.output.weight", "att.w1", "att.w2", "att.a1", "att.a2", "att.g1",
-          "att.g2", "att.v1", "att.v2", "ffn.key.weight", "ffn.value.weight"})
-      names.insert(p + name);
-  }
-  return names;
-}
-
 OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
                                   const ModelConfig &config,
                                   TensorMap &&tensors, AdapterSet *adapters,
@@ -374,18 +364,16 @@ OwningOpRef<ModuleOp> importRwkv7(MLIRContext &context,
       owned.insert({name, std::move(adapter.tensor)});
     }
   }
-  std::set<std::string> keptBf16;
-  if (keepBf16) {
-    keptBf16 = productWeights(config);
-    for (auto &[name, role] : variants)
-      keptBf16.erase(name); // the adapter math reads its weight in f32
-    if (adapters)
-      for (auto &[name, tensor] : adapters->replacements)
-        keptBf16.erase(name); // swappable at run time as f32
-  }
+  // Adapted weights (the adapter math reads them in f32) and what the
+  // adapter provides (swappable at run time, as f32) stay f32.
+  std::set<std::string> f32Only;
+  for (auto &[name, variant] : variants)
+    f32Only.insert(name);
+  for (NamedAttribute a : provided)
+    f32Only.insert(a.getName().str());
   OwningOpRef<ModuleOp> module =
-      ModuleBuilder(context, config, owned, variants, std::move(keptBf16),
-                    placeholder, batchDecode)
+      ModuleBuilder(context, config, owned, variants, keepBf16,
+                    std::move(f32Only), placeholder, batchDecode)
           .build();
   if (!provided.empty())
     (*module)->setAttr(kAdapterAttrName, builder.getDictionaryAttr(provided));

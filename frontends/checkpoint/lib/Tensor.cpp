@@ -183,10 +183,8 @@ Expected<TensorMap> readCheckpoint(StringRef path) {
           return readPthBuffer(bytes, path, consumed);
         if (bytes.size() >= 9 && bytes[8] == '{')
           return readSafetensorsBuffer(bytes, path, consumed);
-        return createStringError(inconvertibleErrorCode(),
-                                 "%s: not a PyTorch .pth (zip) or .safetensors "
-                                 "checkpoint",
-                                 path.str().c_str());
+        return fileError(path,
+                         "not a PyTorch .pth (zip) or .safetensors checkpoint");
       });
 }
 
